@@ -1,0 +1,43 @@
+# The two commands: `make run` (set up, migrate, start the whole stack) and `make test` (set up, run every test).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | md5sum | cut -c1-12)
+
+.PHONY: install run test lint bench migrate clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test]'
+	@rm -f $(VENV)/.installed-* && touch $(STAMP)
+
+install: $(STAMP)
+
+migrate: install
+	$(BIN)/orchestrator migrate
+
+# First run on the embedded defaults: a .env with a random webhook secret, so the sandbox Jira signs its
+# webhooks and the web app requires the signature, as with a real site. An existing .env is never touched.
+.env:
+	@echo "# Created by make run: the sandbox Jira and the web app share this webhook secret." > .env
+	@echo "JIRA_WEBHOOK_SECRET=$$($(PYTHON) -c 'import secrets; print(secrets.token_hex(24))')" >> .env
+
+run: .env migrate
+	@$(BIN)/python -m app.stack banner
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/honcho start -f Procfile $$($(BIN)/python -m app.stack processes)
+
+test: install
+	$(BIN)/python -m pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+bench: install
+	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) var/*.db var/*.db-* .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""All I/O of the workflows, as activities grouped by dependency (one module per dependency)."""

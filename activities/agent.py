@@ -1,0 +1,235 @@
+"""Agent activities: dispatch a command to a gRPC agent and follow it, ping agents, hand out credential references.
+
+Credentials: workflow history only ever holds references (`git:default`, `agent:default`). The dispatch activity
+resolves them from this worker's configuration into the gRPC request right before the call, so the secret values
+travel only inside the request (TLS when configured) and live only in the agent's memory for the job. We chose
+references over a payload codec because a codec still stores every secret in history (encrypted, with a key every
+client must share, and unreadable in the Temporal UI for the rest of the input), while a reference stores nothing
+and picks up a rotated secret on the next attempt. Secret values are masked in stored logs and outcomes too.
+
+Outcomes: success, TESTS_FAILED, CANCELLED (the agent's own cancel) and TIMEOUT come back as an AgentOutcome the
+workflow branches on. Failures are raised as ApplicationError types: `AgentCrashed` and `AgentUnavailable`
+(retryable: the retry re-attaches, or reruns a crashed job), `ValidationError` and `AuthenticationError`
+(non-retryable).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+
+import grpc
+from sqlalchemy.orm import Session, sessionmaker
+from temporalio import activity
+from temporalio.exceptions import ApplicationError, CancelledError
+
+from activities.agent_stream import Beat, Cursor, LogBuffer, StreamEnd, StreamReader
+from activities.agent_types import (
+    EXECUTE_AGENT_JOB,
+    GET_AGENT_CREDENTIALS,
+    GET_CREDENTIALS,
+    GET_GIT_CREDENTIALS,
+    PING_AGENT,
+    AgentCommand,
+    AgentOutcome,
+    CredentialRefs,
+    CredentialsRequest,
+    PingInput,
+    PingResult,
+)
+from app.agent import credentials as creds
+from app.agent.client import AgentClient
+from app.agent.proto import agent_pb2 as pb
+from app.agent.protocol import COMMANDS, ERROR_KIND_NAMES
+from app.config import AgentSettings
+
+log = logging.getLogger(__name__)
+AGENT_CRASHED = "AgentCrashed"
+AGENT_UNAVAILABLE = "AgentUnavailable"
+VALIDATION = "ValidationError"
+AUTHENTICATION = "AuthenticationError"
+TICK = 0.25  # how often the activity looks at cancellation while the stream is quiet
+BEAT_EVERY = 1.0  # seconds between store-and-heartbeat rounds (the SDK throttles further)
+PING_DEADLINE = 5.0
+CANCEL_DEADLINE = 30.0
+AUTH_CODES = frozenset({grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED})
+BAD_REQUEST_CODES = frozenset(
+    {grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.FAILED_PRECONDITION, grpc.StatusCode.UNIMPLEMENTED}
+)
+
+
+class AgentActivities:
+    """Talks to agents over gRPC with the shared token; stores every streamed log line in `job_logs`."""
+
+    def __init__(self, agents: AgentSettings, token: str, session_factory: sessionmaker[Session]) -> None:
+        self.agents = agents
+        self.token = token
+        self.session_factory = session_factory
+        self.secrets = (*agents.secrets, token)
+
+    @activity.defn(name=EXECUTE_AGENT_JOB, no_thread_cancel_exception=True)
+    def execute_agent_job(self, command: AgentCommand) -> AgentOutcome:
+        """Run (or re-attach to) the agent job and follow it to its result, heartbeating the resume cursor."""
+        cursor = Cursor.from_details(activity.info().heartbeat_details)
+        request = self._request(command, cursor)
+        buffer = LogBuffer(self.session_factory, command.job_id, self.secrets)
+        with AgentClient(command.agent_address, self.agents, self.token) as client:
+            call = client.execute(request)
+            try:
+                result = self._follow(client, command, StreamReader(call), buffer, cursor)
+            finally:
+                call.cancel()  # type: ignore[attr-defined]
+                buffer.flush()
+        return self._outcome(command, result, buffer, cursor)
+
+    def _request(self, command: AgentCommand, cursor: Cursor) -> pb.ExecuteRequest:
+        if command.command not in COMMANDS:
+            raise ApplicationError(f"unknown agent command {command.command!r}", type=VALIDATION, non_retryable=True)
+        try:
+            credentials = creds.resolve(command.credential_refs, self.agents)
+        except creds.UnknownCredential as err:
+            raise ApplicationError(str(err), type=VALIDATION, non_retryable=True) from None
+        return pb.ExecuteRequest(
+            job_id=command.job_id,
+            attempt=command.attempt,
+            command=COMMANDS[command.command],
+            issue_key=command.issue_key,
+            phase=command.phase,
+            roles=command.roles,
+            prompt=command.prompt,
+            context=command.context,
+            credentials=credentials,
+            after_seq=cursor.seq,
+            rerun_failed=cursor.failed_seq > 0 and cursor.failed_seq == cursor.seq,
+        )
+
+    def _follow(
+        self, client: AgentClient, command: AgentCommand, reader: StreamReader, buffer: LogBuffer, cursor: Cursor
+    ) -> pb.Result:
+        beat = Beat(BEAT_EVERY)
+        while True:
+            if activity.is_cancelled() or activity.is_worker_shutdown():
+                self._stop(client, command, reader, buffer, cursor)
+            item = reader.next(TICK)
+            if isinstance(item, StreamEnd):
+                buffer.flush()
+                raise _stream_error(command, item.error)
+            if item is not None:
+                if item.HasField("result"):
+                    buffer.flush()
+                    cursor.seq = item.seq
+                    return item.result
+                buffer.add(item)
+                cursor.seq = item.seq
+            if beat.due():
+                buffer.flush()  # the heartbeated cursor never runs ahead of what is stored
+                activity.heartbeat(cursor)
+
+    def _stop(
+        self, client: AgentClient, command: AgentCommand, reader: StreamReader, buffer: LogBuffer, cursor: Cursor
+    ) -> None:
+        details = activity.cancellation_details()
+        if details is not None and details.cancel_requested and not activity.is_worker_shutdown():
+            try:
+                state = client.cancel(command.job_id, "the workflow cancelled this job", timeout=CANCEL_DEADLINE).state
+                log.info("agent.job-cancelled job=%s state=%s", command.job_id, pb.JobState.Name(state))
+                _drain(reader, buffer, cursor)
+            except grpc.RpcError as err:
+                # The agent is unreachable: a restarted agent marks the job interrupted and nobody re-attaches.
+                log.warning("agent.cancel-failed job=%s code=%s", command.job_id, err.code().name)
+            buffer.flush()
+            raise CancelledError("the agent job was cancelled")
+        # Worker shutdown, heartbeat timeout, pause or reset: the agent keeps working, a retry re-attaches.
+        buffer.flush()
+        activity.heartbeat(cursor)
+        raise ApplicationError(
+            f"stopped following agent job {command.job_id}; it keeps running and a retry re-attaches",
+            type=AGENT_UNAVAILABLE,
+        )
+
+    def _outcome(self, command: AgentCommand, result: pb.Result, buffer: LogBuffer, cursor: Cursor) -> AgentOutcome:
+        kind = ERROR_KIND_NAMES.get(result.error_kind)
+        message = creds.mask(result.error_message, self.secrets)
+        if not result.success and kind == "BAD_REQUEST":
+            raise ApplicationError(
+                f"the agent refused {command.command}: {message}", type=VALIDATION, non_retryable=True
+            )
+        if not result.success and kind in (None, "AGENT_CRASHED"):
+            # Remember that this attempt saw the crash: the retry asks the agent to run the job again.
+            activity.heartbeat(Cursor(cursor.seq, failed_seq=cursor.seq))
+            raise ApplicationError(
+                f"agent job {command.job_id} failed: {message}",
+                kind or "AGENT_CRASHED",
+                buffer.last_output(),
+                type=AGENT_CRASHED,
+            )
+        return AgentOutcome(
+            success=result.success,
+            summary=creds.mask(result.summary, self.secrets),
+            outputs=creds.mask_map(result.outputs, self.secrets),
+            error_kind=None if result.success else kind,
+            error=None if result.success else message,
+            last_output=buffer.last_output(),
+        )
+
+    @activity.defn(name=PING_AGENT)
+    def ping_agent(self, request: PingInput) -> PingResult:
+        """Ping an agent with a 5 s deadline; a failed ping is an answer (ok=False), not an activity failure."""
+        started = time.monotonic()
+        nonce = uuid.uuid4().hex
+        with AgentClient(request.agent_address, self.agents, self.token) as client:
+            try:
+                answer = client.ping(nonce, timeout=PING_DEADLINE)
+            except grpc.RpcError as err:
+                return PingResult(ok=False, error=f"{err.code().name}: {creds.mask(err.details() or '', self.secrets)}")
+        latency = int((time.monotonic() - started) * 1000)
+        if answer.nonce != nonce:
+            return PingResult(ok=False, latency_ms=latency, error="the agent answered with a wrong nonce")
+        return PingResult(True, answer.agent_id, answer.profile, list(answer.running_jobs), latency)
+
+    @activity.defn(name=GET_CREDENTIALS)
+    def get_credentials(self, request: CredentialsRequest) -> CredentialRefs:
+        """References to every configured credential (git and coding tool) for the job; never the values."""
+        return CredentialRefs(creds.git_refs(self.agents) + creds.agent_refs(self.agents))
+
+    @activity.defn(name=GET_GIT_CREDENTIALS)
+    def get_git_credentials(self, request: CredentialsRequest) -> CredentialRefs:
+        """A reference to the git credential (the seed's getGitCredentials); empty when none is configured."""
+        return CredentialRefs(creds.git_refs(self.agents))
+
+    @activity.defn(name=GET_AGENT_CREDENTIALS)
+    def get_agent_credentials(self, request: CredentialsRequest) -> CredentialRefs:
+        """A reference to the coding tool's credential (the seed's getVibeCoderCredentials); empty when none."""
+        return CredentialRefs(creds.agent_refs(self.agents))
+
+
+def _drain(reader: StreamReader, buffer: LogBuffer, cursor: Cursor, wait: float = 5.0) -> None:
+    # Keep the job's last lines (the kill, the CANCELLED result) in the log before giving up the stream.
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        item = reader.next(TICK)
+        if item is None:
+            continue
+        if isinstance(item, StreamEnd) or item.HasField("result"):
+            break
+        buffer.add(item)
+        cursor.seq = item.seq
+    buffer.flush()
+
+
+def _stream_error(command: AgentCommand, error: grpc.RpcError | None) -> ApplicationError:
+    if error is None:
+        return ApplicationError(
+            f"agent {command.agent_address} closed job {command.job_id}'s stream without a result (agent stopping?)",
+            type=AGENT_UNAVAILABLE,
+        )
+    code: grpc.StatusCode = error.code()
+    details = error.details() or code.name
+    if code in AUTH_CODES:
+        return ApplicationError(
+            f"agent {command.agent_address} refused our token: {details}", type=AUTHENTICATION, non_retryable=True
+        )
+    if code in BAD_REQUEST_CODES:
+        return ApplicationError(f"agent refused the request: {details}", type=VALIDATION, non_retryable=True)
+    return ApplicationError(f"lost agent {command.agent_address} ({code.name}: {details})", type=AGENT_UNAVAILABLE)

@@ -1,0 +1,240 @@
+"""The job queue's activities (the seed's getNextJob, updateJobStatus, logToJob, queue management and status).
+
+Each is a sync method doing one transaction through app.jobqueue; a change that does not fit the job's state
+is a non-retryable ValidationError, so the workflow sees it at once instead of retrying it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, fields
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session, sessionmaker
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from app.job_logs import MAX_MESSAGE
+from app.jobqueue import agents, claims, edits, views
+from app.jobqueue.edits import JobRef, QueueError
+from app.jobqueue.locks import begin_write, dialect, lock_project
+from app.jobqueue.order import renumber
+from app.models import Agent, JobLog, utcnow
+from workflows.job_types import JobInput
+
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+@dataclass(frozen=True)
+class EnqueueInput:
+    """The orchestration hands its (already created) job to the queue, with everything the job workflow needs."""
+
+    job: JobInput
+
+
+@dataclass(frozen=True)
+class AgentRef:
+    """Which agent (its id is its address)."""
+
+    agent_id: str
+
+
+@dataclass(frozen=True)
+class ClaimedJob:
+    """A job the queue gave an agent: start `workflow_id` with `job`."""
+
+    job: JobInput
+    agent_id: str
+    workflow_id: str
+
+
+@dataclass(frozen=True)
+class JobIdInput:
+    """Which job."""
+
+    job_id: str
+
+
+@dataclass(frozen=True)
+class ProjectRef:
+    """Which Jira project's queue."""
+
+    project_key: str
+
+
+@dataclass(frozen=True)
+class JobStatusUpdate:
+    """The seed's updateJobStatus: the new status, and the PR link and error when there are any."""
+
+    job_id: str
+    status: str
+    pr_link: str | None = None
+    error: str | None = None
+    error_kind: str | None = None
+
+
+@dataclass(frozen=True)
+class JobLogEntry:
+    """The seed's logToJob: one line about a job from the orchestrator's side (not the agent's stream)."""
+
+    job_id: str
+    level: str
+    message: str
+    stage: str = ""
+
+
+@dataclass(frozen=True)
+class RemoveInput:
+    """Take a queued job out of the queue, saying why (who removed it)."""
+
+    job_id: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class IdleAgentsQuery:
+    """Online, healthy agents without a job (no parameters; one dataclass so fields can be added)."""
+
+
+def job_input_from_spec(spec: str) -> JobInput:
+    """The JobInput stored with a queued job (fields a newer release added are ignored)."""
+    known = {f.name for f in fields(JobInput)}
+    data = {key: value for key, value in json.loads(spec).items() if key in known}
+    return JobInput(**data)
+
+
+def _invalid(err: QueueError) -> ApplicationError:
+    return ApplicationError(str(err), type="ValidationError", non_retryable=True)
+
+
+class QueueActivities:
+    """The queue in the database: enqueue, claim (atomic), status, logs, removal and queue status."""
+
+    def __init__(self, session_factory: sessionmaker[Session]) -> None:
+        self.session_factory = session_factory
+
+    @activity.defn
+    def enqueue_job(self, request: EnqueueInput) -> None:
+        """Store the job's spec so a queue monitor may claim it (idempotent)."""
+        spec = json.dumps(asdict(request.job), sort_keys=True)
+        try:
+            with self.session_factory.begin() as session:
+                edits.enqueue(session, request.job.job_id, spec)
+        except QueueError as err:
+            raise _invalid(err) from None
+
+    @activity.defn
+    def claim_next_job(self, agent: AgentRef) -> ClaimedJob | None:
+        """Atomically give the agent its next job (rework first, then position); None when there is none for it."""
+        with self.session_factory.begin() as session:
+            claim = claims.claim_next_job(session, agent.agent_id, utcnow())
+        if claim is None:
+            return None
+        activity.logger.info("queue.claimed job=%s agent=%s", claim.job_id, claim.agent_id)
+        return ClaimedJob(job_input_from_spec(claim.spec), claim.agent_id, claim.workflow_id)
+
+    @activity.defn
+    def get_next_job(self, agent: AgentRef) -> views.JobView | None:
+        """The job the agent would get next, without claiming it (the seed's getNextJob); None when none."""
+        with self.session_factory() as session:
+            known = session.get(Agent, agent.agent_id) if agent.agent_id else None
+            job = claims.next_job(session, known)
+            return views.as_view(job) if job is not None else None
+
+    @activity.defn
+    def update_job_status(self, update: JobStatusUpdate) -> JobRef:
+        """Set a job's status with its PR link and error (the seed's updateJobStatus)."""
+        try:
+            with self.session_factory.begin() as session:
+                return edits.update_status(
+                    session, update.job_id, update.status, utcnow(), update.pr_link, update.error, update.error_kind
+                )
+        except QueueError as err:
+            raise _invalid(err) from None
+
+    @activity.defn
+    def log_to_job(self, entry: JobLogEntry) -> None:
+        """Store one orchestrator-side line for the job (level, message, stage), beside the agent's own lines."""
+        level = entry.level.lower()
+        if level not in LOG_LEVELS:
+            raise _invalid(QueueError(f"unknown log level {entry.level!r}; expected one of {', '.join(LOG_LEVELS)}"))
+        # The agent numbers its lines from 1; ours count down from -1, so the two never take each other's seq.
+        for _ in range(5):
+            if self._store_line(entry, level):
+                return
+        raise ApplicationError(f"could not number a log line of job {entry.job_id} (too many concurrent writers)")
+
+    def _store_line(self, entry: JobLogEntry, level: str) -> bool:
+        with self.session_factory.begin() as session:
+            lowest = session.scalar(select(func.min(JobLog.seq)).where(JobLog.job_id == entry.job_id))
+            row = {
+                "job_id": entry.job_id,
+                "seq": min(lowest or 0, 0) - 1,
+                "level": level,
+                # PostgreSQL text cannot hold NUL; it carries no meaning in a log line anyway.
+                "stage": entry.stage.replace("\x00", "")[:64],
+                "message": entry.message.replace("\x00", "")[:MAX_MESSAGE],
+                "created_at": utcnow(),
+            }
+            insert = postgresql.insert if dialect(session) == "postgresql" else sqlite.insert
+            result = session.execute(
+                insert(JobLog).values(row).on_conflict_do_nothing(index_elements=["job_id", "seq"])
+            )
+            return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    @activity.defn
+    def remove_job_from_queue(self, request: RemoveInput) -> JobRef:
+        """Take a queued job out of the queue (cancelled) and close up its project's queue."""
+        try:
+            with self.session_factory.begin() as session:
+                return edits.remove(session, request.job_id, request.reason, utcnow())
+        except QueueError as err:
+            raise _invalid(err) from None
+
+    @activity.defn
+    def reprioritize_queue_after_removal(self, project: ProjectRef) -> int:
+        """Renumber the project's queued jobs 1..n in their order (no gaps, no duplicates); returns n."""
+        with self.session_factory.begin() as session:
+            begin_write(session)
+            lock_project(session, project.project_key)
+            return renumber(session, project.project_key)
+
+    @activity.defn
+    def is_queue_paused(self, project: ProjectRef) -> bool:
+        """True when the project's queue is paused."""
+        with self.session_factory() as session:
+            return views.is_paused(session, project.project_key)
+
+    @activity.defn
+    def get_agent(self, agent: AgentRef) -> agents.AgentView | None:
+        """A registered agent and its health, or None."""
+        with self.session_factory() as session:
+            return agents.get_agent(session, agent.agent_id)
+
+    @activity.defn
+    def has_agent_in_progress_job(self, agent: AgentRef) -> bool:
+        """True while the agent has a job in progress."""
+        with self.session_factory() as session:
+            return claims.agent_busy(session, agent.agent_id)
+
+    @activity.defn
+    def list_idle_agents(self, _query: IdleAgentsQuery) -> list[str]:
+        """Online, healthy agents with no job in progress."""
+        with self.session_factory() as session:
+            return agents.idle_agents(session)
+
+    @activity.defn
+    def get_job_details(self, job: JobIdInput) -> views.JobView | None:
+        """One job's details (the seed's getJobDetails), or None."""
+        with self.session_factory() as session:
+            return views.job_view(session, job.job_id)
+
+    @activity.defn
+    def withdraw_job(self, request: RemoveInput) -> edits.Withdrawal:
+        """The orchestration cancels its job: removed while queued, else the workflow it runs in, or ended."""
+        try:
+            with self.session_factory.begin() as session:
+                return edits.withdraw(session, request.job_id, request.reason, utcnow())
+        except QueueError as err:
+            raise _invalid(err) from None

@@ -1,0 +1,108 @@
+"""The reconciliation sweep's activities: labelled issues without an orchestration, and starting them.
+
+Jira stops delivering webhooks to an endpoint that keeps failing and never retries a 4xx, so a trigger label
+added while we were down may never reach us. The sweep asks Jira (JQL) for issues carrying the label and starts
+those that have no orchestration, neither in our database nor in Temporal.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+from temporalio import activity
+from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
+
+from app.config import Settings
+from app.models import Orchestration
+from app.orchestrations import orchestration_input, start_orchestration
+from workflows import workflow_id_for
+from workflows.messages import Source
+
+MAX_STARTS = 50  # per sweep: a flood of labels is started over a few sweeps, not all at once
+
+
+class IssueSearch(Protocol):
+    """The one Jira call the sweep needs (app.jira_gateway.JiraGateway has it)."""
+
+    def search_issue_keys(self, jql: str) -> list[str]:
+        """Keys of every issue matching the JQL."""
+        ...
+
+
+@dataclass(frozen=True)
+class ReconcileQuery:
+    """At most `limit` issues per sweep."""
+
+    limit: int = MAX_STARTS
+
+
+@dataclass(frozen=True)
+class StartRequest:
+    """Issues to start an orchestration for."""
+
+    issue_keys: list[str]
+
+
+@dataclass(frozen=True)
+class StartOutcome:
+    """Whether the issue's orchestration was started now, or one already existed."""
+
+    issue_key: str
+    started: bool
+    workflow_id: str
+    run_id: str
+
+
+def trigger_jql(label: str, done_status: str | None) -> str:
+    """Issues carrying the trigger label (and not done), oldest first."""
+    quoted = label.replace("\\", "\\\\").replace('"', '\\"')
+    jql = f'labels = "{quoted}"'
+    if done_status:
+        done = done_status.replace("\\", "\\\\").replace('"', '\\"')
+        jql += f' AND status != "{done}"'
+    return jql + " ORDER BY created ASC"
+
+
+class ReconcileActivities:
+    """Finds labelled issues we never started (Jira + database) and starts them (Temporal)."""
+
+    def __init__(
+        self, search: IssueSearch, session_factory: sessionmaker[Session], settings: Settings, client: Client
+    ) -> None:
+        self.search = search
+        self.session_factory = session_factory
+        self.settings = settings
+        self.client = client
+
+    @activity.defn
+    def find_unorchestrated_issues(self, query: ReconcileQuery) -> list[str]:
+        """Labelled issues of which the database has never recorded an orchestration (at most `limit`)."""
+        orch = self.settings.orchestrator
+        keys = [key.upper() for key in self.search.search_issue_keys(trigger_jql(orch.trigger_label, orch.done_status))]
+        if not keys:
+            return []
+        with self.session_factory() as session:
+            known = set(session.scalars(select(Orchestration.issue_key).where(Orchestration.issue_key.in_(keys))))
+        return [key for key in dict.fromkeys(keys) if key not in known][: query.limit]
+
+    @activity.defn
+    async def start_orchestrations(self, request: StartRequest) -> list[StartOutcome]:
+        """Start each issue's orchestration unless Temporal already has one for it (running or not)."""
+        outcomes = []
+        for key in request.issue_keys:
+            workflow_id = workflow_id_for(key)
+            try:
+                existing = await self.client.get_workflow_handle(workflow_id).describe()
+                outcomes.append(StartOutcome(key, False, workflow_id, existing.run_id))
+                continue
+            except RPCError as err:
+                if err.status != RPCStatusCode.NOT_FOUND:
+                    raise
+            input = orchestration_input(self.settings, key, "reconcile", Source.RECONCILE)
+            started = await start_orchestration(self.client, self.settings.temporal.task_queue, input)
+            outcomes.append(StartOutcome(key, started.created, started.workflow_id, started.run_id))
+        return outcomes

@@ -1,0 +1,35 @@
+"""The `orchestrator` command: one sub-command module per concern, each with a `register(subparsers)`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from app.cli import agent, ops, queue, runs, sandbox
+from app.config import ConfigError
+
+# Each module adds its sub-commands; a handler takes the parsed args and returns an exit code.
+COMMAND_MODULES = [ops, runs, sandbox, agent, queue]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every sub-command."""
+    parser = argparse.ArgumentParser(prog="orchestrator", description="Jira Orchestrator")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for module in COMMAND_MODULES:
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Parse arguments, run the command, exit with its code; a bad setting is one line, not a traceback."""
+    args = build_parser().parse_args(argv)
+    try:
+        code = args.handler(args)
+    except ConfigError as err:
+        print(f"orchestrator: configuration error: {err}", file=sys.stderr)
+        code = 2
+    except KeyboardInterrupt:
+        code = 130
+    sys.exit(code)

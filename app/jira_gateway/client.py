@@ -1,0 +1,75 @@
+"""The `jira.JIRA` client, built once with a timeout on every call and no retries of its own.
+
+`JiraTransport.call` sends JSON on the client's session (so auth, the REST v2 URL scheme and error parsing stay
+the package's) for the endpoints the package does not wrap or wraps expensively: comment properties, comment
+creation with `properties`, comment edits without the reload GET, remote links without the applinks probe,
+`permissions/check` and `search/jql`.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import requests
+from jira import JIRA
+from jira.exceptions import JIRAError
+
+from app.config import JiraSettings
+from app.jira_gateway.errors import JiraUnavailable, classify
+
+CONNECT_TIMEOUT = 10.0
+
+
+def build_client(settings: JiraSettings) -> JIRA:
+    """A REST v2 client for the configured site (or the sandbox) with basic auth and a timeout on every call."""
+    read_timeout = settings.timeout.total_seconds()
+    return JIRA(
+        server=settings.url,
+        basic_auth=settings.credentials,
+        options={"rest_api_version": "2"},
+        # (connect, read): the package's default is None, which lets a call hang forever.
+        timeout=(min(CONNECT_TIMEOUT, read_timeout), read_timeout),
+        # tenacity (retry.py) is the only retry layer: the package's own retries POSTs blindly and sleeps
+        # less than Retry-After asks for.
+        max_retries=0,
+        get_server_info=False,
+    )
+
+
+class JiraTransport:
+    """One JSON request to `/rest/api/2/<path>` through the `jira` client's session, errors classified."""
+
+    def __init__(self, client: JIRA) -> None:
+        self.client = client
+
+    def call(self, method: str, path: str, *, params: dict[str, Any] | None = None, body: Any = None) -> Any:
+        """Send the request; return the decoded JSON answer (None for an empty one)."""
+        what = f"{method} {path}"
+        url = self.client._get_url(path)
+        data = None if body is None else json.dumps(body)
+        try:
+            response = self.client._session.request(method, url, params=params, data=data)
+        except (JIRAError, requests.RequestException) as err:
+            # `from None`: a JIRAError's text includes the request headers, i.e. the basic-auth token.
+            raise classify(err, what) from None
+        if response.status_code == 204 or not response.content:
+            return None
+        try:
+            return response.json()
+        except ValueError:
+            raise JiraUnavailable(
+                f"{what}: Jira answered {response.status_code} with a body that is not JSON"
+            ) from None
+
+    def get(self, path: str, **params: Any) -> Any:
+        """GET with query parameters."""
+        return self.call("GET", path, params={k: v for k, v in params.items() if v is not None})
+
+    def post(self, path: str, body: Any) -> Any:
+        """POST a JSON body."""
+        return self.call("POST", path, body=body)
+
+    def put(self, path: str, body: Any, **params: Any) -> Any:
+        """PUT a JSON body."""
+        return self.call("PUT", path, params=params or None, body=body)

@@ -1,0 +1,143 @@
+"""Comments: list every page, post exactly once per event key, and the run's status comment edited in place.
+
+Exactly once: the bot stamps each comment it posts with a comment property `orchestrator.event` =
+`{"key": <event key>}` in the same POST that creates it (Jira stores `properties` atomically with the comment),
+and before posting it looks for a comment carrying that key. A retry after a POST whose answer was lost therefore
+finds the first comment instead of adding a second.
+
+Status comment: the comment's id is kept in the issue property `orchestrator.status.<run key>`; later calls edit
+that comment. If the property is missing (a crash between the POST and the PUT), the event-key stamp finds the
+comment; if the comment was deleted, a new one is created and the property re-pointed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from app.jira_gateway.client import JiraTransport
+from app.jira_gateway.errors import JiraNotFound
+from app.jira_gateway.models import Comment
+
+EVENT_PROPERTY = "orchestrator.event"
+STATUS_PROPERTY_PREFIX = "orchestrator.status."
+PAGE_SIZE = 100
+MAX_PROPERTY_KEY = 255
+
+
+def status_property_key(run_key: str) -> str:
+    """The issue property holding the status comment's id for one run (Jira keys: ≤255 chars)."""
+    safe = re.sub(r"[^A-Za-z0-9._-]", "_", run_key)
+    return (STATUS_PROPERTY_PREFIX + safe)[:MAX_PROPERTY_KEY]
+
+
+class CommentOps:
+    """Comment reads and idempotent comment writes on one Jira site."""
+
+    def __init__(self, http: JiraTransport, bot_account_id: Callable[[], str]) -> None:
+        self.http = http
+        self.bot_account_id = bot_account_id
+
+    def list_comments(self, issue_key: str) -> list[Comment]:
+        """Every comment of the issue, oldest first, across all pages (the `jira` package reads only one)."""
+        return [self._parse(issue_key, raw) for raw in self._pages(issue_key)]
+
+    def find_by_event(self, issue_key: str, event_key: str) -> Comment | None:
+        """The comment the bot stamped with `event_key`, if any."""
+        for comment in self.list_comments(issue_key):
+            if comment.event_key == event_key:
+                return comment
+        return None
+
+    def post_once(self, issue_key: str, event_key: str, body: str) -> str:
+        """Post `body` unless a comment for `event_key` exists; return the comment's id either way."""
+        existing = self.find_by_event(issue_key, event_key)
+        if existing is not None:
+            return existing.id
+        return self._create(issue_key, event_key, body)
+
+    def upsert_status(self, issue_key: str, run_key: str, body: str) -> str:
+        """Create the run's status comment once, then edit it in place; return its id."""
+        prop = status_property_key(run_key)
+        pointer = self._read_issue_property(issue_key, prop)
+        comment_id = str(pointer.get("comment_id", "")) if isinstance(pointer, dict) else ""
+        if comment_id:
+            try:
+                self.edit(issue_key, comment_id, body)
+                return comment_id
+            except JiraNotFound:
+                pass  # someone deleted it: post a new one below and re-point the property
+        event_key = f"status:{run_key}"
+        existing = self.find_by_event(issue_key, event_key)
+        if existing is not None:
+            comment_id = existing.id
+            self.edit(issue_key, comment_id, body)
+        else:
+            comment_id = self._create(issue_key, event_key, body)
+        self.http.put(f"issue/{issue_key}/properties/{prop}", {"run_key": run_key, "comment_id": comment_id})
+        return comment_id
+
+    def edit(self, issue_key: str, comment_id: str, body: str) -> None:
+        """Replace a comment's body without notifying watchers (a status comment changes often)."""
+        self.http.put(f"issue/{issue_key}/comment/{comment_id}", {"body": body}, notifyUsers="false")
+
+    def _create(self, issue_key: str, event_key: str, body: str) -> str:
+        created = self.http.post(
+            f"issue/{issue_key}/comment",
+            {"body": body, "properties": [{"key": EVENT_PROPERTY, "value": {"key": event_key}}]},
+        )
+        return str(created["id"])
+
+    def _pages(self, issue_key: str) -> Iterator[dict[str, Any]]:
+        start = 0
+        while True:
+            page = self.http.get(
+                f"issue/{issue_key}/comment",
+                startAt=start,
+                maxResults=PAGE_SIZE,
+                orderBy="created",
+                expand="properties",
+            )
+            items = page.get("comments") or []
+            yield from items
+            start += len(items)
+            if not items or start >= int(page.get("total", 0)):
+                return
+
+    def _parse(self, issue_key: str, raw: dict[str, Any]) -> Comment:
+        author = (raw.get("author") or {}).get("accountId")
+        body = raw.get("body")
+        comment = Comment(
+            id=str(raw["id"]),
+            author=author,
+            body=body if isinstance(body, str) else "",
+            created=str(raw.get("created", "")),
+            event_key=_event_key(raw.get("properties") or []),
+        )
+        if "properties" not in raw and author == self.bot_account_id():
+            # Properties were not expanded (a site that ignores expand=properties): ask for the stamp itself.
+            stamp = self._read_comment_property(comment.id)
+            key = stamp.get("key") if isinstance(stamp, dict) else None
+            return Comment(comment.id, author, comment.body, comment.created, key if isinstance(key, str) else None)
+        return comment
+
+    def _read_issue_property(self, issue_key: str, prop: str) -> Any:
+        try:
+            return (self.http.get(f"issue/{issue_key}/properties/{prop}") or {}).get("value")
+        except JiraNotFound:
+            return None
+
+    def _read_comment_property(self, comment_id: str) -> Any:
+        try:
+            return (self.http.get(f"comment/{comment_id}/properties/{EVENT_PROPERTY}") or {}).get("value")
+        except JiraNotFound:
+            return None
+
+
+def _event_key(properties: list[dict[str, Any]]) -> str | None:
+    for prop in properties:
+        value = prop.get("value")
+        if prop.get("key") == EVENT_PROPERTY and isinstance(value, dict) and isinstance(value.get("key"), str):
+            return str(value["key"])
+    return None

@@ -1,0 +1,51 @@
+"""What the gateway returns: small frozen dataclasses, never raw Jira JSON."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class IssueSnapshot:
+    """The fields of an issue a run uses (description in Jira wiki markup, as REST v2 returns it)."""
+
+    key: str
+    summary: str
+    description: str
+    labels: tuple[str, ...]
+    status: str
+    status_id: str
+    reporter: str | None
+    project_key: str
+    issue_id: str = ""
+
+
+@dataclass(frozen=True)
+class Comment:
+    """One comment: id, author's account id, wiki-markup body, and our event key if the bot stamped one."""
+
+    id: str
+    author: str | None
+    body: str
+    created: str
+    event_key: str | None = None
+
+
+@dataclass(frozen=True)
+class TransitionOutcome:
+    """Where the issue is now and how it got there: `transitioned`, `already` or `labelled` (no such status)."""
+
+    status: str
+    how: str
+    label: str | None = None
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class ApproverDecision:
+    """May this account steer the run: the answer, why, who may (for the refusal), and whether it is the bot."""
+
+    allowed: bool
+    reason: str
+    who_may_approve: str
+    is_bot: bool = False

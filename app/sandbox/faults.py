@@ -1,0 +1,120 @@
+"""Fault injection for tests and demos: make the sandbox Jira misbehave on purpose, in memory only.
+
+REST faults (`kind`): `429` (with `Retry-After`), `503` (with `Retry-After` if given), `delay` (answer late),
+and `lost` (apply the request, then answer 503 as if the answer was lost on the way). Each applies to the next
+`count` matching requests (or forever when `count` is None), to a `fraction` of them, optionally only to one
+HTTP `method` and to paths containing `path`.
+
+Webhook faults: `duplicate` (deliver the next `count` webhooks twice, same identifier) and `reorder` (hold the
+next `count` webhooks and deliver them in reverse order).
+
+Driven through `POST /sandbox/faults` (JSON of the fields below), `DELETE /sandbox/faults`, or this class.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+API_KINDS = {"429", "503", "delay", "lost"}
+WEBHOOK_KINDS = {"duplicate", "reorder"}
+
+
+class FaultError(ValueError):
+    """A fault description the sandbox does not understand."""
+
+
+@dataclass
+class Fault:
+    """One planned misbehaviour."""
+
+    kind: str
+    count: int | None = 1
+    fraction: float = 1.0
+    retry_after: float | None = None
+    delay: float = 0.0
+    method: str | None = None
+    path: str | None = None
+
+    def matches(self, method: str, path: str) -> bool:
+        """Does this REST fault apply to the request?"""
+        return (self.method is None or self.method.upper() == method.upper()) and (
+            self.path is None or self.path in path
+        )
+
+
+class Faults:
+    """The planned faults, consumed as requests and deliveries happen (thread-safe)."""
+
+    def __init__(self, seed: int | None = None) -> None:
+        self._lock = threading.Lock()
+        self._planned: list[Fault] = []
+        self._random = random.Random(seed)  # chaos, not cryptography
+
+    def add(self, fault: Fault) -> Fault:
+        """Plan a fault (validated)."""
+        if fault.kind not in API_KINDS | WEBHOOK_KINDS:
+            raise FaultError(f"unknown fault kind {fault.kind!r}; expected one of {sorted(API_KINDS | WEBHOOK_KINDS)}")
+        if fault.count is not None and fault.count < 1:
+            raise FaultError("count must be at least 1 (or null for every request)")
+        if not 0 < fault.fraction <= 1:
+            raise FaultError("fraction must be in (0, 1]")
+        with self._lock:
+            self._planned.append(fault)
+        return fault
+
+    def add_json(self, data: Any) -> Fault:
+        """Plan a fault from a JSON object with the fields of `Fault`."""
+        if not isinstance(data, dict) or not isinstance(data.get("kind"), str):
+            raise FaultError('expected a JSON object with at least "kind"')
+        known = {f.name for f in fields(Fault)}
+        unknown = set(data) - known
+        if unknown:
+            raise FaultError(f"unknown field(s) {sorted(unknown)}; known: {sorted(known)}")
+        try:
+            return self.add(Fault(**data))
+        except TypeError as err:
+            raise FaultError(str(err)) from None
+
+    def clear(self) -> None:
+        """Forget every planned fault."""
+        with self._lock:
+            self._planned.clear()
+
+    def planned(self) -> list[dict[str, Any]]:
+        """The faults still planned, as JSON."""
+        with self._lock:
+            return [asdict(f) for f in self._planned]
+
+    def take_api(self, method: str, path: str) -> Fault | None:
+        """The REST fault to apply to this request, if any (consumes one use)."""
+        return self._take(lambda f: f.kind in API_KINDS and f.matches(method, path))
+
+    def take_webhook(self, kind: str) -> Fault | None:
+        """Consume one use of a webhook fault of `kind`, if planned."""
+        return self._take(lambda f: f.kind == kind)
+
+    def pop_webhook(self, kind: str) -> Fault | None:
+        """Remove and return a planned webhook fault of `kind` whole (reorder applies to a batch at once)."""
+        with self._lock:
+            for fault in self._planned:
+                if fault.kind == kind:
+                    self._planned.remove(fault)
+                    return fault
+        return None
+
+    def _take(self, wanted: Any) -> Fault | None:
+        with self._lock:
+            for fault in self._planned:
+                if not wanted(fault):
+                    continue
+                if fault.fraction < 1 and self._random.random() >= fault.fraction:
+                    return None
+                if fault.count is not None:
+                    fault.count -= 1
+                    if fault.count == 0:
+                        self._planned.remove(fault)
+                return fault
+        return None

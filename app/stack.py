@@ -1,0 +1,55 @@
+"""What `make run` starts and where it is: the Procfile processes that apply to this configuration."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from app.config import Settings
+
+
+def procfile(path: Path = Path("Procfile")) -> list[str]:
+    """The process names in the Procfile, in order."""
+    names = []
+    for line in path.read_text().splitlines():
+        name, sep, _ = line.partition(":")
+        if sep and name.strip() and not name.lstrip().startswith("#"):
+            names.append(name.strip())
+    return names
+
+
+def processes(settings: Settings) -> list[str]:
+    """Every Procfile process, less the local stand-ins that a real deployment replaces."""
+    local_temporal = settings.temporal.address.rpartition(":")[0] in {"localhost", "127.0.0.1"}
+    skip = set()
+    if not local_temporal or settings.temporal.api_key:
+        skip.add("temporal")
+    if not settings.jira.uses_sandbox:
+        skip.add("sandbox")
+    return [name for name in procfile() if name not in skip]
+
+
+def banner(settings: Settings) -> str:
+    """Where everything is, printed by `make run` before the processes start."""
+    names = processes(settings)
+    lines = ["", "Jira Orchestrator — starting: " + ", ".join(names)]
+    lines.append(f"  web (API, webhook, dashboard)  http://localhost:{settings.web_port}  (health: /healthz)")
+    lines.append(f"  Jira webhook endpoint          http://localhost:{settings.web_port}/webhooks/jira")
+    where = "local dev server, data in " + str(settings.var_dir / "temporal.db") if "temporal" in names else "remote"
+    lines.append(f"  Temporal {settings.temporal.address} ({where}); UI {settings.temporal.ui_url}")
+    lines.append(f"  database                       {settings.database_url}")
+    jira = f"sandbox Jira {settings.jira.url}" if settings.jira.uses_sandbox else f"Jira {settings.jira.url}"
+    lines.append(f"  Jira                           {jira}")
+    lines.append("  Ctrl-C stops every process.")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    try:
+        current = Settings.from_env()
+    except ValueError as err:
+        sys.exit(f"orchestrator: configuration error: {err}")
+    if sys.argv[1:] == ["processes"]:
+        print(" ".join(processes(current)))
+    else:
+        print(banner(current))

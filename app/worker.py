@@ -1,0 +1,169 @@
+"""The Temporal worker process: registers workflows and activities, and shuts down gracefully on SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy.exc import SQLAlchemyError
+from temporalio.client import Client
+from temporalio.service import RPCError
+from temporalio.worker import Worker
+
+from activities.agent import AgentActivities
+from activities.jobs import JobActivities
+from activities.records import RecordActivities
+from app.agent.auth import agent_token
+from app.config import Settings
+from app.db import make_engine, make_session_factory
+from app.job_system import job_system_activities, job_system_workflows, start_job_system
+from app.logs import configure_logging
+from app.temporal import TemporalUnavailable, connect
+
+log = logging.getLogger(__name__)
+
+# Sync activities (the jira package, SQLAlchemy) run on this many threads.
+ACTIVITY_THREADS = 32
+HEARTBEAT_THROTTLE = timedelta(seconds=2)
+
+
+def workflow_classes() -> list[type]:
+    """Every workflow this worker runs."""
+    from workflows.job_execution import JobExecutionWorkflow
+    from workflows.orchestration import OrchestrationWorkflow
+
+    return [OrchestrationWorkflow, JobExecutionWorkflow, *job_system_workflows()]
+
+
+def activity_functions(settings: Settings, client: Client | None = None) -> list[Callable[..., Any]]:
+    """Every activity, bound to its dependencies (the job system's need the worker's client)."""
+    session_factory = make_session_factory(make_engine(settings.database_url))
+    records = RecordActivities(
+        session_factory,
+        temporal_ui=f"{settings.temporal.ui_url}/namespaces/{settings.temporal.namespace}",
+        dashboard_url=settings.orchestrator.public_url,
+    )
+    jobs = JobActivities(session_factory, settings.agents.addresses)
+    # Imported here: the `jira` package (requests, urllib3) must stay out of modules a workflow sandbox re-imports.
+    from activities.jira import JiraActivities
+    from app.jira_gateway import ApprovalPolicy, JiraGateway
+
+    gateway = JiraGateway(settings.jira, ApprovalPolicy.from_settings(settings.orchestrator))
+    jira = JiraActivities(gateway)
+    token = agent_token(settings)
+    agent = AgentActivities(settings.agents, token, session_factory)
+    job_system = job_system_activities(session_factory, client, settings, token, gateway) if client else []
+    return [
+        agent.execute_agent_job,
+        agent.ping_agent,
+        agent.get_credentials,
+        agent.get_git_credentials,
+        agent.get_agent_credentials,
+        jira.upsert_status_comment,
+        jira.post_comment_once,
+        jira.transition_issue,
+        jira.add_labels,
+        jira.remove_labels,
+        jira.change_labels,
+        jira.read_issue,
+        jira.upsert_remote_link,
+        jira.check_approver,
+        records.record_orchestration,
+        records.run_links,
+        jobs.create_job,
+        jobs.assign_agent,
+        jobs.finish_job,
+        jobs.save_checkpoint,
+        *job_system,
+    ]
+
+
+async def connect_until_ready(settings: Settings, stop: asyncio.Event) -> Client | None:
+    """Connect to Temporal, retrying while it is not up yet (as under `make run`); None if stopped first."""
+    delay = 0.5
+    while not stop.is_set():
+        try:
+            return await connect(settings.temporal)
+        except TemporalUnavailable as err:
+            log.warning("worker.temporal-unavailable %s; retrying in %.1fs", err, delay)
+        try:
+            await asyncio.wait_for(stop.wait(), delay)
+        except TimeoutError:
+            delay = min(delay * 2, 10.0)
+    return None
+
+
+def build_worker(
+    client: Client,
+    task_queue: str,
+    workflows: Sequence[type],
+    activities: Sequence[Callable[..., Any]],
+    executor: ThreadPoolExecutor,
+    shutdown_grace: timedelta,
+) -> Worker:
+    """A worker whose in-flight activities get `shutdown_grace` to finish when it is asked to stop."""
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=list(workflows),
+        activities=list(activities),
+        activity_executor=executor,
+        max_concurrent_activities=ACTIVITY_THREADS,
+        graceful_shutdown_timeout=shutdown_grace,
+        # Cancellation reaches an activity only through a heartbeat answer: keep that delay to seconds.
+        max_heartbeat_throttle_interval=HEARTBEAT_THROTTLE,
+    )
+
+
+async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
+    """Run until `stop` is set, then drain: activities still running after the grace period are retried elsewhere."""
+    client = await connect_until_ready(settings, stop)
+    if client is None:
+        return
+    with ThreadPoolExecutor(max_workers=ACTIVITY_THREADS, thread_name_prefix="activity") as executor:
+        worker = build_worker(
+            client,
+            settings.temporal.task_queue,
+            workflow_classes(),
+            activity_functions(settings, client),
+            executor,
+            settings.worker_shutdown_grace,
+        )
+        async with worker:
+            log.info(
+                "worker.started task_queue=%s namespace=%s", settings.temporal.task_queue, settings.temporal.namespace
+            )
+            await _start_job_system(client, settings)
+            await stop.wait()
+            log.info("worker.stopping grace=%ss", settings.worker_shutdown_grace.total_seconds())
+    log.info("worker.stopped")
+
+
+async def _start_job_system(client: Client, settings: Settings) -> None:
+    # The worker still runs the workflows without its schedules; the log says what to fix.
+    engine = make_engine(settings.database_url)
+    try:
+        await start_job_system(client, settings, make_session_factory(engine))
+    except (RPCError, SQLAlchemyError, ValueError) as err:
+        log.error("worker.schedules-not-set-up %s: %s", type(err).__name__, err)
+    finally:
+        engine.dispose()
+
+
+def main(settings: Settings) -> None:
+    """Entry point of `orchestrator worker`: SIGTERM and SIGINT start a graceful shutdown."""
+    configure_logging(settings.log_level)
+
+    async def _main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await run_worker(settings, stop)
+
+    asyncio.run(_main())

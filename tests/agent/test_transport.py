@@ -1,0 +1,90 @@
+"""Transport: TLS between caller and agent, and the ping activity's answers."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import grpc
+import pytest
+
+from activities.agent import AgentActivities
+from activities.agent_types import CredentialsRequest, PingInput
+from app.agent.client import AgentClient
+from app.agent.server import AgentServer
+from app.db import make_engine, make_session_factory
+from tests.agent.conftest import TOKEN, AgentWorld, world_settings
+from tests.conftest import free_port
+
+
+def self_signed(tmp_path: Path) -> tuple[Path, Path]:
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is needed to make a test certificate")
+    cert, key = tmp_path / "agent.crt", tmp_path / "agent.key"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=DNS:localhost,IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    return cert, key
+
+
+def test_agent_serves_tls_and_callers_verify_it(tmp_path: Path) -> None:
+    cert, key = self_signed(tmp_path)
+    port = free_port()
+    world = world_settings(tmp_path, port, AGENT_TLS_CERT=str(cert), AGENT_TLS_KEY=str(key), AGENT_TLS_CA=str(cert))
+    server = AgentServer(world.settings)
+    server.start()
+    try:
+        with world.client() as client:
+            assert client.ping("tls").nonce == "tls"
+        plain = world_settings(tmp_path / "plain", port)
+        with AgentClient(world.address, plain.settings.agents, TOKEN) as client, pytest.raises(grpc.RpcError) as err:
+            client.ping("plain", timeout=3)
+        assert err.value.code() == grpc.StatusCode.UNAVAILABLE
+    finally:
+        server.stop(grace=1)
+
+
+def test_ping_agent_answers_ok_or_says_why_not(agent_world: AgentWorld, sqlite_url: str) -> None:
+    factory = make_session_factory(make_engine(sqlite_url))
+    activities = AgentActivities(agent_world.settings.agents, TOKEN, factory)
+    answer = activities.ping_agent(PingInput(agent_world.address))
+    assert answer.ok and answer.agent_id == "local-agent" and answer.profile == "test" and answer.running_jobs == []
+    down = activities.ping_agent(PingInput(f"127.0.0.1:{free_port()}"))
+    assert not down.ok and down.error.startswith("UNAVAILABLE")
+    refused = AgentActivities(agent_world.settings.agents, "not-the-token", factory).ping_agent(
+        PingInput(agent_world.address)
+    )
+    assert not refused.ok and refused.error == "UNAUTHENTICATED: missing or wrong agent token"
+
+
+def test_credential_activities_hand_out_references_only(tmp_path: Path, sqlite_url: str) -> None:
+    factory = make_session_factory(make_engine(sqlite_url))
+    request = CredentialsRequest("job-1", "DEMO-1")
+    bare = AgentActivities(world_settings(tmp_path / "a", free_port()).settings.agents, TOKEN, factory)
+    assert bare.get_credentials(request).refs == []
+    configured = world_settings(tmp_path / "b", free_port(), AGENT_GIT_TOKEN="git-secret", AGENT_CODER_API_KEY="key-1")
+    activities = AgentActivities(configured.settings.agents, TOKEN, factory)
+    assert activities.get_credentials(request).refs == ["git:default", "agent:default"]
+    assert activities.get_git_credentials(request).refs == ["git:default"]
+    assert activities.get_agent_credentials(request).refs == ["agent:default"]

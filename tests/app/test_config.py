@@ -1,0 +1,123 @@
+"""Settings are read in one place, defaulted, and validated with a message naming the bad variable."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from app.config import ConfigError, Settings
+
+
+def settings(**env: str) -> Settings:
+    return Settings.from_env(environ=env, env_file=None)
+
+
+def test_defaults_run_the_embedded_stack() -> None:
+    s = settings()
+    assert s.temporal.address == "localhost:7233"
+    assert s.temporal.namespace == "default"
+    assert s.temporal.task_queue == "jira-orchestration"
+    assert s.temporal.enabled is True
+    assert s.database_url.startswith("sqlite:///") and s.database_url.endswith("var/orchestrator.db")
+    assert s.jira.uses_sandbox and s.jira.url == "http://127.0.0.1:8090"
+    assert s.orchestrator.trigger_label == "ai-orchestrate"
+    assert s.orchestrator.trigger_status is None
+    assert s.orchestrator.gates == ("EXPLORE", "PLAN")
+    assert s.orchestrator.gate_timeout == timedelta(days=7)
+    assert s.agents.heartbeat_timeout == timedelta(minutes=5)
+    assert s.agents.start_to_close == timedelta(hours=2)
+    assert s.web_port == 8000
+
+
+def test_every_contract_variable_is_read() -> None:
+    s = settings(
+        JIRA_BASE_URL="https://acme.atlassian.net/",
+        JIRA_EMAIL="bot@acme.test",
+        JIRA_API_TOKEN="tok",
+        JIRA_WEBHOOK_SECRET="whsec",
+        TEMPORAL_ADDRESS="us-west-2.aws.api.temporal.io:7233",
+        TEMPORAL_NAMESPACE="jira.acme",
+        TEMPORAL_API_KEY="key-123",
+        TEMPORAL_TASK_QUEUE="q",
+        FEATURE_TEMPORAL_ENABLED="false",
+        DATABASE_URL="postgresql+psycopg://u@db/orch",
+        AGENT_ADDRESSES="10.0.0.1:50051, 10.0.0.2:50051",
+        ORCHESTRATOR_API_TOKEN="api",
+        ORCHESTRATOR_TRIGGER_LABEL="bot",
+        ORCHESTRATOR_TRIGGER_STATUS="Ready for AI",
+        ORCHESTRATOR_APPROVE_STATUS="Approved",
+        ORCHESTRATOR_APPROVERS="5f2a7b9c, jira-admins",
+        ORCHESTRATOR_GATES="explore,plan,code",
+        ORCHESTRATOR_GATE_TIMEOUT="3d",
+    )
+    assert s.jira.base_url == "https://acme.atlassian.net" and not s.jira.uses_sandbox
+    assert s.jira.credentials == ("bot@acme.test", "tok")
+    assert s.temporal.api_key == "key-123" and s.temporal.tls is True
+    assert s.temporal.connect_kwargs()["tls"] is True
+    assert s.temporal.connect_kwargs()["api_key"] == "key-123"
+    assert s.temporal.enabled is False
+    assert s.database_url == "postgresql+psycopg://u@db/orch"
+    assert s.agents.addresses == ("10.0.0.1:50051", "10.0.0.2:50051")
+    assert s.orchestrator.approvers == ("5f2a7b9c", "jira-admins")
+    assert s.orchestrator.gates == ("EXPLORE", "PLAN", "CODE")
+    assert s.orchestrator.gate_timeout == timedelta(days=3)
+    assert s.orchestrator.trigger_status == "Ready for AI"
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("TEMPORAL_ADDRESS", "nowhere"),
+        ("TEMPORAL_ADDRESS", "host:99999"),
+        ("FEATURE_TEMPORAL_ENABLED", "maybe"),
+        ("JIRA_BASE_URL", "acme.atlassian.net"),
+        ("DATABASE_URL", "var/app.db"),
+        ("AGENT_ADDRESSES", "localhost"),
+        ("ORCHESTRATOR_GATES", "EXPLORE,DEPLOY"),
+        ("ORCHESTRATOR_GATE_TIMEOUT", "a week"),
+        ("WEB_PORT", "eighty"),
+        ("LOG_LEVEL", "LOUD"),
+    ],
+)
+def test_bad_values_name_the_variable(variable: str, value: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        settings(**{variable: value})
+    assert str(err.value).startswith(f"{variable}:")
+    assert "\n" not in str(err.value)
+
+
+def test_env_file_is_read_and_environment_wins(tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text("TEMPORAL_NAMESPACE=from-file\nORCHESTRATOR_TRIGGER_LABEL=file-label\n")
+    s = Settings.from_env(environ={"TEMPORAL_NAMESPACE": "from-env"}, env_file=env_file)
+    assert s.temporal.namespace == "from-env"
+    assert s.orchestrator.trigger_label == "file-label"
+
+
+def test_secrets_stay_out_of_repr() -> None:
+    s = settings(
+        JIRA_API_TOKEN="jira-secret-1",
+        JIRA_WEBHOOK_SECRET="hook-secret-2",
+        TEMPORAL_API_KEY="temporal-secret-3",
+        ORCHESTRATOR_API_TOKEN="api-secret-4",
+        AGENT_TOKEN="agent-secret-5",
+    )
+    text = repr(s)
+    for secret in ("jira-secret-1", "hook-secret-2", "temporal-secret-3", "api-secret-4", "agent-secret-5"):
+        assert secret not in text
+
+
+def test_sandbox_credentials_are_used_without_a_site() -> None:
+    s = settings(SANDBOX_JIRA_PORT="9999")
+    assert s.jira.url == "http://127.0.0.1:9999"
+    email, token = s.jira.credentials
+    assert email.endswith("@sandbox.invalid") and token
+
+
+def test_temporal_ui_links() -> None:
+    s = settings(TEMPORAL_UI_URL="http://ui.example:8233/")
+    assert s.temporal.workflow_url("orchestration-A-1", "r1") == (
+        "http://ui.example:8233/namespaces/default/workflows/orchestration-A-1/r1"
+    )

@@ -1,0 +1,84 @@
+"""The worker process: in-flight activities finish within the grace period on shutdown; SIGTERM exits cleanly."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from pathlib import Path
+
+from temporalio import activity, workflow
+from temporalio.testing import WorkflowEnvironment
+
+from app.worker import build_worker
+
+started = threading.Event()
+release = threading.Event()
+
+
+@activity.defn
+def slow_step(name: str) -> str:
+    """Blocks until the test lets it go (simulates an agent call in flight at shutdown)."""
+    started.set()
+    release.wait(20)
+    return f"done {name}"
+
+
+@workflow.defn
+class OneStepWorkflow:
+    @workflow.run
+    async def run(self, name: str) -> str:
+        return await workflow.execute_activity(slow_step, name, start_to_close_timeout=timedelta(seconds=30))
+
+
+async def test_shutdown_lets_in_flight_activities_finish(temporal_env: WorkflowEnvironment, task_queue: str) -> None:
+    started.clear()
+    release.clear()
+    client = temporal_env.client
+    with ThreadPoolExecutor(32) as pool:
+        worker = build_worker(client, task_queue, [OneStepWorkflow], [slow_step], pool, timedelta(seconds=15))
+        runner = asyncio.create_task(worker.run())
+        handle = await client.start_workflow(OneStepWorkflow.run, "a", id=f"wf-{task_queue}", task_queue=task_queue)
+        await asyncio.get_running_loop().run_in_executor(None, started.wait, 20)
+        shutdown = asyncio.create_task(worker.shutdown())  # what SIGTERM triggers
+        await asyncio.sleep(0.2)
+        assert not shutdown.done(), "shutdown must wait for the in-flight activity"
+        release.set()
+        await asyncio.wait_for(shutdown, 20)
+        await runner
+    # The activity's result was reported before the worker stopped: the workflow can finish on any worker.
+    with ThreadPoolExecutor(32) as pool:
+        async with build_worker(client, task_queue, [OneStepWorkflow], [slow_step], pool, timedelta(seconds=1)):
+            assert await handle.result() == "done a"
+
+
+def test_sigterm_stops_the_worker_process(temporal_env: WorkflowEnvironment, tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TEMPORAL_", "DATABASE_"))}
+    env.update(
+        TEMPORAL_ADDRESS=temporal_env.client.service_client.config.target_host,
+        TEMPORAL_TASK_QUEUE=f"sigterm-{tmp_path.name}",
+        ORCHESTRATOR_VAR_DIR=str(tmp_path),
+        WORKER_SHUTDOWN_GRACE="5s",
+    )
+    subprocess.run([str(Path(sys.executable).parent / "orchestrator"), "migrate"], env=env, cwd=tmp_path, check=True)
+    log = tmp_path / "worker.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [str(Path(sys.executable).parent / "orchestrator"), "worker"], env=env, cwd=tmp_path, stderr=out, stdout=out
+        )
+        deadline = time.monotonic() + 30
+        while "worker.started" not in log.read_text():
+            assert proc.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, "worker did not start"
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0
+    text = log.read_text()
+    assert "worker.stopping" in text and "worker.stopped" in text
+    assert "Traceback" not in text

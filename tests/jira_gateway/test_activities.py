@@ -1,0 +1,68 @@
+"""JiraActivities over the real gateway: dataclasses in and out, errors typed for Temporal's retry policy."""
+
+from __future__ import annotations
+
+import pytest
+import responses
+from temporalio.exceptions import ApplicationError
+
+from activities.jira import (
+    ApproverQuery,
+    CommentOnce,
+    JiraActivities,
+    LabelChange,
+    LabelsInput,
+    ReadIssueInput,
+    RemoteLinkInput,
+    StatusCommentInput,
+    TransitionInput,
+)
+from app.jira_gateway import JiraGateway
+from tests.jira_gateway.conftest import API, BOT, TOKEN, comments_page, issue_body
+
+ISSUE = f"{API}/issue/PAY-1"
+
+
+@pytest.mark.parametrize(
+    ("status", "type_name", "non_retryable"),
+    [
+        (401, "AuthenticationError", True),
+        (403, "AuthenticationError", True),
+        (400, "ValidationError", True),
+        (404, "JiraNotFound", True),
+        (503, "JiraUnavailable", False),
+    ],
+)
+def test_errors_become_typed_application_errors(
+    gateway: JiraGateway, rsps: responses.RequestsMock, status: int, type_name: str, non_retryable: bool
+) -> None:
+    rsps.get(ISSUE, status=status, json={"errorMessages": ["no"], "errors": {}})
+    with pytest.raises(ApplicationError) as caught:
+        JiraActivities(gateway).read_issue(ReadIssueInput("PAY-1"))
+    assert caught.value.type == type_name and caught.value.non_retryable is non_retryable
+    assert TOKEN not in str(caught.value)
+
+
+def test_each_activity_maps_to_its_gateway_call(gateway: JiraGateway, rsps: responses.RequestsMock) -> None:
+    acts = JiraActivities(gateway)
+    rsps.get(ISSUE, json=issue_body(labels=["x"]))
+    rsps.put(ISSUE, status=204)
+    rsps.get(f"{ISSUE}/properties/orchestrator.status.r1", json={"key": "k", "value": {"comment_id": "4"}})
+    rsps.put(f"{ISSUE}/comment/4", json={"id": "4"})
+    rsps.get(f"{ISSUE}/comment", json=comments_page([]))
+    rsps.post(f"{ISSUE}/comment", json={"id": "5"}, status=201)
+    rsps.post(f"{ISSUE}/remotelink", json={"id": 7}, status=201)
+    rsps.get(f"{API}/user/groups", json=[{"name": "approvers"}])
+
+    assert acts.read_issue(ReadIssueInput("PAY-1")).labels == ["x"]
+    assert acts.upsert_status_comment(StatusCommentInput("PAY-1", "r1", "s")) == "4"
+    assert acts.post_comment_once(CommentOnce("PAY-1", "e1", "b")) == "5"
+    assert acts.transition_issue(TransitionInput("PAY-1", "To Do")).how == "already"
+    assert acts.add_labels(LabelsInput("PAY-1", ["y"])).added == ["y"]
+    assert acts.remove_labels(LabelsInput("PAY-1", ["x"])).removed == ["x"]
+    acts.change_labels(LabelChange("PAY-1", ["z"], ["x"]))
+    acts.upsert_remote_link(RemoteLinkInput("PAY-1", "g", "http://u", "t"))
+    assert any(c.request.url.endswith("/remotelink") for c in rsps.calls)
+    refused = acts.check_approver(ApproverQuery("PAY-1", "acc-x", None, "approve"))
+    assert not refused.allowed and "Nobody" in refused.who_may_approve
+    assert acts.check_approver(ApproverQuery("PAY-1", BOT, None, "approve")).is_bot

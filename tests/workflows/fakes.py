@@ -1,0 +1,185 @@
+"""Test doubles for the workflow tests: a recording Jira gateway and a scripted agent (same activity names)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.agent_types import AgentCommand, AgentOutcome, CredentialRefs, CredentialsRequest
+
+APPROVER = "acc-reviewer"
+OUTSIDER = "acc-outsider"
+BOT = "acc-bot"
+
+
+class AuthenticationError(Exception):
+    """Same class name as the gateway's: the activity layer types it non-retryable."""
+
+
+@dataclass
+class Snapshot:
+    key: str
+    summary: str = "Add a greeting function"
+    description: str = "Say hello."
+    labels: list[str] = field(default_factory=lambda: ["ai-orchestrate"])
+    status: str = "To Do"
+    reporter: str | None = "acc-reporter"
+    project_key: str = "DEMO"
+
+
+@dataclass
+class Steer:
+    allowed: bool
+    reason: str
+    who_may_approve: str
+    is_bot: bool = False
+
+
+@dataclass
+class Moved:
+    status: str
+    how: str
+
+
+class FakeJira:
+    """A recording JiraPort: idempotent like the real gateway, so duplicates would show up as counts."""
+
+    def __init__(self) -> None:
+        self.status_comments: dict[str, str] = {}
+        self.status_edits = 0
+        self.comments: dict[str, str] = {}
+        self.comment_posts: list[str] = []
+        self.statuses: list[str] = []
+        self.status = "To Do"
+        self.labels: set[str] = {"ai-orchestrate"}
+        self.links: dict[str, str] = {}
+        self.refuse_auth = False
+        self.has_blocked_status = True
+
+    def upsert_status_comment(self, issue_key: str, run_key: str, body: str) -> str:
+        self._check()
+        self.status_comments[run_key] = body
+        self.status_edits += 1
+        return f"status-{run_key}"
+
+    def post_comment_once(self, issue_key: str, event_key: str, body: str) -> str:
+        self._check()
+        if event_key not in self.comments:
+            self.comments[event_key] = body
+            self.comment_posts.append(event_key)
+        return event_key
+
+    def transition_to(self, issue_key: str, status_name: str, fallback_label: str | None = None) -> Moved:
+        self._check()
+        if status_name == "Blocked" and not self.has_blocked_status:
+            self.labels.add(fallback_label or "ai-blocked")
+            return Moved(self.status, "labelled")
+        if self.status == status_name:
+            return Moved(status_name, "already")
+        self.status = status_name
+        self.statuses.append(status_name)
+        return Moved(status_name, "transitioned")
+
+    def add_labels(self, issue_key: str, labels: list[str]) -> None:
+        self.labels |= set(labels)
+
+    def remove_labels(self, issue_key: str, labels: list[str]) -> None:
+        self.labels -= set(labels)
+
+    def read_issue(self, issue_key: str) -> Snapshot:
+        self._check()
+        return Snapshot(issue_key)
+
+    def upsert_remote_link(self, issue_key: str, global_id: str, url: str, title: str) -> None:
+        self.links[global_id] = url
+
+    def may_steer(self, issue_key: str, account_id: str, started_by: str | None = None, verb: str = "") -> Steer:
+        if account_id == BOT:
+            return Steer(False, "that is the bot itself", "", is_bot=True)
+        if account_id == APPROVER:
+            return Steer(True, "listed in ORCHESTRATOR_APPROVERS", "")
+        return Steer(False, f"{account_id} is not an approver", "May approve: reviewer (acc-reviewer).")
+
+    def texts(self) -> list[str]:
+        return [self.comments[key] for key in self.comment_posts]
+
+    def _check(self) -> None:
+        if self.refuse_auth:
+            raise AuthenticationError("401 from Jira: credentials refused")
+
+
+Script = Callable[[AgentCommand], AgentOutcome]
+
+
+class FakeAgent:
+    """Scripted agent activities: outcome per (command, attempt of that phase); records every request."""
+
+    def __init__(self) -> None:
+        self.requests: list[AgentCommand] = []
+        self.scripts: dict[str, list[Script]] = {}
+        self.block: set[str] = set()
+        self.started: asyncio.Event = asyncio.Event()
+        self.cancelled: list[str] = []
+
+    def script(self, command: str, *outcomes: Script) -> None:
+        self.scripts[command] = list(outcomes)
+
+    def calls(self, command: str) -> list[AgentCommand]:
+        return [r for r in self.requests if r.command == command]
+
+    def activities(self) -> list[Callable[..., Any]]:
+        @activity.defn(name="execute_agent_job")
+        async def execute_agent_job(request: AgentCommand) -> AgentOutcome:
+            self.requests.append(request)
+            if request.command in self.block:
+                self.started.set()
+                try:
+                    while request.command in self.block:
+                        activity.heartbeat()
+                        await asyncio.sleep(0.05)
+                except asyncio.CancelledError:
+                    self.cancelled.append(request.job_id)
+                    raise
+            queue = self.scripts.get(request.command)
+            if queue:
+                outcome = queue.pop(0) if len(queue) > 1 else queue[0]
+                return outcome(request)
+            return ok(request)
+
+        @activity.defn(name="get_credentials")
+        async def get_credentials(request: CredentialsRequest) -> CredentialRefs:
+            return CredentialRefs(["git:default", "agent:default"])
+
+        return [execute_agent_job, get_credentials]
+
+
+def ok(request: AgentCommand) -> AgentOutcome:
+    outputs = {"report": f"{request.command} output for {request.issue_key}"}
+    if request.command == "createPR":
+        outputs["pr_url"] = f"file:///remote.git#jira/{request.issue_key}"
+    return AgentOutcome(True, f"{request.command} done", outputs, None, None, f"{request.command} log tail")
+
+
+def failing_tests(request: AgentCommand) -> AgentOutcome:
+    return AgentOutcome(
+        False,
+        "1 test failed",
+        {"test_report": "FAILED test_greeting"},
+        "TESTS_FAILED",
+        "1 failed",
+        "FAILED test_greeting",
+    )
+
+
+def bad_request(request: AgentCommand) -> AgentOutcome:
+    raise ApplicationError("the agent refused the request: unknown repo", type="ValidationError", non_retryable=True)
+
+
+def context_of(request: AgentCommand) -> dict[str, Any]:
+    return dict(json.loads(request.context))

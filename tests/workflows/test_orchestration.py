@@ -1,0 +1,255 @@
+"""OrchestrationWorkflow on the time-skipping server, with the real job workflow and DB activities."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from temporalio.client import WorkflowFailureError, WorkflowUpdateFailedError
+
+from app.db import make_engine, make_session_factory
+from app.models import AgentJob, Checkpoint, Orchestration
+from tests.workflows.conftest import Harness, keep_history, until, until_state
+from tests.workflows.fakes import APPROVER, BOT, OUTSIDER, bad_request, context_of, failing_tests, ok
+from workflows.messages import (
+    ApproveInput,
+    CancelInput,
+    CommandContext,
+    PauseInput,
+    RejectInput,
+    ResumeInput,
+    RetryInput,
+    RunStatus,
+    Source,
+)
+from workflows.orchestration import OrchestrationWorkflow
+from workflows.state import OrchestrationState
+
+
+def by(actor: str, delivery: str) -> CommandContext:
+    return CommandContext(actor=actor, delivery_id=delivery, source=Source.COMMENT)
+
+
+def waiting_at(phase: str) -> Any:
+    return lambda s: s.pending_gate == phase
+
+
+async def test_full_path_with_auto_proceed(harness: Harness) -> None:
+    handle = await harness.start(auto_proceed=True)
+    result = await handle.result()
+    await keep_history(handle, "full_run")
+    assert result.status == RunStatus.COMPLETED
+    assert result.pr_url == f"file:///remote.git#jira/{harness.key}"
+    commands = [r.command for r in harness.agent.requests if r.command not in {"cleanup"}]
+    assert commands == [
+        "EXPLORE", "PLAN", "CODE", "runVerification", "createPR", "TEST", "DOCUMENT", "createPR",
+    ]  # fmt: skip
+    jira = harness.jira
+    assert len(jira.status_comments) == 1
+    assert jira.statuses == ["In Progress", "Done"]
+    assert list(jira.links.values()) == [f"file:///remote.git#jira/{harness.key}"]
+    assert [k.split(":", 1)[1] for k in jira.comment_posts] == ["summary"]
+    body = next(iter(jira.status_comments.values()))
+    assert "Completed" in body and "|FIX|➖|0|" in body and "[Temporal run|http://ui" in body
+    state: OrchestrationState = await handle.query(OrchestrationWorkflow.get_status)
+    assert [p.outcome.value for p in state.phases] == ["succeeded"] * 4 + ["skipped", "succeeded"]
+
+
+async def test_both_gates_approved_with_notes_passed_on(harness: Harness) -> None:
+    handle = await harness.start()
+    await until_state(handle, waiting_at("EXPLORE"), "the EXPLORE gate")
+    assert any("Waiting for approval to proceed before *PLAN*" in t for t in harness.jira.texts())
+    await handle.signal(OrchestrationWorkflow.approve, ApproveInput(by(APPROVER, "d1"), notes="focus on the API"))
+    await until_state(handle, waiting_at("PLAN"), "the PLAN gate")
+    plan = harness.agent.calls("PLAN")[0]
+    assert context_of(plan)["approvals"][0]["text"] == "focus on the API"
+    await handle.signal(OrchestrationWorkflow.approve, ApproveInput(by(APPROVER, "d2")))
+    result = await handle.result()
+    assert result.status == RunStatus.COMPLETED
+    gates = [k for k in harness.jira.comment_posts if ":gate-" in k]
+    assert len(gates) == 2
+    answers = [harness.jira.comments[k] for k in harness.jira.comment_posts if ":answer-" in k]
+    assert len(answers) == 2 and all(a.startswith("✅") for a in answers)
+    state = await handle.query(OrchestrationWorkflow.get_status)
+    assert state.record("EXPLORE").approved_by == APPROVER
+
+
+async def test_reject_redoes_the_phase_with_feedback(harness: Harness) -> None:
+    handle = await harness.start()
+    await until_state(handle, waiting_at("EXPLORE"), "the EXPLORE gate")
+    await handle.signal(OrchestrationWorkflow.reject, RejectInput(by(APPROVER, "r1"), feedback="look at billing too"))
+    await until(lambda: len(harness.agent.calls("EXPLORE")) == 2, what="EXPLORE to run again")
+    redo = harness.agent.calls("EXPLORE")[1]
+    assert context_of(redo)["feedback"] == "look at billing too"
+    assert redo.attempt == 2
+    await until_state(handle, waiting_at("EXPLORE"), "the EXPLORE gate again")
+    await handle.signal(OrchestrationWorkflow.approve, ApproveInput(by(APPROVER, "r2")))
+    await until_state(handle, waiting_at("PLAN"), "the PLAN gate")
+    await handle.signal(OrchestrationWorkflow.cancel, CancelInput(by(APPROVER, "r3")))
+    assert (await handle.result()).status == RunStatus.CANCELLED
+    await keep_history(handle, "rejected_phase")
+    engine = make_engine(harness.database_url)
+    with make_session_factory(engine)() as session:
+        explore = session.scalars(select(AgentJob).where(AgentJob.phase == "EXPLORE").order_by(AgentJob.attempt)).all()
+        assert [(j.attempt, j.queue_kind, j.status) for j in explore] == [
+            (1, "backlog", "completed"),
+            (2, "rework", "completed"),
+        ]
+    engine.dispose()
+
+
+async def test_pause_takes_effect_before_the_next_phase_without_preempting(harness: Harness) -> None:
+    harness.agent.block.add("EXPLORE")
+    handle = await harness.start(auto_proceed=True)
+    await until(harness.agent.started.is_set, what="EXPLORE to start")
+    await handle.signal(OrchestrationWorkflow.pause, PauseInput(by(APPROVER, "p1")))
+    await until_state(handle, lambda s: s.paused, "the pause")
+    harness.agent.block.clear()  # the running EXPLORE job finishes normally
+    await until_state(handle, lambda s: s.status == RunStatus.PAUSED, "the hold before PLAN")
+    assert harness.agent.cancelled == []
+    assert harness.agent.calls("PLAN") == []
+    await handle.signal(OrchestrationWorkflow.resume, ResumeInput(by(APPROVER, "p2")))
+    assert (await handle.result()).status == RunStatus.COMPLETED
+
+
+async def test_cancel_while_a_job_runs_cancels_the_agent_job(harness: Harness) -> None:
+    harness.agent.block.add("CODE")
+    handle = await harness.start(auto_proceed=True)
+    await until(harness.agent.started.is_set, what="CODE to start")
+    await handle.signal(OrchestrationWorkflow.cancel, CancelInput(by(APPROVER, "c1"), reason="wrong issue"))
+    result = await handle.result()
+    assert result.status == RunStatus.CANCELLED
+    await keep_history(handle, "cancel_during_job")
+    assert any(job.endswith("-CODE-1") for job in harness.agent.cancelled)
+    assert any("Run cancelled by acc\\-reviewer: wrong issue" in t for t in harness.jira.texts())
+    engine = make_engine(harness.database_url)
+    with make_session_factory(engine)() as session:
+        code = session.scalars(select(AgentJob).where(AgentJob.phase == "CODE")).one()
+        assert code.status == "cancelled"
+    engine.dispose()
+
+
+async def test_gate_timeout_after_seven_days_blocks_and_fails(harness: Harness) -> None:
+    handle = await harness.start()
+    with pytest.raises(WorkflowFailureError) as err:
+        await handle.result()  # the test server skips the 7 days while we wait
+    assert "no approval or rejection within 7 days" in str(err.value.cause)
+    assert harness.jira.status == "Blocked"
+    texts = harness.jira.texts()
+    assert any(t.startswith("❌ The run is blocked in *EXPLORE*") and "(timeout)" in t for t in texts)
+    assert any(t.startswith("⌛") for t in texts)
+
+
+async def test_test_fix_loop_recovers(harness: Harness) -> None:
+    harness.agent.script("TEST", failing_tests, ok)
+    handle = await harness.start(auto_proceed=True)
+    result = await handle.result()
+    await keep_history(handle, "test_fix_loop")
+    assert result.status == RunStatus.COMPLETED
+    assert len(harness.agent.calls("TEST")) == 2
+    assert len(harness.agent.calls("FIX")) == 1
+    assert context_of(harness.agent.calls("FIX")[0])["feedback"] == "FAILED test_greeting"
+    state = await handle.query(OrchestrationWorkflow.get_status)
+    assert state.fix_rounds == 1
+
+
+async def test_test_fix_loop_fails_after_three_rounds_then_retry_recovers(harness: Harness) -> None:
+    harness.agent.script("TEST", failing_tests)
+    handle = await harness.start(auto_proceed=True)
+    state = await until_state(handle, lambda s: s.status == RunStatus.FAILED, "the run to be blocked")
+    assert len(harness.agent.calls("FIX")) == 3
+    assert len(harness.agent.calls("TEST")) == 4
+    assert state.failure.cause.value == "tests"
+    assert "tests still fail after 3 fix rounds" in state.failure.message
+    await until(lambda: harness.jira.status == "Blocked", what="the issue to be Blocked")
+    harness.agent.script("TEST", ok)
+    await handle.signal(OrchestrationWorkflow.retry, RetryInput(by(APPROVER, "t1")))
+    result = await handle.result()
+    assert result.status == RunStatus.COMPLETED
+    assert harness.jira.statuses[-2:] == ["In Progress", "Done"]
+
+
+async def test_retry_of_a_failed_phase(harness: Harness) -> None:
+    harness.agent.script("CODE", bad_request, ok)
+    handle = await harness.start(auto_proceed=True)
+    state = await until_state(handle, lambda s: s.status == RunStatus.FAILED, "CODE to fail")
+    assert state.failure.phase == "CODE" and state.failure.cause.value == "agent"
+    assert "unknown repo" in state.failure.message
+    assert len(harness.agent.calls("CODE")) == 1  # ValidationError is not retried
+    await handle.signal(OrchestrationWorkflow.retry, RetryInput(by(APPROVER, "x1"), phase="CODE"))
+    assert (await handle.result()).status == RunStatus.COMPLETED
+    assert len(harness.agent.calls("EXPLORE")) == 1 and len(harness.agent.calls("CODE")) == 2
+
+
+async def test_jira_authentication_failure_is_not_retried_and_fails_the_run(harness: Harness) -> None:
+    harness.jira.refuse_auth = True
+    handle = await harness.start(auto_proceed=True)
+    with pytest.raises(WorkflowFailureError) as err:
+        await handle.result()
+    assert "401 from Jira" in str(err.value.cause)
+    assert harness.agent.requests == []
+
+
+async def test_unpermitted_and_bot_commands_change_nothing(harness: Harness) -> None:
+    handle = await harness.start()
+    await until_state(handle, waiting_at("EXPLORE"), "the EXPLORE gate")
+    await handle.signal(OrchestrationWorkflow.approve, ApproveInput(by(OUTSIDER, "o1")))
+    await handle.signal(OrchestrationWorkflow.approve, ApproveInput(by(BOT, "b1")))
+    await handle.signal(OrchestrationWorkflow.approve, ApproveInput(by(OUTSIDER, "o1")))  # redelivery
+    await until(lambda: any(":answer-o1" in k for k in harness.jira.comment_posts), what="the refusal")
+    state = await handle.query(OrchestrationWorkflow.get_status)
+    assert state.pending_gate == "EXPLORE"
+    refusal = harness.jira.comments[next(k for k in harness.jira.comment_posts if ":answer-o1" in k)]
+    assert refusal.startswith("🚫") and "May approve: reviewer" in refusal
+    assert not any(":answer-b1" in k for k in harness.jira.comment_posts)
+    await handle.cancel()
+
+
+async def test_approve_with_nothing_waiting_is_answered(harness: Harness) -> None:
+    harness.agent.block.add("EXPLORE")
+    handle = await harness.start()
+    await until(harness.agent.started.is_set, what="EXPLORE to start")
+    await handle.signal(OrchestrationWorkflow.approve, ApproveInput(by(APPROVER, "n1")))
+    await until(lambda: any(":answer-n1" in k for k in harness.jira.comment_posts), what="the answer")
+    answer = harness.jira.comments[next(k for k in harness.jira.comment_posts if ":answer-n1" in k)]
+    assert "nothing to approve" in answer
+    with pytest.raises(WorkflowUpdateFailedError):
+        await handle.execute_update(
+            OrchestrationWorkflow.request_approve, ApproveInput(CommandContext("cli:op", trusted=True))
+        )
+    await handle.signal(OrchestrationWorkflow.cancel, CancelInput(by(APPROVER, "n2")))
+    assert (await handle.result()).status == RunStatus.CANCELLED
+
+
+async def test_update_path_approves_and_records_checkpoints(harness: Harness) -> None:
+    handle = await harness.start(gates=["EXPLORE"])
+    await until_state(handle, waiting_at("EXPLORE"), "the EXPLORE gate")
+    result = await handle.execute_update(
+        OrchestrationWorkflow.request_approve, ApproveInput(CommandContext("cli:op", source=Source.CLI, trusted=True))
+    )
+    assert result.accepted
+    assert (await handle.result()).status == RunStatus.COMPLETED
+    engine = make_engine(harness.database_url)
+    with make_session_factory(engine)() as session:
+        phases = set(session.scalars(select(Checkpoint.phase)).all())
+        assert {"EXPLORE", "PLAN", "CODE", "TEST", "DOCUMENT"} <= phases
+        row = session.scalars(select(Orchestration)).one()
+        assert row.status == "completed" and row.finished_at is not None
+    engine.dispose()
+
+
+async def test_resume_after_pause(harness: Harness) -> None:
+    handle = await harness.start()
+    await until_state(handle, waiting_at("EXPLORE"), "the EXPLORE gate")
+    await handle.signal(OrchestrationWorkflow.pause, PauseInput(by(APPROVER, "q1")))
+    await handle.signal(OrchestrationWorkflow.approve, ApproveInput(by(APPROVER, "q2")))
+    await until_state(handle, lambda s: s.status == RunStatus.PAUSED, "the pause before PLAN")
+    assert harness.agent.calls("PLAN") == []
+    await handle.signal(OrchestrationWorkflow.resume, ResumeInput(by(APPROVER, "q3")))
+    await until_state(handle, waiting_at("PLAN"), "PLAN after resume")
+    assert len(harness.agent.calls("PLAN")) == 1
+    await handle.cancel()
+    with pytest.raises(WorkflowFailureError):
+        await handle.result()
+    await until(lambda: any(":cancelled" in k for k in harness.jira.comment_posts), what="the cancel comment")

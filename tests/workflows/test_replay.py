@@ -1,0 +1,31 @@
+"""Determinism guard: every saved history replays against today's workflow code.
+
+Histories are recorded from the workflow tests with `RECORD_HISTORIES=1`. A change that makes one of these fail
+would break runs in flight: guard it with `workflow.patched(...)` instead of re-recording.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from temporalio.client import WorkflowHistory
+from temporalio.worker import Replayer
+
+from tests.workflows.conftest import HISTORIES
+from workflows.job_execution import JobExecutionWorkflow
+from workflows.orchestration import OrchestrationWorkflow
+
+SAVED = sorted(HISTORIES.glob("*.json"))
+
+
+def test_the_required_histories_are_saved() -> None:
+    names = {path.stem for path in SAVED}
+    assert {"full_run", "rejected_phase", "test_fix_loop", "cancel_during_job"} <= names
+
+
+@pytest.mark.parametrize("path", SAVED, ids=[p.stem for p in SAVED])
+async def test_history_replays(path: Path) -> None:
+    history = WorkflowHistory.from_json(path.stem, path.read_text())
+    replayer = Replayer(workflows=[OrchestrationWorkflow, JobExecutionWorkflow])
+    await replayer.replay_workflow(history)

@@ -1,0 +1,1 @@
+"""Inbound Jira webhooks: verify → typed event → intent → one typed Temporal call."""

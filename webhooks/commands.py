@@ -1,0 +1,71 @@
+"""The comment command grammar: `/approve [notes]` (`/proceed`), `/reject <feedback>`, `/pause`, `/resume`,
+`/cancel [reason]`, `/retry [PHASE]`, `/status`.
+
+Only the first line counts (a command further down a comment does nothing), case-insensitive, optionally after
+mentions of the bot (`[~accountid:<bot>] /approve`). Notes, feedback and a cancel reason are the rest of the first
+line plus the lines below it. Pure: text in, `Command` or `NotACommand(reason)` out.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+Verb = Literal["approve", "reject", "pause", "resume", "cancel", "retry", "status"]
+
+VERBS: dict[str, Verb] = {
+    "approve": "approve",
+    "proceed": "approve",
+    "reject": "reject",
+    "pause": "pause",
+    "resume": "resume",
+    "cancel": "cancel",
+    "retry": "retry",
+    "status": "status",
+}
+# Notes and feedback travel in workflow history and agent prompts: keep them bounded.
+MAX_TEXT = 4000
+MENTION = re.compile(r"\[~accountid:([^\]\s]{1,128})\]\s*[,:]?\s*")
+COMMAND = re.compile(r"/([A-Za-z]+)(?=\s|$)")
+
+
+@dataclass(frozen=True)
+class Command:
+    """A command found on a comment's first line, with its text (notes/feedback/reason) and first argument."""
+
+    verb: Verb
+    text: str = ""
+    argument: str | None = None
+
+
+@dataclass(frozen=True)
+class NotACommand:
+    """The comment is not a command, and why."""
+
+    reason: str
+
+
+def parse_command(body: str, bot_account_id: str | None) -> Command | NotACommand:
+    """Read the command on the first non-blank line of a comment body."""
+    lines = body.strip().splitlines()
+    if not lines:
+        return NotACommand("empty comment")
+    line = lines[0].strip()
+    while (mention := MENTION.match(line)) is not None:
+        # Until the bot's account id is known, any leading mention is let through: the workflow still checks
+        # who sent the command, and refuses the bot's own.
+        if bot_account_id is not None and mention.group(1) != bot_account_id:
+            return NotACommand("the first line mentions someone other than the bot")
+        line = line[mention.end() :]
+    match = COMMAND.match(line)
+    if match is None:
+        return NotACommand("no command on the first line")
+    verb = VERBS.get(match.group(1).lower())
+    if verb is None:
+        return NotACommand(f"unknown command /{match.group(1).lower()[:20]}")
+    rest = line[match.end() :].strip()
+    below = "\n".join(lines[1:]).strip()
+    text = "\n".join(part for part in (rest, below) if part)[:MAX_TEXT]
+    words = rest.split()
+    return Command(verb, text=text, argument=words[0].upper()[:20] if words else None)

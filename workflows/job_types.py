@@ -1,0 +1,50 @@
+"""What the orchestration hands to one agent job (a JobExecutionWorkflow) and what comes back."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+class ErrorKind:
+    """Why a job did not succeed, as agents report it (the workflow branches on TESTS_FAILED)."""
+
+    TESTS_FAILED = "TESTS_FAILED"
+    AGENT_CRASHED = "AGENT_CRASHED"
+    BAD_REQUEST = "BAD_REQUEST"
+    CANCELLED = "CANCELLED"
+    TIMEOUT = "TIMEOUT"
+    VERIFICATION_FAILED = "VERIFICATION_FAILED"
+
+
+@dataclass(frozen=True)
+class JobInput:
+    """One phase attempt's agent job."""
+
+    job_id: str
+    orchestration_run_id: str
+    issue_key: str
+    project_key: str
+    phase: str
+    attempt: int
+    roles: list[str]
+    prompt: str
+    context: str
+    queue_kind: str = "backlog"
+    pushes_branch: bool = False
+    verifies: bool = False
+    agent_start_to_close_seconds: int = 2 * 3600
+    agent_heartbeat_seconds: int = 5 * 60
+
+
+@dataclass(frozen=True)
+class JobResult:
+    """How the job ended: success, a summary, outputs (test report, plan, PR URL...), or a typed error."""
+
+    job_id: str
+    success: bool
+    summary: str = ""
+    outputs: dict[str, str] = field(default_factory=dict)
+    error_kind: str | None = None
+    error: str | None = None
+    pr_url: str | None = None
+    last_output: str = ""

@@ -1,0 +1,343 @@
+"""The six-phase orchestration of one Jira issue: EXPLORE → PLAN → CODE → TEST ⇄ FIX → DOCUMENT."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from dataclasses import asdict
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError, FailureError
+
+from workflows.job_types import ErrorKind, JobInput, JobResult
+from workflows.messages import CancelInput, OrchestrationInput, RetryInput, RunStatus
+from workflows.outcomes import RunOutcomes
+from workflows.phases import MAX_FIX_ROUNDS, PHASE_ORDER, PHASE_SPECS
+from workflows.policies import DB_RETRY, SEED_RETRY, SHORT
+from workflows.queued_jobs import QueuedJobs
+from workflows.report import gate_comment, phase_prompt
+from workflows.reporter import JiraReporter
+from workflows.state import Approval, Cause, Failure, OrchestrationResult, OrchestrationState, Outcome, PhaseRecord
+from workflows.steering import Decision
+
+with workflow.unsafe.imports_passed_through():
+    from activities.jira import JiraActivities, ReadIssueInput
+    from activities.jobs import JobActivities, NewJob
+    from activities.records import RecordActivities, RunLinksInput
+    from workflows.job_execution import JobExecutionWorkflow
+
+
+@workflow.defn
+class OrchestrationWorkflow(QueuedJobs, RunOutcomes):
+    """Walks one issue through the six phases, gated by people on the issue.
+
+    Signals (the webhook's fire-and-forget path; the actor is checked, the answer posted on the issue):
+    `approve`, `reject`, `pause`, `resume`, `cancel`, `retry`, `status`.
+    Updates (the CLI/API path; validated, the caller learns at once): `request_approve`, `request_reject`,
+    `request_pause`, `request_resume`, `request_cancel`, `request_retry`.
+    Query: `get_status` (the whole `OrchestrationState`).
+    From its jobs (workflows/job_signals.py): `job_finished`, `job_recovered`.
+    """
+
+    @workflow.init
+    def __init__(self, input: OrchestrationInput) -> None:
+        info = workflow.info()
+        self.input = input
+        self.state = OrchestrationState(
+            issue_key=input.issue_key,
+            project_key=input.project_key,
+            workflow_id=info.workflow_id,
+            run_id=info.run_id,
+            started_by=input.started_by,
+            started_at=workflow.now().isoformat(),
+            phases=[PhaseRecord(phase) for phase in PHASE_ORDER],
+        )
+        self.reporter = JiraReporter(input.issue_key, info.run_id)
+        self.links: dict[str, str] = {}
+        self.issue_text = ""
+        self.decision: Decision | None = None
+        self.cancel_request: CancelInput | None = None
+        self.retry_request: RetryInput | None = None
+        self.job_results: dict[str, JobResult] = {}
+        self.feedback: dict[str, str] = {}
+        self.seen: list[str] = []
+        self.answers = 0
+        self.lock = asyncio.Lock()
+
+    @workflow.run
+    async def run(self, input: OrchestrationInput) -> OrchestrationResult:
+        """Run the phases, wait at gates, loop TEST/FIX, report on the issue, and finish."""
+        delivery = asyncio.create_task(self.reporter.run())
+        try:
+            result = await self._orchestrate()
+        except asyncio.CancelledError:
+            # Cancelled through Temporal (API/CLI): say so on the issue before the run closes.
+            self._end_cancelled("the run was cancelled through Temporal")
+            await self._drain(delivery)
+            raise
+        await self._drain(delivery)
+        if result.status == RunStatus.FAILED and result.failure is not None:
+            raise ApplicationError(
+                result.failure.message, asdict(result.failure), type=f"Run{result.failure.cause.name}"
+            )
+        return result
+
+    async def _orchestrate(self) -> OrchestrationResult:
+        await self._begin()
+        start = 0
+        while True:
+            failure = await self._run_from(start)
+            if self.cancel_request is not None:
+                return self._end_cancelled(self.cancel_request.reason or "cancelled on request")
+            if failure is None:
+                return await self._complete()
+            self._block(failure)
+            if failure.cause == Cause.TIMEOUT or self.reporter.fatal is not None:
+                return self._end_failed()
+            restart = await self._wait_for_retry()
+            if restart is None:
+                if self.cancel_request is not None:
+                    return self._end_cancelled(self.cancel_request.reason or "cancelled on request")
+                return self._end_failed()
+            start = restart
+
+    async def _begin(self) -> None:
+        info = workflow.info()
+        links = await workflow.execute_activity_method(
+            RecordActivities.run_links,
+            RunLinksInput(self.input.issue_key, info.workflow_id, info.run_id),
+            start_to_close_timeout=SHORT,
+            retry_policy=DB_RETRY,
+        )
+        self.links = {"Temporal run": links.temporal, "Dashboard": links.dashboard}
+        self.state.status = RunStatus.RUNNING
+        self._report()
+        if self.input.statuses.in_progress:
+            self.reporter.transition(self.input.statuses.in_progress)
+        try:
+            issue = await workflow.execute_activity_method(
+                JiraActivities.read_issue,
+                ReadIssueInput(self.input.issue_key),
+                start_to_close_timeout=SHORT,
+                retry_policy=SEED_RETRY,
+            )
+            self.issue_text = json.dumps(
+                {"summary": issue.summary, "description": issue.description, "labels": issue.labels}
+            )
+        except ActivityError as err:  # an unreadable issue ends the run before any phase: nothing can be reported
+            cause = err.cause
+            message = cause.message if isinstance(cause, ApplicationError) else str(cause or err)
+            denied = isinstance(cause, ApplicationError) and cause.type == "AuthenticationError"
+            raise ApplicationError(
+                f"cannot read {self.input.issue_key}: {message}", type="RunPERMISSION" if denied else "RunJIRA"
+            ) from err
+        await self._record()
+
+    async def _run_from(self, start: int) -> Failure | None:
+        index = start
+        while index < len(PHASE_ORDER):
+            phase = PHASE_ORDER[index]
+            if not await self._wait_unpaused():
+                return self._stopped(phase)
+            if phase == "FIX":  # FIX only runs inside the TEST loop
+                index += 1
+                continue
+            result = await self._run_phase(phase, "rework" if self.state.record(phase).attempts else "backlog")
+            if result is None:
+                return self._stopped(phase)
+            if phase == "TEST":
+                failure = await self._test_fix_loop(result)
+                if failure is not None:
+                    return failure
+            elif not result.success:
+                return self._job_failure(phase, result)
+            if phase in self.input.gates and not self.input.auto_proceed:
+                decision = await self._gate(phase, self._next_phase(index))
+                if isinstance(decision, Failure):
+                    return decision
+                if decision is None:
+                    return self._stopped(phase)
+                if decision.verb == "reject":
+                    continue
+            index += 1
+        return None
+
+    async def _test_fix_loop(self, test: JobResult) -> Failure | None:
+        fix = self.state.record("FIX")
+        while not test.success:
+            if test.error_kind != ErrorKind.TESTS_FAILED:
+                return self._job_failure("TEST", test)
+            if self.state.fix_rounds >= MAX_FIX_ROUNDS:
+                self.state.record("TEST").outcome = Outcome.FAILED
+                return Failure(
+                    "TEST", Cause.TESTS, f"tests still fail after {MAX_FIX_ROUNDS} fix rounds", test.last_output
+                )
+            self.state.fix_rounds += 1
+            self.feedback["FIX"] = test.outputs.get("test_report", test.summary)
+            if not await self._wait_unpaused():
+                return self._stopped("FIX")
+            fixed = await self._run_phase("FIX", "rework")
+            if fixed is None:
+                return self._stopped("FIX")
+            if not fixed.success:
+                return self._job_failure("FIX", fixed)
+            if not await self._wait_unpaused():
+                return self._stopped("TEST")
+            retest = await self._run_phase("TEST", "rework")
+            if retest is None:
+                return self._stopped("TEST")
+            test = retest
+        if fix.attempts == 0:
+            fix.outcome, fix.summary = Outcome.SKIPPED, "not needed: tests passed"
+        return None
+
+    async def _run_phase(self, phase: str, queue_kind: str) -> JobResult | None:
+        record = self.state.record(phase)
+        record.attempts += 1
+        record.outcome, record.started_at, record.finished_at = Outcome.RUNNING, workflow.now().isoformat(), None
+        spec = PHASE_SPECS[phase]
+        self.state.current_phase, self.state.status = phase, RunStatus.RUNNING
+        self.state.step = f"{phase} running ({', '.join(spec.roles)})"
+        self._report()
+        job = self._job_input(phase, record.attempts, queue_kind)
+        record.job_ids.append(job.job_id)
+        await workflow.execute_activity_method(
+            JobActivities.create_job,
+            NewJob(
+                job.job_id,
+                job.orchestration_run_id,
+                job.issue_key,
+                job.project_key,
+                phase,
+                job.attempt,
+                phase,
+                job.roles,
+                job.prompt,
+                job.context,
+                queue_kind,
+            ),
+            start_to_close_timeout=SHORT,
+            retry_policy=DB_RETRY,
+        )
+        result = await self._execute_job(job)
+        record.finished_at = workflow.now().isoformat()
+        if result is None:
+            record.outcome = Outcome.CANCELLED
+            return None
+        record.summary = result.summary
+        record.outcome = Outcome.SUCCEEDED if result.success else Outcome.FAILED
+        if result.success or result.error_kind == ErrorKind.TESTS_FAILED:
+            self.state.outputs[phase] = result.outputs.get("report") or result.summary
+        if result.pr_url:
+            self.state.pr_url = result.pr_url
+        self.feedback.pop(phase, None)
+        await self._checkpoint(phase)
+        return result
+
+    def _job_input(self, phase: str, attempt: int, queue_kind: str) -> JobInput:
+        spec = PHASE_SPECS[phase]
+        context = {
+            "issue": json.loads(self.issue_text or "{}"),
+            "previous_outputs": {p: o for p, o in self.state.outputs.items() if p != phase},
+            "approvals": [asdict(a) for a in self.state.approvals],
+            "feedback": self.feedback.get(phase, ""),
+        }
+        summary = context["issue"].get("summary", "") if isinstance(context["issue"], dict) else ""
+        return JobInput(
+            job_id=f"{self.state.run_id}-{phase}-{attempt}",
+            orchestration_run_id=self.state.run_id,
+            issue_key=self.input.issue_key,
+            project_key=self.input.project_key,
+            phase=phase,
+            attempt=attempt,
+            roles=list(spec.roles),
+            prompt=phase_prompt(phase, self.input.issue_key, summary),
+            context=json.dumps(context, sort_keys=True),
+            queue_kind=queue_kind,
+            pushes_branch=spec.pushes_branch,
+            verifies=spec.verifies,
+            agent_start_to_close_seconds=self.input.agent_start_to_close_seconds,
+            agent_heartbeat_seconds=self.input.agent_heartbeat_seconds,
+        )
+
+    async def _execute_job(self, job: JobInput) -> JobResult | None:
+        """Run the job's JobExecutionWorkflow; a cancel request cancels it (and so the agent job)."""
+        if workflow.patched("job-queue"):
+            return await self._run_queued_job(job)  # through the queue: one job per agent and per project
+        child = await workflow.start_child_workflow(
+            JobExecutionWorkflow.run, job, id=f"job-{job.job_id}", task_queue=workflow.info().task_queue
+        )
+        await workflow.wait_condition(lambda: child.done() or self.cancel_request is not None)
+        if not child.done():
+            child.cancel()
+            with contextlib.suppress(ChildWorkflowError, asyncio.CancelledError):
+                await child
+            return None
+        try:
+            return await child
+        except ChildWorkflowError as err:
+            # The job workflow itself failed (not the agent's work, which it reports as a result).
+            root: BaseException = err
+            while isinstance(root, FailureError) and root.cause is not None:
+                root = root.cause
+            kind = root.type if isinstance(root, ApplicationError) else None
+            return JobResult(job.job_id, False, error_kind=kind or ErrorKind.AGENT_CRASHED, error=str(root))
+
+    async def _gate(self, phase: str, next_phase: str | None) -> Decision | Failure | None:
+        self.decision = None
+        self.state.pending_gate, self.state.status = phase, RunStatus.WAITING_FOR_APPROVAL
+        self.state.step = f"waiting for approval after {phase}"
+        self.reporter.comment(
+            f"gate-{phase}-{self.state.record(phase).attempts}", gate_comment(self.state, phase, next_phase)
+        )
+        self._report()
+        try:
+            await workflow.wait_condition(
+                lambda: self.decision is not None or self.cancel_request is not None,
+                timeout=timedelta(seconds=self.input.gate_timeout_seconds),
+                timeout_summary=f"gate after {phase}",
+            )
+        except TimeoutError:
+            self.state.pending_gate = None
+            days = self.input.gate_timeout_seconds / 86400
+            return Failure(phase, Cause.TIMEOUT, f"no approval or rejection within {days:g} days after {phase}")
+        self.state.pending_gate = None
+        decision = self.decision
+        if decision is None:
+            return None
+        self.state.approvals.append(
+            Approval(phase, decision.verb, decision.actor, workflow.now().isoformat(), decision.text)
+        )
+        record = self.state.record(phase)
+        if decision.verb == "approve":
+            record.approved_by = decision.actor
+        else:
+            record.outcome = Outcome.REJECTED
+            self.feedback[phase] = decision.text
+        self.state.status = RunStatus.RUNNING
+        return decision
+
+    async def _wait_unpaused(self) -> bool:
+        """Hold before a phase while paused; False when cancelled, Jira refused us, or the pause timed out."""
+        if self.reporter.fatal is not None:
+            return False
+        if not self.state.paused:
+            return self.cancel_request is None
+        self.state.status, self.state.step = RunStatus.PAUSED, "paused before the next phase"
+        self._report()
+        try:
+            await workflow.wait_condition(
+                lambda: not self.state.paused or self.cancel_request is not None,
+                timeout=timedelta(seconds=self.input.gate_timeout_seconds),
+                timeout_summary="paused",
+            )
+        except TimeoutError:
+            self.state.paused = False
+            return False
+        self.state.status = RunStatus.RUNNING
+        return self.cancel_request is None
+
+    def _next_phase(self, index: int) -> str | None:
+        return PHASE_ORDER[index + 1] if index + 1 < len(PHASE_ORDER) else None

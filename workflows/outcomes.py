@@ -1,0 +1,191 @@
+"""How a run ends or stalls, and how it keeps Jira and the database informed (a mixin of the workflow).
+
+Failures are classified (infrastructure / agent / tests / permission / Jira / timeout), a blocked run waits for
+`/retry` or `/cancel`, and every state change is queued for the issue's status comment and saved to the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import asdict
+from datetime import timedelta
+
+from temporalio import workflow
+
+from workflows import search
+from workflows.commands import retry_phase
+from workflows.job_types import ErrorKind, JobResult
+from workflows.messages import RetryInput, RunStatus
+from workflows.phases import PHASE_ORDER
+from workflows.policies import DB_RETRY, SHORT
+from workflows.report import failure_comment, inline, status_comment, summary_comment
+from workflows.state import Cause, Failure, OrchestrationResult, Outcome
+from workflows.steering import SteeringHandlers
+
+with workflow.unsafe.imports_passed_through():
+    from activities.jobs import CheckpointInput, JobActivities
+    from activities.records import OrchestrationRecord, RecordActivities
+
+
+class RunOutcomes(SteeringHandlers):
+    """Endings, failure reports, status comment, records and checkpoints of `OrchestrationWorkflow`."""
+
+    links: dict[str, str]
+    retry_request: RetryInput | None
+
+    def _stopped(self, phase: str) -> Failure | None:
+        if self.cancel_request is not None:
+            return None
+        if self.reporter.fatal is not None:
+            return self._jira_failure(phase)
+        days = self.input.gate_timeout_seconds / 86400
+        return Failure(phase, Cause.TIMEOUT, f"paused for more than {days:g} days before {phase}")
+
+    def _jira_failure(self, phase: str | None) -> Failure:
+        fatal = self.reporter.fatal
+        cause = Cause.PERMISSION if fatal is not None and fatal.type == "AuthenticationError" else Cause.JIRA
+        return Failure(phase, cause, f"Jira refused a write: {fatal.message if fatal else 'unknown error'}")
+
+    def _job_failure(self, phase: str, result: JobResult) -> Failure:
+        kind = result.error_kind or ""
+        cause = {
+            ErrorKind.TESTS_FAILED: Cause.TESTS,
+            "AuthenticationError": Cause.PERMISSION,
+            ErrorKind.TIMEOUT: Cause.INFRASTRUCTURE,
+        }.get(kind, Cause.AGENT)
+        return Failure(
+            phase, cause, result.error or result.summary or kind or "the agent job failed", result.last_output
+        )
+
+    def _block(self, failure: Failure) -> None:
+        self.state.failure, self.state.status = failure, RunStatus.FAILED
+        self.state.step = f"blocked in {failure.phase}" if failure.phase else "blocked"
+        attempts = self.state.record(failure.phase).attempts if failure.phase else 0
+        self.reporter.comment(
+            f"failure-{failure.phase}-{attempts}-{len(self.state.approvals)}", failure_comment(failure, attempts)
+        )
+        self.reporter.transition(self.input.statuses.blocked, fallback_label=self.input.statuses.blocked_label)
+        self._report()
+
+    async def _wait_for_retry(self) -> int | None:
+        self.retry_request = None
+        try:
+            await workflow.wait_condition(
+                lambda: self.retry_request is not None or self.cancel_request is not None,
+                timeout=timedelta(seconds=self.input.gate_timeout_seconds),
+                timeout_summary="blocked, waiting for /retry",
+            )
+        except TimeoutError:
+            return None
+        if self.retry_request is None:
+            return None
+        target = retry_phase(self.state, self.retry_request.phase)
+        index = PHASE_ORDER.index(target)
+        for record in self.state.phases[index:]:
+            record.outcome = Outcome.PENDING
+        if index <= PHASE_ORDER.index("TEST"):
+            self.state.fix_rounds = 0
+        self.state.failure, self.state.status = None, RunStatus.RUNNING
+        self.reporter.labels(remove=[self.input.statuses.blocked_label])
+        if self.input.statuses.in_progress:
+            self.reporter.transition(self.input.statuses.in_progress)
+        return index
+
+    async def _complete(self) -> OrchestrationResult:
+        now = workflow.now()
+        self.state.status, self.state.step = RunStatus.COMPLETED, "done"
+        self.state.current_phase, self.state.finished_at = None, now.isoformat()
+        if self.state.pr_url:
+            self.reporter.remote_link(
+                f"jira-orchestrator:{self.input.issue_key}:pr",
+                self.state.pr_url,
+                f"Pull request for {self.input.issue_key}",
+            )
+        self.reporter.comment("summary", summary_comment(self.state, now))
+        if self.input.statuses.done:
+            self.reporter.transition(self.input.statuses.done)
+        self._report()
+        await self._record()
+        return OrchestrationResult(RunStatus.COMPLETED, pr_url=self.state.pr_url)
+
+    def _end_cancelled(self, reason: str) -> OrchestrationResult:
+        self.state.status, self.state.step = RunStatus.CANCELLED, "cancelled"
+        self.state.finished_at, self.state.pending_gate = workflow.now().isoformat(), None
+        for record in self.state.phases:
+            if record.outcome == Outcome.RUNNING:
+                record.outcome = Outcome.CANCELLED
+        who = self.cancel_request.context.actor if self.cancel_request else "Temporal"
+        self.reporter.comment(
+            "cancelled",
+            f"⛔ Run cancelled by {inline(who, 80)}: {inline(reason)}. "
+            "Any running agent job was stopped; the Temporal history is kept.",
+        )
+        self._report()
+        return OrchestrationResult(RunStatus.CANCELLED, pr_url=self.state.pr_url)
+
+    def _end_failed(self) -> OrchestrationResult:
+        self.state.finished_at = workflow.now().isoformat()
+        failure = self.state.failure
+        if failure is not None and failure.cause == Cause.TIMEOUT:
+            self.reporter.comment(
+                f"timeout-{failure.phase}",
+                f"⌛ {inline(failure.message)}. The run has ended; add the label again to start over.",
+            )
+        self._report()
+        return OrchestrationResult(RunStatus.FAILED, failure=failure)
+
+    async def _drain(self, delivery: asyncio.Task[None]) -> None:
+        """Let queued Jira writes and message handlers finish (bounded), then stop the delivery task."""
+        await self._record()
+        try:
+            await workflow.wait_condition(
+                lambda: self.reporter.idle or self.reporter.fatal is not None, timeout=timedelta(days=1)
+            )
+            await workflow.wait_condition(workflow.all_handlers_finished, timeout=timedelta(minutes=10))
+        except TimeoutError:
+            workflow.logger.warning("jira.outbox.undelivered count=%d", len(self.reporter.queue))
+        delivery.cancel()
+
+    def _report(self) -> None:
+        self.reporter.status(status_comment(self.state, workflow.now(), self.links))
+        if self.input.index_search_attributes:
+            workflow.upsert_search_attributes(
+                [
+                    search.ISSUE_KEY.value_set(self.input.issue_key),
+                    search.PROJECT_KEY.value_set(self.input.project_key),
+                    search.PHASE.value_set(self.state.current_phase or "-"),
+                    search.STATUS.value_set(self.state.status.value),
+                ]
+            )
+
+    async def _record(self) -> None:
+        info = workflow.info()
+        failure = self.state.failure
+        await workflow.execute_activity_method(
+            RecordActivities.record_orchestration,
+            OrchestrationRecord(
+                self.input.issue_key,
+                self.input.project_key,
+                info.workflow_id,
+                info.run_id,
+                self.state.status.value,
+                self.state.current_phase,
+                self.input.started_by,
+                failure.message if failure else None,
+                workflow.now() if self.state.finished_at else None,
+            ),
+            start_to_close_timeout=SHORT,
+            retry_policy=DB_RETRY,
+        )
+
+    async def _checkpoint(self, phase: str) -> None:
+        await self._record()
+        await workflow.execute_activity_method(
+            JobActivities.save_checkpoint,
+            CheckpointInput(
+                self.state.run_id, self.input.issue_key, phase, json.dumps(asdict(self.state), default=str)
+            ),
+            start_to_close_timeout=SHORT,
+            retry_policy=DB_RETRY,
+        )

@@ -1,0 +1,19 @@
+"""Retry policies and timeouts of the workflows' activities, in one place."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from temporalio.common import RetryPolicy
+
+# The seed's policy: 5 s, ×2, at most 5 min apart, 3 attempts; refused credentials and bad requests are final.
+SEED_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=5),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(minutes=5),
+    maximum_attempts=3,
+    non_retryable_error_types=["ValidationError", "AuthenticationError", "JiraNotFound"],
+)
+# Our own database: more patience, since a record lost to a short outage would make the dashboard lie.
+DB_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=30), maximum_attempts=10)
+SHORT = timedelta(minutes=2)

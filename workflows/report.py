@@ -1,0 +1,129 @@
+"""What the run says on the issue, as Jira wiki markup (REST v2). Pure functions of the state.
+
+Text that came from people or agents (notes, feedback, agent output) is untrusted: it is shown verbatim
+inside `{noformat}` blocks or with wiki characters escaped, never interpreted as markup or mentions.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+from workflows.messages import RunStatus
+from workflows.phases import PHASE_SPECS
+from workflows.state import Failure, OrchestrationState, Outcome
+
+MARK = {
+    Outcome.PENDING: "⬜",
+    Outcome.RUNNING: "⏳",
+    Outcome.SUCCEEDED: "✅",
+    Outcome.FAILED: "❌",
+    Outcome.REJECTED: "↩️",
+    Outcome.SKIPPED: "➖",
+    Outcome.CANCELLED: "⛔",
+}
+STATUS_TEXT = {
+    RunStatus.STARTING: "Starting",
+    RunStatus.RUNNING: "Running",
+    RunStatus.WAITING_FOR_APPROVAL: "Waiting for approval",
+    RunStatus.PAUSED: "Paused",
+    RunStatus.COMPLETED: "Completed",
+    RunStatus.FAILED: "Failed (blocked)",
+    RunStatus.CANCELLED: "Cancelled",
+}
+GATE_COMMANDS = "{{/approve [notes]}} to proceed · {{/reject <feedback>}} to redo the phase · {{/cancel}} to stop"
+FAILURE_COMMANDS = "{{/retry}} to run the failed phase again · {{/retry PHASE}} to restart from PHASE · {{/cancel}}"
+_WIKI_SPECIAL = re.compile(r"([\[\]{}|*_^~+\-?!#\\])")
+MAX_VERBATIM = 3000
+
+
+def inline(text: str, limit: int = 200) -> str:
+    """One line of untrusted text with wiki markup neutralised."""
+    line = " ".join(text.split())
+    if len(line) > limit:
+        line = line[: limit - 1] + "…"
+    return _WIKI_SPECIAL.sub(r"\\\1", line)
+
+
+def verbatim(text: str, limit: int = MAX_VERBATIM) -> str:
+    """Untrusted multi-line text shown as-is (a noformat block that it cannot close early)."""
+    body = text if len(text) <= limit else "…" + text[-limit:]
+    return "{noformat}\n" + body.replace("{noformat}", "{ noformat}") + "\n{noformat}"
+
+
+def elapsed(started_at: str, now: datetime) -> str:
+    """A short human duration such as `3m`, `2h 5m` or `1d 4h`."""
+    seconds = max(0, int((now - datetime.fromisoformat(started_at)).total_seconds()))
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days}d {hours}h"
+    if hours:
+        return f"{hours}h {minutes}m"
+    return f"{minutes}m" if minutes else f"{secs}s"
+
+
+def status_comment(state: OrchestrationState, now: datetime, links: dict[str, str]) -> str:
+    """The one status comment of the run, edited in place: checklist, current step, elapsed time, links."""
+    until = datetime.fromisoformat(state.finished_at) if state.finished_at else now
+    lines = [
+        f"h3. 🤖 AI orchestration of {state.issue_key}",
+        f"*Status:* {STATUS_TEXT[state.status]} · *Step:* {inline(state.step)} · "
+        f"*Elapsed:* {elapsed(state.started_at, until)}",
+        "",
+        "||Phase||State||Attempts||Detail||",
+    ]
+    for record in state.phases:
+        detail = (record.summary and inline(record.summary, 120)) or " "
+        if record.approved_by:
+            detail += f" (approved by {inline(record.approved_by, 60)})"
+        lines.append(f"|{record.phase}|{MARK[record.outcome]}|{record.attempts}|{detail}|")
+    if state.pr_url:
+        lines += ["", f"*Pull request:* [{inline(state.pr_url, 300)}|{state.pr_url}]"]
+    link_text = " · ".join(f"[{name}|{url}]" for name, url in links.items())
+    if link_text:
+        lines += ["", link_text]
+    return "\n".join(lines)
+
+
+def gate_comment(state: OrchestrationState, phase: str, next_phase: str | None) -> str:
+    """The comment posted when a gate is reached: what the phase produced and the commands that work."""
+    ahead = f" before *{next_phase}* starts" if next_phase else ""
+    output = state.outputs.get(phase, "")
+    parts = [f"⏸️ Waiting for approval to proceed{ahead}. *{phase}* is done."]
+    if output:
+        parts += [f"*{phase} output:*", verbatim(output)]
+    parts.append(f"Reply with {GATE_COMMANDS}.")
+    return "\n".join(parts)
+
+
+def failure_comment(failure: Failure, attempts: int) -> str:
+    """The comment posted when the run is blocked: phase, cause, last output, the commands that help."""
+    where = f"in *{failure.phase}*" if failure.phase else "before any phase ran"
+    parts = [
+        f"❌ The run is blocked {where} (attempt {attempts}).",
+        f"*Cause ({failure.cause.value}):* {inline(failure.message, 300)}",
+    ]
+    if failure.last_output:
+        parts += ["*Last agent output:*", verbatim(failure.last_output, 1500)]
+    parts.append(f"Next: {FAILURE_COMMANDS}.")
+    return "\n".join(parts)
+
+
+def summary_comment(state: OrchestrationState, now: datetime) -> str:
+    """The final summary: every phase's outcome and the pull request."""
+    parts = [f"🎉 AI orchestration of {state.issue_key} completed in {elapsed(state.started_at, now)}."]
+    for record in state.phases:
+        parts.append(f"* {MARK[record.outcome]} *{record.phase}*: {inline(record.summary or record.outcome, 200)}")
+    if state.fix_rounds:
+        parts.append(f"Tests passed after {state.fix_rounds} fix round(s).")
+    if state.pr_url:
+        parts.append(f"*Pull request:* [{state.pr_url}|{state.pr_url}]")
+    return "\n".join(parts)
+
+
+def phase_prompt(phase: str, issue_key: str, summary: str) -> str:
+    """The instruction given to the agents of a phase (issue text itself travels as context)."""
+    spec = PHASE_SPECS[phase]
+    return f"{spec.goal} Issue {issue_key}: {summary}. Roles: {', '.join(spec.roles)}."

@@ -1,0 +1,131 @@
+"""The run's Jira outbox: every write to the issue, delivered in order, retried until Jira takes it.
+
+Writes never block the phases: the workflow queues them here and a background task delivers them.
+A Jira outage is waited out (the item stays queued, with backoff up to 5 minutes) rather than dropped;
+an authentication or validation refusal is permanent and is handed back to the workflow as `fatal`.
+Each write is idempotent on the Jira side (status comment id in an issue property, comment event keys,
+transition checks, remote-link global ids), so a retry after a lost answer changes nothing twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.jira import (
+        CommentOnce,
+        JiraActivities,
+        LabelChange,
+        RemoteLinkInput,
+        StatusCommentInput,
+        TransitionInput,
+    )
+
+PERMANENT = ["AuthenticationError", "ValidationError", "JiraNotFound"]
+JIRA_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=5),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(minutes=5),
+    maximum_attempts=3,
+    non_retryable_error_types=PERMANENT,
+)
+JIRA_TIMEOUT = timedelta(minutes=5)
+MAX_BACKOFF = timedelta(minutes=5)
+
+
+@dataclass
+class Item:
+    """One queued write; `kind` picks the activity, `payload` is its one argument."""
+
+    kind: str
+    payload: object
+
+
+class JiraReporter:
+    """Queues writes to one issue and delivers them in order from a background task."""
+
+    def __init__(self, issue_key: str, run_key: str) -> None:
+        self.issue_key = issue_key
+        self.run_key = run_key
+        self.queue: list[Item] = []
+        self.busy = False
+        self.fatal: ApplicationError | None = None
+        self.delivered = 0
+
+    @property
+    def idle(self) -> bool:
+        """True when nothing is queued or in flight."""
+        return not self.queue and not self.busy
+
+    def status(self, body: str) -> None:
+        """Queue the status comment's new body; an older body still queued is replaced, not sent."""
+        payload = StatusCommentInput(issue_key=self.issue_key, run_key=self.run_key, body=body)
+        # The head may be in flight; only a body still waiting behind it can be replaced.
+        for item in self.queue[1:] if self.busy else self.queue:
+            if item.kind == "status":
+                item.payload = payload
+                return
+        self.queue.append(Item("status", payload))
+
+    def comment(self, event_key: str, body: str) -> None:
+        """Queue a comment that Jira must show exactly once for this event key."""
+        self.queue.append(Item("comment", CommentOnce(self.issue_key, f"{self.run_key}:{event_key}", body)))
+
+    def transition(self, status: str, fallback_label: str | None = None) -> None:
+        """Queue a move to `status` (by name), labelling instead when the workflow has no such status."""
+        self.queue.append(Item("transition", TransitionInput(self.issue_key, status, fallback_label)))
+
+    def labels(self, add: list[str] | None = None, remove: list[str] | None = None) -> None:
+        """Queue a label change."""
+        self.queue.append(Item("labels", LabelChange(self.issue_key, add or [], remove or [])))
+
+    def remote_link(self, global_id: str, url: str, title: str) -> None:
+        """Queue the PR link (upserted by global id)."""
+        self.queue.append(Item("link", RemoteLinkInput(self.issue_key, global_id, url, title)))
+
+    async def run(self) -> None:
+        """Deliver forever (the workflow cancels this task when the run ends and the queue is empty)."""
+        backoff = timedelta(seconds=5)
+        while True:
+            await workflow.wait_condition(lambda: bool(self.queue) and self.fatal is None)
+            item = self.queue[0]
+            self.busy = True
+            try:
+                await self._deliver(item)
+            except ActivityError as err:
+                cause = err.cause
+                if isinstance(cause, ApplicationError) and (cause.non_retryable or cause.type in PERMANENT):
+                    self.fatal = cause
+                    self.queue.clear()
+                else:
+                    workflow.logger.warning("jira.outbox.retry-later kind=%s in=%s", item.kind, backoff)
+                    self.busy = False
+                    await workflow.sleep(backoff)
+                    backoff = min(backoff * 2, MAX_BACKOFF)
+                continue
+            finally:
+                self.busy = False
+            backoff = timedelta(seconds=5)
+            if self.queue and self.queue[0] is item:
+                self.queue.pop(0)
+            self.delivered += 1
+
+    async def _deliver(self, item: Item) -> None:
+        call = {
+            "status": JiraActivities.upsert_status_comment,
+            "comment": JiraActivities.post_comment_once,
+            "transition": JiraActivities.transition_issue,
+            "labels": JiraActivities.change_labels,
+            "link": JiraActivities.upsert_remote_link,
+        }[item.kind]
+        await workflow.execute_activity_method(
+            call,  # type: ignore[arg-type]
+            item.payload,
+            start_to_close_timeout=JIRA_TIMEOUT,
+            retry_policy=JIRA_RETRY,
+        )

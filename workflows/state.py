@@ -1,0 +1,103 @@
+"""The orchestration's state: one dataclass the workflow owns, the query returns, and checkpoints save."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from workflows.messages import RunStatus
+
+
+class Outcome(StrEnum):
+    """How a phase stands."""
+
+    PENDING = "pending"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    REJECTED = "rejected"
+    SKIPPED = "skipped"
+    CANCELLED = "cancelled"
+
+
+class Cause(StrEnum):
+    """The one-word class of a failure, as the issue comment reports it."""
+
+    INFRASTRUCTURE = "infrastructure"
+    AGENT = "agent"
+    TESTS = "tests"
+    PERMISSION = "permission"
+    JIRA = "Jira"
+    TIMEOUT = "timeout"
+
+
+@dataclass
+class Approval:
+    """A decision at a gate: who, when, and the notes or feedback given."""
+
+    phase: str
+    decision: str
+    actor: str
+    at: str
+    text: str = ""
+
+
+@dataclass
+class PhaseRecord:
+    """One phase's history: attempts, times, outcome, who approved, its last summary."""
+
+    phase: str
+    outcome: Outcome = Outcome.PENDING
+    attempts: int = 0
+    started_at: str | None = None
+    finished_at: str | None = None
+    approved_by: str | None = None
+    summary: str = ""
+    job_ids: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Failure:
+    """Why the run stopped: phase, cause class, one line, and the agent's last output."""
+
+    phase: str | None
+    cause: Cause
+    message: str
+    last_output: str = ""
+
+
+@dataclass
+class OrchestrationState:
+    """Everything the run knows; returned by the `get_status` query."""
+
+    issue_key: str
+    project_key: str
+    workflow_id: str
+    run_id: str
+    started_by: str | None
+    started_at: str
+    status: RunStatus = RunStatus.STARTING
+    current_phase: str | None = None
+    step: str = "starting"
+    pending_gate: str | None = None
+    paused: bool = False
+    phases: list[PhaseRecord] = field(default_factory=list)
+    outputs: dict[str, str] = field(default_factory=dict)
+    approvals: list[Approval] = field(default_factory=list)
+    fix_rounds: int = 0
+    pr_url: str | None = None
+    failure: Failure | None = None
+    finished_at: str | None = None
+
+    def record(self, phase: str) -> PhaseRecord:
+        """The history entry of `phase`."""
+        return next(p for p in self.phases if p.phase == phase)
+
+
+@dataclass(frozen=True)
+class OrchestrationResult:
+    """What the run ended with."""
+
+    status: RunStatus
+    pr_url: str | None = None
+    failure: Failure | None = None

@@ -1,0 +1,256 @@
+"""How people steer a run: the signals (webhook path), updates (CLI/API path) and the state query.
+
+A mixin of `OrchestrationWorkflow`, kept apart so the phase logic reads like a script. Every command is
+checked (who sent it, unless trusted), applied through the pure rules in `workflows.commands`, and answered
+on the issue exactly once per delivery.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from temporalio import workflow
+from temporalio.exceptions import ActivityError
+
+from workflows.commands import (
+    Verdict,
+    can_approve,
+    can_cancel,
+    can_pause,
+    can_reject,
+    can_resume,
+    can_retry,
+    describe_status,
+)
+from workflows.messages import (
+    ApproveInput,
+    CancelInput,
+    CommandContext,
+    CommandResult,
+    OrchestrationInput,
+    PauseInput,
+    RejectInput,
+    ResumeInput,
+    RetryInput,
+    StatusInput,
+)
+from workflows.policies import SEED_RETRY, SHORT
+from workflows.report import inline
+from workflows.reporter import JiraReporter
+from workflows.state import OrchestrationState
+
+with workflow.unsafe.imports_passed_through():
+    from activities.jira import ApproverQuery, JiraActivities
+
+SEEN_DELIVERIES = 500
+
+
+@dataclass
+class Decision:
+    """What a person decided at a gate."""
+
+    verb: str
+    actor: str
+    text: str
+
+
+class SteeringHandlers:
+    """Signal, update and query handlers of `OrchestrationWorkflow` (which sets the attributes below)."""
+
+    input: OrchestrationInput
+    state: OrchestrationState
+    reporter: JiraReporter
+    decision: Decision | None
+    cancel_request: CancelInput | None
+    retry_request: RetryInput | None
+    seen: list[str]
+    answers: int
+    lock: asyncio.Lock
+
+    _report: Callable[[], None]  # OrchestrationWorkflow's: queue the status comment's new body
+
+    @workflow.signal
+    async def approve(self, input: ApproveInput) -> None:
+        """`/approve [notes]` or a transition into the approve status."""
+        await self._command("approve", input.context, lambda: self._apply_approve(input))
+
+    @workflow.signal
+    async def reject(self, input: RejectInput) -> None:
+        """`/reject <feedback>`."""
+        await self._command("reject", input.context, lambda: self._apply_reject(input))
+
+    @workflow.signal
+    async def pause(self, input: PauseInput) -> None:
+        """`/pause`."""
+        await self._command("pause", input.context, self._apply_pause)
+
+    @workflow.signal
+    async def resume(self, input: ResumeInput) -> None:
+        """`/resume`."""
+        await self._command("resume", input.context, self._apply_resume)
+
+    @workflow.signal
+    async def cancel(self, input: CancelInput) -> None:
+        """`/cancel`."""
+        await self._command("cancel", input.context, lambda: self._apply_cancel(input))
+
+    @workflow.signal
+    async def retry(self, input: RetryInput) -> None:
+        """`/retry [PHASE]`."""
+        await self._command("retry", input.context, lambda: self._apply_retry(input))
+
+    @workflow.signal
+    async def status(self, input: StatusInput) -> None:
+        """`/status`: answer on the issue."""
+        await self._command("status", input.context, lambda: Verdict(True, describe_status(self.state)))
+
+    @workflow.update
+    async def request_approve(self, input: ApproveInput) -> CommandResult:
+        """Approve the waiting gate (rejected at once when nothing waits)."""
+        return _result(await self._command("approve", input.context, lambda: self._apply_approve(input)))
+
+    @request_approve.validator
+    def _check_approve(self, input: ApproveInput) -> None:
+        _require(can_approve(self.state))
+
+    @workflow.update
+    async def request_reject(self, input: RejectInput) -> CommandResult:
+        """Reject the waiting gate with feedback."""
+        return _result(await self._command("reject", input.context, lambda: self._apply_reject(input)))
+
+    @request_reject.validator
+    def _check_reject(self, input: RejectInput) -> None:
+        _require(can_reject(self.state, input.feedback))
+
+    @workflow.update
+    async def request_pause(self, input: PauseInput) -> CommandResult:
+        """Pause before the next phase."""
+        return _result(await self._command("pause", input.context, self._apply_pause))
+
+    @request_pause.validator
+    def _check_pause(self, input: PauseInput) -> None:
+        _require(can_pause(self.state))
+
+    @workflow.update
+    async def request_resume(self, input: ResumeInput) -> CommandResult:
+        """Resume a paused run."""
+        return _result(await self._command("resume", input.context, self._apply_resume))
+
+    @request_resume.validator
+    def _check_resume(self, input: ResumeInput) -> None:
+        _require(can_resume(self.state))
+
+    @workflow.update
+    async def request_cancel(self, input: CancelInput) -> CommandResult:
+        """Cancel the run and its running agent job."""
+        return _result(await self._command("cancel", input.context, lambda: self._apply_cancel(input)))
+
+    @request_cancel.validator
+    def _check_cancel(self, input: CancelInput) -> None:
+        _require(can_cancel(self.state))
+
+    @workflow.update
+    async def request_retry(self, input: RetryInput) -> CommandResult:
+        """Retry a failed (blocked) run."""
+        return _result(await self._command("retry", input.context, lambda: self._apply_retry(input)))
+
+    @request_retry.validator
+    def _check_retry(self, input: RetryInput) -> None:
+        _require(can_retry(self.state, input.phase))
+
+    @workflow.query
+    def get_status(self) -> OrchestrationState:
+        """The run's whole state."""
+        return self.state
+
+    async def _command(self, verb: str, context: CommandContext, apply: Callable[[], Verdict]) -> Verdict | None:
+        """Check who sent it (unless trusted), apply it, and answer on the issue; a repeated delivery is ignored."""
+        if context.delivery_id:
+            if context.delivery_id in self.seen:
+                return None
+            self.seen = [*self.seen[-(SEEN_DELIVERIES - 1) :], context.delivery_id]
+        async with self.lock:
+            if not context.trusted:
+                refusal = await self._refusal(verb, context)
+                if refusal is not None:
+                    if refusal.message:
+                        self._answer(context, verb, refusal)
+                    return refusal
+            verdict = apply()
+            self._answer(context, verb, verdict)
+            if verdict.accepted:
+                self._report()
+            return verdict
+
+    async def _refusal(self, verb: str, context: CommandContext) -> Verdict | None:
+        try:
+            decision = await workflow.execute_activity_method(
+                JiraActivities.check_approver,
+                ApproverQuery(self.input.issue_key, context.actor, self.input.started_by, verb),
+                start_to_close_timeout=SHORT,
+                retry_policy=SEED_RETRY,
+            )
+        except ActivityError:
+            return Verdict(False, "could not check your permission (Jira did not answer); please send it again")
+        if decision.allowed:
+            return None
+        if decision.is_bot:
+            return Verdict(False, "")  # our own echo: no answer, or we would talk to ourselves
+        return Verdict(False, f"you may not steer this run: {decision.reason}. {decision.who_may_approve}")
+
+    def _answer(self, context: CommandContext, verb: str, verdict: Verdict) -> None:
+        self.answers += 1
+        key = f"answer-{context.delivery_id or context.comment_id or self.answers}"
+        mark = "✅" if verdict.accepted else ("🚫" if "may not" in verdict.message else "ℹ️")
+        who = inline(context.actor, 80)
+        self.reporter.comment(key, f"{mark} {{{{/{verb}}}}} from {who} ({context.source.value}): {verdict.message}")
+
+    def _apply_approve(self, input: ApproveInput) -> Verdict:
+        verdict = can_approve(self.state)
+        if verdict.accepted:
+            self.decision = Decision("approve", input.context.actor, input.notes)
+        return verdict
+
+    def _apply_reject(self, input: RejectInput) -> Verdict:
+        verdict = can_reject(self.state, input.feedback)
+        if verdict.accepted:
+            self.decision = Decision("reject", input.context.actor, input.feedback)
+        return verdict
+
+    def _apply_pause(self) -> Verdict:
+        verdict = can_pause(self.state)
+        if verdict.accepted:
+            self.state.paused = True
+        return verdict
+
+    def _apply_resume(self) -> Verdict:
+        verdict = can_resume(self.state)
+        if verdict.accepted:
+            self.state.paused = False
+        return verdict
+
+    def _apply_cancel(self, input: CancelInput) -> Verdict:
+        verdict = can_cancel(self.state)
+        if verdict.accepted and self.cancel_request is None:
+            self.cancel_request = input
+        return verdict
+
+    def _apply_retry(self, input: RetryInput) -> Verdict:
+        verdict = can_retry(self.state, input.phase)
+        if verdict.accepted:
+            self.retry_request = input
+        return verdict
+
+
+def _require(verdict: Verdict) -> None:
+    """Reject an update before it is recorded when the command does not fit the run's state."""
+    if not verdict.accepted:
+        raise ValueError(verdict.message)
+
+
+def _result(verdict: Verdict | None) -> CommandResult:
+    if verdict is None:
+        return CommandResult(False, "already handled (repeated delivery)")
+    return CommandResult(verdict.accepted, verdict.message)
