@@ -14,9 +14,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
 
 from app.jobqueue import edits
-from app.jobqueue.edits import Recovery as Recovery  # re-exported: workflows take it from here, not from app/
 from app.jobqueue.order import IN_PROGRESS
 from app.models import AgentJob, JobLog, utcnow
+from workflows.queue_types import Recovery
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from app.config import Settings
 from app.jobqueue import agents, edits, views
 from app.jobqueue.agents import AgentView
-from app.jobqueue.edits import JobRef, QueueError
+from app.jobqueue.edits import QueueError
 from app.models import utcnow
 from app.schedules import ensure_agent_schedules
 from app.temporal import TemporalGateway
@@ -28,7 +28,7 @@ from workflows import workflow_id_for
 from workflows.job_signals import JobSignals
 from workflows.job_types import ErrorKind, JobResult
 from workflows.queue_monitor import QueueMonitorWorkflow
-from workflows.queue_types import MonitorInput, is_run_id
+from workflows.queue_types import JobRef, MonitorInput, is_run_id
 
 
 class NoJob(LookupError):

@@ -123,3 +123,23 @@ class JobRecovered:
     requeued: bool
     reason: str
     recoveries: int
+
+
+@dataclass(frozen=True)
+class JobRef:
+    """Which orchestration a job belongs to, so whoever changed the job (an activity) can tell that run."""
+
+    job_id: str
+    issue_key: str
+    project_key: str
+    orchestration_run_id: str
+
+
+@dataclass(frozen=True)
+class Recovery:
+    """What recovering a lost job did: `requeued` (at the head of its project), `failed`, or `skipped`."""
+
+    job: JobRef
+    outcome: str
+    recoveries: int
+    reason: str

@@ -17,10 +17,10 @@ from workflows import workflow_id_for
 from workflows.job_signals import JobSignals
 from workflows.nudge import nudge_queue
 from workflows.policies import DB_RETRY, SHORT
-from workflows.queue_types import JobRecovered, RecoveryInput, RecoveryReport, is_run_id
+from workflows.queue_types import JobRecovered, Recovery, RecoveryInput, RecoveryReport, is_run_id
 
 with workflow.unsafe.imports_passed_through():
-    from activities.recovery import RecoverInput, Recovery, RecoveryActivities, Suspect, SuspectQuery
+    from activities.recovery import RecoverInput, RecoveryActivities, Suspect, SuspectQuery
     from activities.temporal_ops import TemporalActivities, TerminateInput, WorkflowIds
 
 TEMPORAL_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=30), maximum_attempts=5)

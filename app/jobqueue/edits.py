@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from app.jobqueue.locks import begin_write, lock_project
 from app.jobqueue.order import IN_PROGRESS, QUEUED, STATUSES, place_first, queued_jobs, renumber
 from app.models import AgentJob
+from workflows.queue_types import JobRef, Recovery
 
 # How a lost job that may not go back to the queue is marked (the orchestration is told it failed).
 LOST = "AGENT_LOST"
@@ -21,26 +22,6 @@ LOST = "AGENT_LOST"
 
 class QueueError(ValueError):
     """A queue change that does not fit the job's state; the message says why, in one line."""
-
-
-@dataclass(frozen=True)
-class JobRef:
-    """Which orchestration a job belongs to, so whoever changed the job can tell that run."""
-
-    job_id: str
-    issue_key: str
-    project_key: str
-    orchestration_run_id: str
-
-
-@dataclass(frozen=True)
-class Recovery:
-    """What recovering a lost job did: `requeued` (at the head of its project), `failed`, or `skipped`."""
-
-    job: JobRef
-    outcome: str
-    recoveries: int
-    reason: str
 
 
 @dataclass(frozen=True)
