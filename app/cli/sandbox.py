@@ -32,8 +32,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("status")
     _as_user(p, "reporter")
     p.set_defaults(handler=act, action="transition")
-    p = commands.add_parser("create", help="create a DEMO issue as a person")
+    p = commands.add_parser("create", help="create an issue (in DEMO, or --project OPS) as a person")
     p.add_argument("summary")
+    p.add_argument("--project", default="DEMO", help="the project's key: DEMO (default) or OPS")
     p.add_argument("--description", default="")
     p.add_argument("--label", action="append", default=[], help="a label to start with (repeatable)")
     _as_user(p, "reporter")
@@ -90,7 +91,7 @@ def act(args: argparse.Namespace) -> int:
             person.transition(args.issue_key, args.status)
             print(f"{args.issue_key}: moved to {args.status} by {person.name}")
         else:
-            key = person.create(args.summary, args.description, args.label)
+            key = person.create(args.summary, args.description, args.label, args.project.upper())
             print(f"{key} created by {person.name}")
     except SandboxUnavailable as err:
         print(f"orchestrator: {err}")

@@ -10,7 +10,7 @@ from werkzeug.wrappers.response import Response as BaseResponse
 from app.sandbox import shapes
 from app.sandbox.faults import FaultError
 from app.sandbox.http import sandbox
-from app.sandbox.seed import STATUSES
+from app.sandbox.seed import PROJECTS, STATUSES
 from app.sandbox.tracker import SandboxError
 
 bp = Blueprint("sandbox_page", __name__)
@@ -30,6 +30,7 @@ def index() -> str:
         issues=issues,
         users=[u["name"] for u in users.values()],
         statuses=[name for _, name, *_ in STATUSES],
+        projects=list(PROJECTS),
         webhook_url=sandbox().webhook_url,
         pending=pending,
         failed=failed,
@@ -56,7 +57,8 @@ def act(action: str) -> BaseResponse:
             transition_by_status(key, user, form.get("status", ""))
         elif action == "create":
             label = form.get("label", "").strip()
-            key = tracker.create_issue(user, form.get("summary", ""), "", [label] if label else [])
+            project = form.get("project", "DEMO")
+            key = tracker.create_issue(user, form.get("summary", ""), "", [label] if label else [], project)
         else:
             raise SandboxError(404, f"unknown action {action}")
     except SandboxError as err:

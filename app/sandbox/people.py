@@ -50,9 +50,11 @@ class SandboxPerson:
         offered = ", ".join(t["to"]["name"] for t in transitions) or "none"
         raise SandboxUnavailable(f"{self.name} cannot move {key} to {status!r} (possible: {offered})")
 
-    def create(self, summary: str, description: str = "", labels: list[str] | None = None) -> str:
-        """Create a DEMO issue; returns its key."""
-        fields = {"project": {"key": "DEMO"}, "summary": summary, "description": description, "labels": labels or []}
+    def create(
+        self, summary: str, description: str = "", labels: list[str] | None = None, project: str = "DEMO"
+    ) -> str:
+        """Create an issue in `project` (DEMO or OPS); returns its key."""
+        fields = {"project": {"key": project}, "summary": summary, "description": description, "labels": labels or []}
         return str(self._call("POST", "issue", {"fields": fields})["key"])
 
     def show(self, key: str) -> str:

@@ -10,7 +10,7 @@ from flask import Blueprint, Response, jsonify, request
 
 from app.sandbox import shapes
 from app.sandbox.http import current_user, int_arg, json_body, sandbox
-from app.sandbox.seed import PROJECT
+from app.sandbox.seed import PROJECT, PROJECTS, project_of
 from app.sandbox.tracker import SandboxError
 
 bp = Blueprint("sandbox_site", __name__, url_prefix="/rest/api/2")
@@ -69,12 +69,13 @@ def check_permissions() -> Response:
     tracker = sandbox().tracker
     with tracker.store.read() as state:
         known_issues = {int(i["id"]) for i in state["issues"].values()}
+    project_ids = {project["id"] for project in PROJECTS.values()}
     grants = []
     for wanted in data.get("projectPermissions") or []:
         for permission in wanted.get("permissions") or []:
             has = permission in user["permissions"]
             issues = [i for i in wanted.get("issues") or [] if has and i in known_issues]
-            projects = [p for p in wanted.get("projects") or [] if has and str(p) == PROJECT["id"]]
+            projects = [p for p in wanted.get("projects") or [] if has and str(p) in project_ids]
             grants.append({"permission": permission, "issues": issues, "projects": projects})
     return _answer({"globalPermissions": ["ADMINISTER"] if user["admin"] else [], "projectPermissions": grants})
 
@@ -100,14 +101,12 @@ def search() -> Response:
 
 @bp.post("/issue")
 def create_issue() -> Response:
-    """Create an issue in DEMO: `fields.summary`, optional `description` and `labels`."""
+    """Create an issue: `fields.project.key` (DEMO when absent), `fields.summary`, optional `description`, `labels`."""
     fields = json_body().get("fields") or {}
-    project = (fields.get("project") or {}).get("key", PROJECT["key"])
-    if project != PROJECT["key"]:
-        raise SandboxError(400, project=f"The sandbox has only the project {PROJECT['key']}.")
+    project = str((fields.get("project") or {}).get("key", PROJECT["key"]))
     labels = fields.get("labels") or []
     key = sandbox().tracker.create_issue(
-        current_user(), str(fields.get("summary") or ""), str(fields.get("description") or ""), list(labels)
+        current_user(), str(fields.get("summary") or ""), str(fields.get("description") or ""), list(labels), project
     )
     with sandbox().tracker.store.read() as state:
         issue = state["issues"][key]
@@ -148,7 +147,7 @@ def _clause(clause: str) -> Callable[[dict[str, Any]], bool]:
 
 
 _FIELDS: dict[str, Callable[[dict[str, Any]], list[str]]] = {
-    "project": lambda i: [PROJECT["key"], PROJECT["id"]],
+    "project": lambda i: [project_of(i["key"])["key"], project_of(i["key"])["id"]],
     "key": lambda i: [i["key"]],
     "issuekey": lambda i: [i["key"]],
     "labels": lambda i: list(i["labels"]),

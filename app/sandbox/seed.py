@@ -1,4 +1,4 @@
-"""The sandbox Jira's starting state: project DEMO, its workflow, four accounts and a few issues to work on.
+"""The sandbox Jira's starting state: projects DEMO and OPS, their workflow, four accounts and a few issues.
 
 People (log in with email + token, like Jira Cloud basic auth; these are fixed sandbox credentials):
 
@@ -19,7 +19,12 @@ from typing import Any
 
 from app.config import SANDBOX_APPROVER_GROUP, SANDBOX_BOT_EMAIL, SANDBOX_BOT_TOKEN
 
-PROJECT = {"id": "10000", "key": "DEMO", "name": "Demo project", "projectTypeKey": "software"}
+# Two projects, so the per-project job queues (one job at a time per project) have something to show.
+PROJECTS = {
+    "DEMO": {"id": "10000", "key": "DEMO", "name": "Demo project", "projectTypeKey": "software"},
+    "OPS": {"id": "10001", "key": "OPS", "name": "Operations", "projectTypeKey": "software"},
+}
+PROJECT = PROJECTS["DEMO"]  # where an issue goes when its creator names no project
 ISSUE_TYPE = {"id": "10001", "name": "Task", "subtask": False}
 PRIORITY = {"id": "3", "name": "Medium"}
 ALL_PERMISSIONS = ["BROWSE_PROJECTS", "ADD_COMMENTS", "EDIT_ISSUES", "TRANSITION_ISSUES", "LINK_ISSUES"]
@@ -60,20 +65,45 @@ USERS = [
     _user("bot", "Orchestrator Bot", SANDBOX_BOT_EMAIL, SANDBOX_BOT_TOKEN, ["jira-administrators"], admin=True),
 ]
 
+# (project key, summary, description); numbered per project in this order: DEMO-1..3, OPS-1..2.
 ISSUES = [
     (
+        "DEMO",
         "Add a greeting function",
         "Add a function {{greet(name)}} that returns {{Hello, <name>!}}, with a unit test.",
     ),
     (
+        "DEMO",
         "Add a farewell function",
         "Add a function {{farewell(name)}} that returns {{Goodbye, <name>.}}, with a unit test.",
     ),
     (
+        "DEMO",
         "Document the greeting module",
         "Write a short README section explaining how to call the greeting functions.",
     ),
+    (
+        "OPS",
+        "Log each greeting",
+        "Make {{greet(name)}} log the name it greets at INFO level, with a unit test.",
+    ),
+    (
+        "OPS",
+        "Expose the service version",
+        "Add {{__version__}} to the greeting module so deployments can report it, with a unit test.",
+    ),
 ]
+
+
+def project_of(key: str) -> dict[str, str]:
+    """The project an issue key belongs to (its prefix, as in Jira), else KeyError."""
+    return PROJECTS[key.rsplit("-", 1)[0].upper()]
+
+
+def next_key(project_key: str, existing: list[str]) -> str:
+    """The key a new issue of the project gets: one more than the highest number the project has used."""
+    numbers = [int(key.rsplit("-", 1)[1]) for key in existing if key.rsplit("-", 1)[0] == project_key]
+    return f"{project_key}-{max(numbers, default=0) + 1}"
 
 
 def transitions_from(status_id: str) -> list[str]:
@@ -84,10 +114,10 @@ def transitions_from(status_id: str) -> list[str]:
 
 
 def initial_state(now: str) -> dict[str, Any]:
-    """A fresh sandbox: users, project DEMO and issues DEMO-1..DEMO-3 (reported by `reporter`), no outbox."""
+    """A fresh sandbox: users, projects DEMO and OPS with their issues (reported by `reporter`), no outbox."""
     issues: dict[str, dict[str, Any]] = {}
-    for number, (summary, description) in enumerate(ISSUES, start=1):
-        key = f"DEMO-{number}"
+    for number, (project, summary, description) in enumerate(ISSUES, start=1):
+        key = next_key(project, list(issues))
         issues[key] = {
             "id": str(10000 + number),
             "key": key,

@@ -6,7 +6,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from app.sandbox.seed import ISSUE_TYPE, PRIORITY, PROJECT, STATUSES
+from app.sandbox.seed import ISSUE_TYPE, PRIORITY, STATUSES, project_of
 
 
 def jira_time(now: float | None = None) -> str:
@@ -47,9 +47,10 @@ def user_json(user: dict[str, Any] | None, base: str) -> dict[str, Any] | None:
     }
 
 
-def project_json(base: str) -> dict[str, Any]:
-    """The DEMO project reference."""
-    return {"self": f"{base}/rest/api/2/project/{PROJECT['id']}", **PROJECT}
+def project_json(issue_key: str, base: str) -> dict[str, Any]:
+    """The reference to the project an issue belongs to."""
+    project = project_of(issue_key)
+    return {"self": f"{base}/rest/api/2/project/{project['id']}", **project}
 
 
 def issue_json(issue: dict[str, Any], users: dict[str, Any], base: str, reduced: bool = False) -> dict[str, Any]:
@@ -57,7 +58,7 @@ def issue_json(issue: dict[str, Any], users: dict[str, Any], base: str, reduced:
     fields: dict[str, Any] = {
         "summary": issue["summary"],
         "issuetype": ISSUE_TYPE,
-        "project": project_json(base),
+        "project": project_json(issue["key"], base),
         "assignee": None,
         "priority": PRIORITY,
         "status": status_json(issue["status"], base),

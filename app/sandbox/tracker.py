@@ -6,7 +6,7 @@ import re
 from typing import Any
 
 from app.sandbox import shapes
-from app.sandbox.seed import DONE, TRANSITIONS, transitions_from
+from app.sandbox.seed import DONE, PROJECT, PROJECTS, TRANSITIONS, next_key, transitions_from
 from app.sandbox.store import StateFile
 
 
@@ -80,13 +80,17 @@ class Tracker:
 
     # --- changes ---
 
-    def create_issue(self, actor: dict[str, Any], summary: str, description: str, labels: list[str]) -> str:
-        """A new DEMO issue; sends `jira:issue_created`."""
+    def create_issue(
+        self, actor: dict[str, Any], summary: str, description: str, labels: list[str], project: str = PROJECT["key"]
+    ) -> str:
+        """A new issue in `project` (DEMO or OPS); sends `jira:issue_created`."""
+        if project not in PROJECTS:
+            raise SandboxError(400, project="valid project is required")
         if not summary.strip():
             raise SandboxError(400, summary="You must specify a summary of the issue.")
         with self.store.change() as state:
             issue_id = self.store.next_id("issue")
-            key = f"DEMO-{len(state['issues']) + 1}"
+            key = next_key(project, list(state["issues"]))
             now = shapes.jira_time()
             state["issues"][key] = {
                 "id": issue_id, "key": key, "summary": summary, "description": description,

@@ -2,20 +2,36 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import contextlib
+import inspect
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from google.protobuf.duration_pb2 import Duration
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, DeleteNamespaceRequest
+from temporalio.api.workflowservice.v1 import RegisterNamespaceRequest
+from temporalio.client import Client
+from temporalio.service import RPCError
+from temporalio.testing import WorkflowEnvironment
+
 from app.config import SANDBOX_BOT_EMAIL, SANDBOX_BOT_TOKEN
+from app.schedule_state import agent_schedule_ids
 from tests.conftest import free_port
+from workflows import search
+from workflows.queue_types import RECONCILE_ID, RECOVERY_ID, REVIVAL_ID
 
 ORCHESTRATOR = str(Path(sys.executable).parent / "orchestrator")
 
@@ -23,10 +39,12 @@ ORCHESTRATOR = str(Path(sys.executable).parent / "orchestrator")
 class Stack:
     """The Procfile's processes (less Temporal, which the session's dev server provides)."""
 
-    def __init__(self, tmp_path: Path, temporal_address: str) -> None:
+    def __init__(self, tmp_path: Path, temporal_address: str, agents: int = 1) -> None:
         self.dir = tmp_path
         self.jira_url = f"http://127.0.0.1:{free_port()}"
-        web_port, agent = free_port(), f"127.0.0.1:{free_port()}"
+        web_port = free_port()
+        # Each agent's address is also its id in the database (and in its schedules' ids).
+        self.agent_addresses = tuple(f"127.0.0.1:{free_port()}" for _ in range(agents))
         self.env = {k: v for k, v in os.environ.items() if not k.startswith(("TEMPORAL_", "JIRA_", "AGENT_"))}
         self.env.update(
             ORCHESTRATOR_VAR_DIR=str(tmp_path / "var"),
@@ -38,8 +56,8 @@ class Stack:
             SANDBOX_JIRA_PORT=self.jira_url.rsplit(":", 1)[1],
             SANDBOX_WEBHOOK_URL=f"http://127.0.0.1:{web_port}/webhooks/jira",
             JIRA_WEBHOOK_SECRET="e2e-webhook-secret",
-            AGENT_LISTEN=agent,
-            AGENT_ADDRESSES=agent,
+            AGENT_LISTEN=self.agent_addresses[0],
+            AGENT_ADDRESSES=",".join(self.agent_addresses),
             WORKER_SHUTDOWN_GRACE="2s",
             # A SIGKILLed worker never says its activity died: the heartbeat timeout is how Temporal learns.
             AGENT_HEARTBEAT_TIMEOUT="10s",
@@ -47,11 +65,36 @@ class Stack:
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         subprocess.run([ORCHESTRATOR, "migrate"], env=self.env, cwd=tmp_path, check=True, capture_output=True)
 
-    def start(self, name: str, *args: str) -> None:
+    def start(self, name: str, *args: str, env: Mapping[str, str] | None = None) -> None:
+        """Start `orchestrator ARGS` as process `name` (log `<name>.log`, appended to on a restart)."""
         with (self.dir / f"{name}.log").open("ab") as log:  # the child keeps its own descriptor
             self.procs[name] = subprocess.Popen(
-                [ORCHESTRATOR, *args], env=self.env, cwd=self.dir, stdout=log, stderr=log
+                [ORCHESTRATOR, *args], env={**self.env, **(env or {})}, cwd=self.dir, stdout=log, stderr=log
             )
+
+    def start_agent(self, index: int) -> str:
+        """Start agent `index` as process `agent-<index>` on its address with its own workspaces; returns the name.
+
+        The agents share the demo repository (AGENT_REPO), as agents sharing one remote would: an issue's branch is
+        there whichever agent takes its next job. Starting it again after a kill is a restart where it was.
+        """
+        name = f"agent-{index}"
+        overrides = {
+            "AGENT_LISTEN": self.agent_addresses[index],
+            "AGENT_ID": name,
+            "AGENT_WORKSPACE_DIR": str(self.agent_workspaces(index)),
+        }
+        self.start(name, "agent", env=overrides)
+        return name
+
+    def agent_workspaces(self, index: int) -> Path:
+        """Agent `index`'s AGENT_WORKSPACE_DIR (its worktrees, and its job journals under `.jobs`)."""
+        return self.dir / "var" / "agent" / f"workspaces-{index}"
+
+    def schedule_ids(self) -> list[str]:
+        """Every schedule the worker sets up for this stack: the global ones and each agent's two."""
+        per_agent = [sid for address in self.agent_addresses for sid in agent_schedule_ids(address)]
+        return [REVIVAL_ID, RECOVERY_ID, RECONCILE_ID, *per_agent]
 
     def kill(self, name: str) -> None:
         self.procs[name].send_signal(signal.SIGKILL)
@@ -77,6 +120,60 @@ class Stack:
 
     def logs(self) -> str:
         return "\n".join(f"--- {p.name}\n{p.read_text()[-3000:]}" for p in self.dir.glob("*.log"))
+
+
+def listening(address: str) -> bool:
+    """True once something accepts TCP connections at `host:port`."""
+    host, _, port = address.rpartition(":")
+    try:
+        with socket.create_connection((host, int(port)), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+async def own_namespace(env: WorkflowEnvironment) -> Client:
+    """A new namespace on the session's dev server, with the orchestration's search attributes, and its client.
+
+    Workflow ids (`orchestration-DEMO-1`) and the global schedule ids are fixed, so a stack in `default` could
+    meet what an earlier test of the session left there; in a namespace of its own it meets nothing.
+    """
+    namespace = f"e2e-{uuid.uuid4().hex[:10]}"
+    await env.client.workflow_service.register_namespace(
+        RegisterNamespaceRequest(namespace=namespace, workflow_execution_retention_period=Duration(seconds=86400))
+    )
+    keyword = IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD
+    await env.client.operator_service.add_search_attributes(
+        AddSearchAttributesRequest(namespace=namespace, search_attributes={a.name: keyword for a in search.ALL})
+    )
+    return await Client.connect(env.client.service_client.config.target_host, namespace=namespace)
+
+
+async def drop_namespace(env: WorkflowEnvironment, client: Client, schedule_ids: list[str]) -> None:
+    """Delete the namespace's schedules (those named and any other), end its open runs, then the namespace."""
+    ids = set(schedule_ids) | {s.id async for s in await client.list_schedules()}
+    for schedule_id in sorted(ids):
+        with contextlib.suppress(RPCError):  # never created (a process failed early) or already gone
+            await client.get_schedule_handle(schedule_id).delete()
+    async for run in client.list_workflows('ExecutionStatus = "Running"'):
+        with contextlib.suppress(RPCError):
+            await client.get_workflow_handle(run.id, run_id=run.run_id).terminate("test over")
+    await env.client.operator_service.delete_namespace(DeleteNamespaceRequest(namespace=client.namespace))
+
+
+async def eventually(
+    stack: Stack, check: Callable[[], bool | Awaitable[bool]], what: str, timeout: float = 30.0
+) -> None:
+    """Wait until `check` (sync or async) holds; on timeout fail with `what` and the processes' logs."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with contextlib.suppress(OSError):  # a process still starting
+            result = check()
+            if await result if inspect.isawaitable(result) else result:
+                return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}\n{stack.logs()}")
+        await asyncio.sleep(0.2)
 
 
 def wait(stack: Stack, condition: Callable[[], bool], what: str, timeout: float = 90) -> None:

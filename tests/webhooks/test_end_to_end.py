@@ -10,7 +10,6 @@ import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -20,22 +19,13 @@ import pytest
 from flask import Flask
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
 
-from activities.jira import JiraActivities
-from activities.jobs import JobActivities
-from activities.records import RecordActivities
-from app.config import Settings
-from app.db import make_engine, make_session_factory
-from app.job_system import job_system_activities, job_system_workflows
-from app.jobqueue import agents
 from app.temporal import TemporalGateway
 from app.web import create_app
 from tests.webhooks.conftest import webhook_settings
 from tests.webhooks.jira_payloads import encode, load_jira_fixture, signed_headers
-from tests.workflows.conftest import NoSearch, settle
+from tests.workflows.conftest import running_worker
 from tests.workflows.fakes import APPROVER, BOT, OUTSIDER, FakeAgent, FakeJira
-from workflows.job_execution import JobExecutionWorkflow
 from workflows.orchestration import OrchestrationWorkflow
 from workflows.state import OrchestrationState
 
@@ -88,11 +78,6 @@ async def stack(
     temporal_env: WorkflowEnvironment, task_queue: str, sqlite_url: str, tmp_path: Path
 ) -> AsyncIterator[Stack]:
     jira, agent = FakeJira(), FakeAgent()
-    engine = make_engine(sqlite_url)
-    factory = make_session_factory(engine)
-    jobs = JobActivities(factory, ("127.0.0.1:1",))
-    records = RecordActivities(factory, "http://ui/namespaces/default", "http://dash")
-    jira_acts = JiraActivities(jira)
     apps: list[Flask] = []
     address = temporal_env.client.service_client.config.target_host
 
@@ -104,43 +89,14 @@ async def stack(
         return apps[-1]
 
     key = f"HOOK{uuid.uuid4().int % 10**6}-1"
-    with factory.begin() as session:  # jobs run through the queue, on a registered agent
-        agents.register(session, "127.0.0.1:1")
-    queue_settings = Settings.from_env(environ={"DATABASE_URL": sqlite_url}, env_file=None)
-    job_system = job_system_activities(factory, temporal_env.client, queue_settings, "", NoSearch())
-    with ThreadPoolExecutor(8) as pool:
-        async with Worker(
-            temporal_env.client,
-            task_queue=task_queue,
-            workflows=[OrchestrationWorkflow, JobExecutionWorkflow, *job_system_workflows()],
-            activities=[
-                *job_system,
-                jira_acts.upsert_status_comment,
-                jira_acts.post_comment_once,
-                jira_acts.transition_issue,
-                jira_acts.change_labels,
-                jira_acts.upsert_remote_link,
-                jira_acts.read_issue,
-                jira_acts.check_approver,
-                jobs.create_job,
-                jobs.assign_agent,
-                jobs.finish_job,
-                jobs.save_checkpoint,
-                records.record_orchestration,
-                records.run_links,
-                *agent.activities(),
-            ],
-            activity_executor=pool,
-        ):
-            yield Stack(temporal_env.client, jira, make_app, key)
-            handle = temporal_env.client.get_workflow_handle(f"orchestration-{key}")
-            if (await handle.describe()).status == WorkflowExecutionStatus.RUNNING:
-                await handle.terminate("test over")
-            await settle(temporal_env.client, factory)
+    async with running_worker(temporal_env.client, task_queue, sqlite_url, jira, agent):
+        yield Stack(temporal_env.client, jira, make_app, key)
+        handle = temporal_env.client.get_workflow_handle(f"orchestration-{key}")
+        if (await handle.describe()).status == WorkflowExecutionStatus.RUNNING:
+            await handle.terminate("test over")
     for app in apps:
         app.extensions["jira_bot_identity"].stop()
         app.extensions["temporal"].close()
-    engine.dispose()
 
 
 def at_explore_gate(state: OrchestrationState) -> bool:
