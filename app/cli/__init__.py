@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import logging
+import os
 import sys
 from collections.abc import Sequence
 
@@ -33,3 +35,20 @@ def main(argv: Sequence[str] | None = None) -> None:
     except KeyboardInterrupt:
         code = 130
     sys.exit(code)
+
+
+def entry() -> None:
+    """The console script: `main`, then an exit that skips interpreter teardown once everything is flushed."""
+    # The Temporal client's Rust threads can outlive the interpreter and abort its finalization
+    # ("PyGILState_Release ... must be current", temporalio/sdk-python#300): a clean stop must not exit 134.
+    try:
+        main()
+        code: int = 0
+    except SystemExit as done:
+        if isinstance(done.code, str):
+            print(done.code, file=sys.stderr)
+        code = done.code if isinstance(done.code, int) else int(done.code is not None)
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

@@ -78,7 +78,8 @@ def test_sigterm_stops_the_worker_process(temporal_env: WorkflowEnvironment, tmp
             assert time.monotonic() < deadline, "worker did not start"
             time.sleep(0.1)
         proc.send_signal(signal.SIGTERM)
-        assert proc.wait(30) == 0
+        code = proc.wait(30)
     text = log.read_text()
-    assert "worker.stopping" in text and "worker.stopped" in text
-    assert "Traceback" not in text
+    assert code == 0, text
+    assert "worker.stopping" in text and "worker.stopped" in text, text
+    assert "Traceback" not in text, text
