@@ -53,6 +53,7 @@ class OrchestrationWorkflow(QueuedJobs, RunOutcomes):
             started_by=input.started_by,
             started_at=workflow.now().isoformat(),
             phases=[PhaseRecord(phase) for phase in PHASE_ORDER],
+            source=input.source,
         )
         self.reporter = JiraReporter(input.issue_key, info.run_id)
         self.links: dict[str, str] = {}

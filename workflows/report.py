@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-from workflows.messages import RunStatus
+from workflows.messages import RunStatus, Source
 from workflows.phases import PHASE_SPECS
 from workflows.state import Failure, OrchestrationState, Outcome
 
@@ -30,6 +30,16 @@ STATUS_TEXT = {
     RunStatus.COMPLETED: "Completed",
     RunStatus.FAILED: "Failed (blocked)",
     RunStatus.CANCELLED: "Cancelled",
+}
+# How the run began, in the status comment: people should know why a run exists they did not see start.
+STARTED_FROM = {
+    Source.LABEL: "the trigger label",
+    Source.CREATED: "an issue created with the trigger label",
+    Source.TRANSITION: "a transition to the trigger status",
+    Source.CLI: "the command line",
+    Source.API: "the API",
+    Source.RECONCILE: "the reconciliation sweep (the trigger label was on the issue but its webhook never arrived)",
+    Source.COMMENT: "a comment",
 }
 GATE_COMMANDS = "{{/approve [notes]}} to proceed · {{/reject <feedback>}} to redo the phase · {{/cancel}} to stop"
 FAILURE_COMMANDS = "{{/retry}} to run the failed phase again · {{/retry PHASE}} to restart from PHASE · {{/cancel}}"
@@ -71,6 +81,7 @@ def status_comment(state: OrchestrationState, now: datetime, links: dict[str, st
         f"h3. 🤖 AI orchestration of {state.issue_key}",
         f"*Status:* {STATUS_TEXT[state.status]} · *Step:* {inline(state.step)} · "
         f"*Elapsed:* {elapsed(state.started_at, until)}",
+        f"*Started from:* {STARTED_FROM[state.source]}",
         "",
         "||Phase||State||Attempts||Detail||",
     ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from workflows.messages import RunStatus
+from workflows.messages import RunStatus, Source
 
 
 class Outcome(StrEnum):
@@ -88,6 +88,7 @@ class OrchestrationState:
     pr_url: str | None = None
     failure: Failure | None = None
     finished_at: str | None = None
+    source: Source = Source.LABEL
 
     def record(self, phase: str) -> PhaseRecord:
         """The history entry of `phase`."""

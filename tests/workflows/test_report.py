@@ -1,0 +1,72 @@
+"""What the run writes on the issue (workflows/report.py): pure functions of the state, so tested directly."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from workflows.messages import Source
+from workflows.phases import PHASE_ORDER
+from workflows.report import elapsed, inline, status_comment, verbatim
+from workflows.state import OrchestrationState, PhaseRecord
+
+NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+
+
+def state(**changes: object) -> OrchestrationState:
+    """A run of DEMO-1 started an hour and five minutes before NOW."""
+    run = OrchestrationState(
+        issue_key="DEMO-1",
+        project_key="DEMO",
+        workflow_id="orchestration-DEMO-1",
+        run_id="r1",
+        started_by="acc-1",
+        started_at=(NOW - timedelta(hours=1, minutes=5)).isoformat(),
+        phases=[PhaseRecord(phase) for phase in PHASE_ORDER],
+    )
+    for name, value in changes.items():
+        setattr(run, name, value)
+    return run
+
+
+@pytest.mark.parametrize("source", list(Source))
+def test_the_status_comment_says_how_the_run_began(source: Source) -> None:
+    text = status_comment(state(source=source), NOW, {})
+    started = next(line for line in text.splitlines() if line.startswith("*Started from:*"))
+    assert len(started) > len("*Started from:* ")
+    if source is Source.RECONCILE:
+        assert "webhook never arrived" in started
+
+
+def test_the_status_comment_has_one_row_per_phase_and_the_elapsed_time() -> None:
+    text = status_comment(state(), NOW, {"Temporal": "http://ui/run"})
+    assert "*Elapsed:* 1h 5m" in text
+    assert [
+        line.split("|")[1] for line in text.splitlines() if line.startswith("|") and not line.startswith("||")
+    ] == list(PHASE_ORDER)
+    assert text.endswith("[Temporal|http://ui/run]")
+
+
+@given(st.text(max_size=300))
+def test_inline_text_never_carries_markup_or_mentions(text: str) -> None:
+    shown = inline(text)
+    assert "\n" not in shown
+    for special in "[]{}|*_":
+        assert shown.count(special) == shown.count("\\" + special), special
+
+
+@given(st.text(max_size=500))
+def test_verbatim_text_cannot_close_its_block_early(text: str) -> None:
+    shown = verbatim(text)
+    assert shown.startswith("{noformat}\n") and shown.endswith("\n{noformat}")
+    assert shown.count("{noformat}") == 2
+
+
+@pytest.mark.parametrize(
+    ("seconds", "expected"), [(0, "0s"), (59, "59s"), (61, "1m"), (3600 * 2 + 300, "2h 5m"), (86400 + 3600, "1d 1h")]
+)
+def test_elapsed_is_short_and_human(seconds: int, expected: str) -> None:
+    assert elapsed((NOW - timedelta(seconds=seconds)).isoformat(), NOW) == expected
