@@ -1,14 +1,14 @@
 """Webhook ack latency: signed label-added deliveries at a fixed rate against gunicorn + a real Temporal dev server.
 
 Starts `temporal server start-dev` (in memory) and gunicorn (our config, the real app, a temporary SQLite DB) on
-free loopback ports, drives POST /webhooks/jira from keep-alive connections on threads at RATE deliveries/s for
+free loopback ports, drives POST /webhooks/jira from keep-alive connections on one event loop at RATE deliveries/s for
 SECONDS, then reports p50/p99/max latency, errors, and how many workflows the accepted start deliveries made
 (listed from Temporal: there must be exactly one per issue). Each issue gets three deliveries, one per pass over
 the issues (10 s apart at the defaults):
 the label-added delivery, Jira's retry of it (same identifier), and a second label-added delivery (a new
 identifier) while the run is live. Everything stops by itself; the whole run is bounded by DEADLINE.
 
-    python bench/webhook_ack.py [--rate 100] [--seconds 30]
+    python bench/webhook_ack.py [--rate 100] [--seconds 30] [--driver asyncio|threads]
 """
 
 from __future__ import annotations
@@ -114,8 +114,77 @@ class Results:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
-def drive(port: int, plan: list[Delivery], rate: float) -> Results:
+def request_bytes(delivery: Delivery, port: int) -> bytes:
+    """The whole signed HTTP/1.1 request, built before the run so the driver does no work on the clock."""
+    head = (
+        f"POST /webhooks/jira HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
+        f"X-Hub-Signature: {sign_jira_body(delivery.body, SECRET)}\r\n"
+        f"X-Atlassian-Webhook-Identifier: {delivery.delivery_id}\r\nContent-Length: {len(delivery.body)}\r\n\r\n"
+    )
+    return head.encode() + delivery.body
+
+
+def drive(port: int, plan: list[Delivery], rate: float, driver: str = "asyncio") -> Results:
     """Send each delivery at its slot (open loop, t0 + j/rate) from CONNECTIONS keep-alive connections."""
+    if driver == "threads":
+        return drive_threads(port, plan, rate)
+    return asyncio.run(drive_asyncio(port, plan, rate))
+
+
+async def drive_asyncio(port: int, plan: list[Delivery], rate: float) -> Results:
+    """One event loop, CONNECTIONS connections: the driver's own CPU and GIL waits stay out of the latencies."""
+    results, cursor = Results(), iter(range(len(plan)))
+    requests = [request_bytes(delivery, port) for delivery in plan]
+    loop = asyncio.get_running_loop()
+    start = loop.time() + 0.5
+
+    async def connection() -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        for slot in cursor:
+            due = start + slot / rate
+            if (wait := due - loop.time()) > 0:
+                await asyncio.sleep(wait)
+            lag = max(0.0, loop.time() - due)
+            began = loop.time()
+            try:
+                writer.write(requests[slot])
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = next(
+                    int(line.split(b":", 1)[1])
+                    for line in head.split(b"\r\n")
+                    if line.lower().startswith(b"content-length:")
+                )
+                body = await reader.readexactly(length)
+            except (OSError, asyncio.IncompleteReadError, StopIteration, ValueError) as err:
+                results.errors.append(f"{plan[slot].kind}: {type(err).__name__}")
+                writer.close()
+                reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                continue
+            record(results, plan[slot], int(head.split(b" ", 2)[1]), body, loop.time() - began, lag)
+        writer.close()
+
+    await asyncio.wait_for(asyncio.gather(*(connection() for _ in range(CONNECTIONS))), timeout=len(plan) / rate + 60)
+    return results
+
+
+def record(results: Results, delivery: Delivery, status: int, body: bytes, elapsed: float, lag: float) -> None:
+    """Keep one answer's latency and check it is the expected one."""
+    try:
+        answer = json.loads(body or b"{}")
+    except ValueError:
+        answer = {"reason": "not JSON"}
+    expected = 200 if delivery.kind == "retry" else 202
+    with results.lock:
+        results.latencies.append(elapsed)
+        results.by_kind.setdefault(delivery.kind, []).append(elapsed)
+        results.statuses[f"{delivery.kind} {status} {answer.get('action') or answer.get('reason', '')}"] += 1
+        results.max_lag = max(results.max_lag, lag)
+        if status != expected:
+            results.errors.append(f"{delivery.kind}: HTTP {status} {answer}")
+
+
+def drive_threads(port: int, plan: list[Delivery], rate: float) -> Results:
+    """The first driver, kept as the baseline: one thread per connection with http.client."""
     results, cursor, cursor_lock = Results(), [0], threading.Lock()
     start = time.monotonic() + 0.5
 
@@ -152,22 +221,13 @@ def send(conn: http.client.HTTPConnection, delivery: Delivery, results: Results,
     try:
         conn.request("POST", "/webhooks/jira", body=delivery.body, headers=headers)
         response = conn.getresponse()
-        answer = json.loads(response.read() or b"{}")
-        status = response.status
-    except (OSError, http.client.HTTPException, ValueError) as err:
+        body = response.read()
+    except (OSError, http.client.HTTPException) as err:
         conn.close()  # reconnects on the next request
         with results.lock:
             results.errors.append(f"{delivery.kind}: {type(err).__name__}")
         return
-    elapsed = time.perf_counter() - began
-    expected = 200 if delivery.kind == "retry" else 202
-    with results.lock:
-        results.latencies.append(elapsed)
-        results.by_kind.setdefault(delivery.kind, []).append(elapsed)
-        results.statuses[f"{delivery.kind} {status} {answer.get('action') or answer.get('reason', '')}"] += 1
-        results.max_lag = max(results.max_lag, lag)
-        if status != expected:
-            results.errors.append(f"{delivery.kind}: HTTP {status} {answer}")
+    record(results, delivery, response.status, body, time.perf_counter() - began, lag)
 
 
 class Processes:
@@ -263,6 +323,7 @@ class Run:
     rate: float
     seconds: float
     load_before: float
+    driver: str
 
 
 def report(results: Results, runs: Counter[str], run: Run) -> bool:
@@ -282,7 +343,8 @@ def report(results: Results, runs: Counter[str], run: Run) -> bool:
         f"- machine: {machine()}; load average before the run: {run.load_before:.2f}",
         f"- load: {run.total} signed label-added deliveries at {run.rate:g}/s for {run.seconds:g} s over "
         f"{run.issues} issues, "
-        f"{CONNECTIONS} keep-alive connections; gunicorn (app.gunicorn_conf), SQLite, temporal dev server",
+        f"{CONNECTIONS} keep-alive connections ({run.driver} driver); "
+        "gunicorn (app.gunicorn_conf), SQLite, temporal dev server",
         f"- latency: p50 {percentile(ms, 0.5):.1f} ms, p99 {p99:.1f} ms, max {ms[-1]:.1f} ms "
         f"(driver lag max {results.max_lag * 1000:.1f} ms); by delivery: {kinds}",
         f"- errors: {len(results.errors)}{first_error}",
@@ -331,6 +393,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rate", type=float, default=100.0)
     parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--driver", choices=("asyncio", "threads"), default="asyncio")
     args = parser.parse_args()
     total = int(args.rate * args.seconds)
     issues = max(1, total // 3)
@@ -340,11 +403,11 @@ def main() -> int:
         procs = Processes(Path(tmp))
         try:
             address, web_port = start_stack(procs, Path(tmp), deadline)
-            results = drive(web_port, schedule(total, issues), args.rate)
+            results = drive(web_port, schedule(total, issues), args.rate, args.driver)
             runs = asyncio.run(count_workflows(address, issues, min(deadline, time.monotonic() + 60)))
         finally:
             procs.stop()
-    return 0 if report(results, runs, Run(total, issues, args.rate, args.seconds, load_before)) else 1
+    return 0 if report(results, runs, Run(total, issues, args.rate, args.seconds, load_before, args.driver)) else 1
 
 
 if __name__ == "__main__":
