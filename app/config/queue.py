@@ -1,0 +1,46 @@
+"""The job queue's settings: monitor ticks, agent health, job recovery and the reconciliation sweep."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from app.config.parsing import ConfigError, parse_duration, parse_int
+
+# Reads one variable: (name, parser, default) -> value (see app.config._build).
+Getter = Callable[[str, Callable[[str, str], Any], Any], Any]
+
+
+@dataclass(frozen=True)
+class QueueSettings:
+    """The job queue's schedules: monitor ticks, agent health, job recovery and the reconciliation sweep."""
+
+    monitor_interval: timedelta = timedelta(seconds=30)
+    health_interval: timedelta = timedelta(seconds=30)
+    offline_after: int = 3
+    recovery_interval: timedelta = timedelta(minutes=5)
+    stuck_after: timedelta = timedelta(minutes=60)
+    max_recoveries: int = 3
+    reconcile_interval: timedelta = timedelta(minutes=5)
+
+
+def queue_settings(get: Getter) -> QueueSettings:
+    """The queue settings from the environment."""
+
+    def interval(name: str, default: timedelta) -> timedelta:
+        value: timedelta = get(name, parse_duration, default)
+        if value < timedelta(seconds=1):
+            raise ConfigError(f"{name}: must be at least 1s, got {value.total_seconds():g}s")
+        return value
+
+    return QueueSettings(
+        monitor_interval=interval("QUEUE_MONITOR_INTERVAL", timedelta(seconds=30)),
+        health_interval=interval("AGENT_HEALTH_INTERVAL", timedelta(seconds=30)),
+        offline_after=get("AGENT_OFFLINE_AFTER", lambda n, raw: parse_int(n, raw, 1), 3),
+        recovery_interval=interval("JOB_RECOVERY_INTERVAL", timedelta(minutes=5)),
+        stuck_after=interval("JOB_STUCK_AFTER", timedelta(minutes=60)),
+        max_recoveries=get("JOB_MAX_RECOVERIES", parse_int, 3),
+        reconcile_interval=interval("RECONCILE_INTERVAL", timedelta(minutes=5)),
+    )
