@@ -35,8 +35,8 @@ def store_lines(session_factory: sessionmaker[Session], lines: Sequence[LogLine]
         {
             "job_id": line.job_id,
             "seq": line.seq,
-            "level": line.level[:16],
-            "stage": line.stage[:64],
+            "level": line.level.replace("\x00", "")[:16],
+            "stage": line.stage.replace("\x00", "")[:64],
             "message": line.message[:MAX_MESSAGE],
             "created_at": line.created_at,
         }

@@ -36,6 +36,17 @@ class UTCDateTime(TypeDecorator[datetime]):
         return stamp.replace(tzinfo=UTC) if stamp.tzinfo is None else stamp.astimezone(UTC)
 
 
+class CleanText(TypeDecorator[str]):
+    """Text from agents and people, stored with any NUL character replaced: PostgreSQL text cannot hold NUL."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
+        """Replace NUL (which a process's output may carry) with U+FFFD."""
+        return value.replace("\x00", "\ufffd") if value else value
+
+
 class Base(DeclarativeBase):
     """Base class of every model."""
 
@@ -53,7 +64,7 @@ class Orchestration(Base):
     status: Mapped[str] = mapped_column(String(32), default="running")
     current_phase: Mapped[str | None] = mapped_column(String(16))
     started_by: Mapped[str | None] = mapped_column(String(128))
-    error: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(CleanText())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -74,7 +85,7 @@ class WebhookDelivery(Base):
     webhook_event: Mapped[str] = mapped_column(String(64))
     issue_key: Mapped[str | None] = mapped_column(String(64), index=True)
     outcome: Mapped[str] = mapped_column(String(32))
-    detail: Mapped[str | None] = mapped_column(Text)
+    detail: Mapped[str | None] = mapped_column(CleanText())
     received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
@@ -91,20 +102,20 @@ class AgentJob(Base):
     phase: Mapped[str] = mapped_column(String(16))
     attempt: Mapped[int] = mapped_column(default=1)
     command: Mapped[str] = mapped_column(String(32))
-    roles: Mapped[str] = mapped_column(Text, default="")
-    prompt: Mapped[str] = mapped_column(Text, default="")
-    context: Mapped[str] = mapped_column(Text, default="{}")
+    roles: Mapped[str] = mapped_column(CleanText(), default="")
+    prompt: Mapped[str] = mapped_column(CleanText(), default="")
+    context: Mapped[str] = mapped_column(CleanText(), default="{}")
     queue_kind: Mapped[str] = mapped_column(String(16), default="backlog")
     order_in_queue: Mapped[int | None] = mapped_column()
     status: Mapped[str] = mapped_column(String(16), default="queued", index=True)
     agent_id: Mapped[str | None] = mapped_column(String(128), index=True)
     temporal_workflow_id: Mapped[str | None] = mapped_column(String(255))
     temporal_run_id: Mapped[str | None] = mapped_column(String(64))
-    pr_link: Mapped[str | None] = mapped_column(Text)
-    summary: Mapped[str | None] = mapped_column(Text)
-    outputs: Mapped[str] = mapped_column(Text, default="{}")
+    pr_link: Mapped[str | None] = mapped_column(CleanText())
+    summary: Mapped[str | None] = mapped_column(CleanText())
+    outputs: Mapped[str] = mapped_column(CleanText(), default="{}")
     error_kind: Mapped[str | None] = mapped_column(String(32))
-    error: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(CleanText())
     recoveries: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
@@ -112,7 +123,7 @@ class AgentJob(Base):
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # The job's whole JobInput as JSON, stored when the orchestration hands it to the queue (app/jobqueue);
     # only jobs with a spec are claimed by the queue monitor (older runs start their job workflow directly).
-    spec: Mapped[str | None] = mapped_column(Text)
+    spec: Mapped[str | None] = mapped_column(CleanText())
 
 
 class JobLog(Base):
@@ -125,7 +136,7 @@ class JobLog(Base):
     seq: Mapped[int] = mapped_column()
     level: Mapped[str] = mapped_column(String(16))
     stage: Mapped[str] = mapped_column(String(64), default="")
-    message: Mapped[str] = mapped_column(Text)
+    message: Mapped[str] = mapped_column(CleanText())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     __table_args__ = (UniqueConstraint("job_id", "seq", name="uq_job_logs_job_seq"),)
@@ -138,11 +149,11 @@ class Agent(Base):
 
     id: Mapped[str] = mapped_column(String(128), primary_key=True)
     address: Mapped[str] = mapped_column(String(255), unique=True)
-    roles: Mapped[str] = mapped_column(Text, default="")
+    roles: Mapped[str] = mapped_column(CleanText(), default="")
     status: Mapped[str] = mapped_column(String(16), default="online")
     consecutive_failures: Mapped[int] = mapped_column(default=0)
     last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    last_error: Mapped[str | None] = mapped_column(Text)
+    last_error: Mapped[str | None] = mapped_column(CleanText())
     # When the last health check looked (its own clock): a retried record of the same check counts once.
     last_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
@@ -169,7 +180,7 @@ class Checkpoint(Base):
     temporal_run_id: Mapped[str] = mapped_column(String(64))
     issue_key: Mapped[str] = mapped_column(String(64), index=True)
     phase: Mapped[str] = mapped_column(String(16))
-    state: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(CleanText())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
