@@ -19,7 +19,7 @@ from temporalio.service import RPCError
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from app.temporal import TemporalUnavailable, is_unavailable
-from webhooks.deliveries import DeliveryStore
+from webhooks.deliveries import Claim, DeliveryStore
 from webhooks.dispatch import NoRun, dispatch
 from webhooks.events import JiraEvent, MalformedEvent, read_jira_delivery
 from webhooks.identity import BotIdentity, fetch_bot_account_id
@@ -71,9 +71,21 @@ def _act_once(event: JiraEvent, intent: Intent) -> ResponseReturnValue:
         key = "temporal-unavailable" if is_unavailable(err) else "temporal-refused"
         log.warning("jira.webhook.%s %s", key, where)
         return jsonify(error="Temporal is unavailable; the delivery was not acted on, retry later"), 503
-    store.settle(claim, "dispatched", f"{done.action} {done.workflow_id} {done.run_id or ''}".strip())
     log.info("jira.webhook.accepted %s action=%s", where, done.action)
-    return jsonify(outcome="accepted", action=done.action, workflow_id=done.workflow_id, run_id=done.run_id), 202
+    answer = jsonify(outcome="accepted", action=done.action, workflow_id=done.workflow_id, run_id=done.run_id)
+    # Recording the outcome is bookkeeping, so it runs once the answer is sent: the ack does not wait for a second
+    # database write. If it never runs, the claim stays CLAIMED, which already keeps a redelivery from acting again.
+    answer.call_on_close(partial(_settle_quietly, store, claim, done.action, done.workflow_id, done.run_id, where))
+    return answer, 202
+
+
+def _settle_quietly(
+    store: DeliveryStore, claim: Claim, action: str, workflow_id: str, run_id: str | None, where: str
+) -> None:
+    try:
+        store.settle(claim, "dispatched", f"{action} {workflow_id} {run_id or ''}".strip())
+    except SQLAlchemyError as err:
+        log.warning("jira.webhook.unsettled %s: %s", where, type(err).__name__)
 
 
 def _read_body() -> bytes:

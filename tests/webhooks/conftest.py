@@ -148,6 +148,9 @@ def post(client: FlaskClient) -> Poster:
         if not signed and delivery_id is not None:
             sent["X-Atlassian-Webhook-Identifier"] = delivery_id
         sent.update(headers or {})
-        return client.post("/webhooks/jira", data=body, headers=sent)
+        response = client.post("/webhooks/jira", data=body, headers=sent)
+        response.get_data()
+        response.close()  # as a server does once the answer is sent: runs the route's after-answer work
+        return response
 
     return send

@@ -58,6 +58,7 @@ class Stack:
 
         def send() -> tuple[int, Any]:
             response = app.test_client().post("/webhooks/jira", data=body, headers=signed_headers(body, delivery_id))
+            response.close()  # as a server does once the answer is sent
             return response.status_code, response.json
 
         return await asyncio.to_thread(send)
