@@ -129,7 +129,7 @@ class QueueActivities:
     def claim_next_job(self, agent: AgentRef) -> ClaimedJob | None:
         """Atomically give the agent its next job (rework first, then position); None when there is none for it."""
         with self.session_factory.begin() as session:
-            claim = claims.claim_next_job(session, agent.agent_id, utcnow())
+            claim = claims.claim_next_job(session, agent.agent_id)
         if claim is None:
             return None
         activity.logger.info("queue.claimed job=%s agent=%s", claim.job_id, claim.agent_id)

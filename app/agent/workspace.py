@@ -1,10 +1,18 @@
-"""Workspaces: one git worktree of the configured repository per issue, on branch jira/<KEY>, one job at a time."""
+"""Workspaces: one git worktree of the configured repository per issue, on branch jira/<KEY>, one job at a time.
+
+Several agents may share the repository (agents on one host, each with its own AGENT_WORKSPACE_DIR): the
+worktree bookkeeping (add, remove, prune) then takes a lock file in the repository, because git does not guard
+it across processes. A `git worktree prune` running while another process's `git worktree add` has created the
+new worktree's entry but not yet its `gitdir` file deletes that entry, and the add fails.
+"""
 
 from __future__ import annotations
 
+import fcntl
 import subprocess
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 
 from app.agent.protocol import branch_for
@@ -38,6 +46,7 @@ class Workspaces:
         self.env = dict(env)
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
+        self._bookkeeping_lock: Path | None = None
 
     def lock(self, issue_key: str) -> threading.Lock:
         """The issue's workspace lock."""
@@ -55,12 +64,13 @@ class Workspaces:
             self._drop_stale_lock(path)
             return path
         self.root.mkdir(parents=True, exist_ok=True)
-        git(["worktree", "prune"], self.repo, self.env)
-        branch = branch_for(issue_key)
-        if self._branch_exists(branch):
-            git(["worktree", "add", "--force", str(path), branch], self.repo, self.env)
-        else:
-            git(["worktree", "add", "-b", branch, str(path), "HEAD"], self.repo, self.env)
+        with self._bookkeeping():
+            git(["worktree", "prune"], self.repo, self.env)
+            branch = branch_for(issue_key)
+            if self._branch_exists(branch):
+                git(["worktree", "add", "--force", str(path), branch], self.repo, self.env)
+            else:
+                git(["worktree", "add", "-b", branch, str(path), "HEAD"], self.repo, self.env)
         return path
 
     def release(self, issue_key: str) -> bool:
@@ -68,13 +78,24 @@ class Workspaces:
         path = self.path(issue_key)
         if not path.exists():
             return False
-        git(["worktree", "remove", "--force", str(path)], self.repo, self.env)
-        git(["worktree", "prune"], self.repo, self.env)
+        with self._bookkeeping():
+            git(["worktree", "remove", "--force", str(path)], self.repo, self.env)
+            git(["worktree", "prune"], self.repo, self.env)
         return True
 
     def head(self, issue_key: str) -> str:
         """The worktree's HEAD commit."""
         return git(["rev-parse", "HEAD"], self.path(issue_key), self.env).strip()
+
+    @contextmanager
+    def _bookkeeping(self) -> Iterator[None]:
+        """Hold the repository's worktree lock (shared by every agent process using the repository)."""
+        if self._bookkeeping_lock is None:
+            common = git(["rev-parse", "--git-common-dir"], self.repo, self.env).strip()
+            self._bookkeeping_lock = (self.repo / common) / "orchestrator-worktrees.lock"
+        with self._bookkeeping_lock.open("a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)  # released when the file is closed
+            yield
 
     def _branch_exists(self, branch: str) -> bool:
         try:

@@ -8,6 +8,7 @@ backlog, then position). Only jobs the orchestration queued with their spec are 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -16,7 +17,7 @@ from sqlalchemy.orm import Session, aliased
 
 from app.jobqueue.locks import begin_write, lock_agent, lock_project
 from app.jobqueue.order import IN_PROGRESS, QUEUED, claim_order, renumber
-from app.models import Agent, AgentJob, ProjectQueue
+from app.models import Agent, AgentJob, ProjectQueue, utcnow
 from workflows.queue_types import job_workflow_id
 
 HEADS_SCANNED = 500  # queued jobs looked at per claim; far more than projects with work waiting
@@ -76,10 +77,13 @@ def next_job(session: Session, agent: Agent | None = None) -> AgentJob | None:
     return None
 
 
-def claim_next_job(session: Session, agent_id: str, now: datetime) -> Claim | None:
+def claim_next_job(session: Session, agent_id: str, clock: Callable[[], datetime] = utcnow) -> Claim | None:
     """Atomically move the agent's next job to in progress; None when the agent is busy or unwell, or none fits.
 
     Call on a fresh transaction (`with factory.begin() as session`): on SQLite it starts with BEGIN IMMEDIATE.
+    The job's `started_at` is read from `clock` once the claim holds its locks and has seen the agent and the
+    project free, so it is never earlier than the `finished_at` of the job it waited for (a time taken before
+    waiting for the lock could be).
     """
     begin_write(session)
     agent = lock_agent(session, agent_id)
@@ -95,7 +99,7 @@ def claim_next_job(session: Session, agent_id: str, now: datetime) -> Claim | No
         fresh = project_heads(session, head.project_key)
         if not fresh or not roles_fit(agent.roles, fresh[0].roles):
             continue
-        claim = _take(session, fresh[0], agent_id, now)
+        claim = _take(session, fresh[0], agent_id, clock())
         if claim is not None:
             renumber(session, head.project_key)
             return claim

@@ -2,25 +2,34 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from tests.e2e.harness import Stack
+from tests.e2e.harness import Stack, drop_namespace, own_namespace
 
 
 @pytest.fixture
-def stack(temporal_env: WorkflowEnvironment, tmp_path: Path) -> Iterator[Stack]:
-    """Sandbox Jira, demo agent, web and worker running, as `make run` starts them (Temporal: the session server)."""
+async def stack(temporal_env: WorkflowEnvironment, tmp_path: Path) -> AsyncIterator[Stack]:
+    """Sandbox Jira, demo agent, web and worker as `make run` starts them, in a Temporal namespace of their own.
+
+    The namespace keeps the fixed ids (`orchestration-DEMO-1`, the worker's schedules) away from other tests, and
+    dropping it at the end removes the schedules, which would otherwise go on firing for the rest of the session.
+    """
+    client = await own_namespace(temporal_env)
     running = Stack(tmp_path, temporal_env.client.service_client.config.target_host)
-    for name, args in (
-        ("sandbox", ["sandbox", "serve"]),
-        ("agent", ["agent"]),
-        ("web", ["web"]),
-        ("worker", ["worker"]),
-    ):
-        running.start(name, *args)
-    yield running
-    running.stop()
+    running.env["TEMPORAL_NAMESPACE"] = client.namespace
+    try:
+        for name, args in (
+            ("sandbox", ["sandbox", "serve"]),
+            ("agent", ["agent"]),
+            ("web", ["web"]),
+            ("worker", ["worker"]),
+        ):
+            running.start(name, *args)
+        yield running
+    finally:
+        running.stop()
+        await drop_namespace(temporal_env, client, running.schedule_ids())

@@ -149,8 +149,12 @@ async def own_namespace(env: WorkflowEnvironment) -> Client:
     return await Client.connect(env.client.service_client.config.target_host, namespace=namespace)
 
 
-async def drop_namespace(env: WorkflowEnvironment, client: Client, schedule_ids: list[str]) -> None:
-    """Delete the namespace's schedules (those named and any other), end its open runs, then the namespace."""
+async def clear_namespace(client: Client, schedule_ids: list[str]) -> None:
+    """Delete the namespace's schedules (those named, and any other) and end its open runs; the namespace stays.
+
+    Deleting a namespace deletes every execution in it: after a few hundred (a ten-issue run) the dev server's
+    persistence is saturated for seconds ("System Persistence Max QPS Reached"), slowing the tests that follow.
+    """
     ids = set(schedule_ids) | {s.id async for s in await client.list_schedules()}
     for schedule_id in sorted(ids):
         with contextlib.suppress(RPCError):  # never created (a process failed early) or already gone
@@ -158,6 +162,11 @@ async def drop_namespace(env: WorkflowEnvironment, client: Client, schedule_ids:
     async for run in client.list_workflows('ExecutionStatus = "Running"'):
         with contextlib.suppress(RPCError):
             await client.get_workflow_handle(run.id, run_id=run.run_id).terminate("test over")
+
+
+async def drop_namespace(env: WorkflowEnvironment, client: Client, schedule_ids: list[str]) -> None:
+    """`clear_namespace`, then delete the namespace (for namespaces with few executions)."""
+    await clear_namespace(client, schedule_ids)
     await env.client.operator_service.delete_namespace(DeleteNamespaceRequest(namespace=client.namespace))
 
 

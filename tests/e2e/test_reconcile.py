@@ -1,0 +1,228 @@
+"""A trigger label added while the web process is down is started by the reconciliation sweep, exactly once.
+
+Sandbox Jira, demo agent and worker run as real processes; the web process does not. A person labels DEMO-1,
+the sandbox's webhook finds nobody listening and is retried, and the worker's reconciliation schedule searches
+the sandbox (real JQL through the real Jira gateway) and starts `orchestration-DEMO-1`. Then the web process
+starts, and the sandbox's late retry of the label event lands on the run the sweep started.
+
+The processes use a namespace of their own on the session's dev server (harness.own_namespace): an
+`orchestration-DEMO-1` left in `default` by an earlier test would rightly count, for the sweep, as an existing
+orchestration.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from temporalio.client import Client, WorkflowExecution, WorkflowExecutionStatus
+from temporalio.service import RPCError, RPCStatusCode
+from temporalio.testing import WorkflowEnvironment
+
+from activities.reconcile import trigger_jql
+from app.db import make_engine, make_session_factory
+from app.models import WebhookDelivery
+from app.sandbox.people import SandboxPerson
+from app.sandbox.server import STATE_FILE, SandboxServer
+from tests.conftest import free_port
+from tests.e2e.harness import Stack, drop_namespace, eventually, own_namespace
+from tests.sandbox.conftest import gateway_for, sandbox_config
+from webhooks.deliveries import CLAIMED
+from workflows import workflow_id_for
+from workflows.orchestration import OrchestrationWorkflow
+from workflows.queue_types import RECONCILE_ID, ReconcileReport
+from workflows.reconcile import ReconcileWorkflow
+
+pytestmark = pytest.mark.e2e
+
+TRIGGER = "ai-orchestrate"
+KEY = "DEMO-1"
+STATUS_COMMENT = f"h3. 🤖 AI orchestration of {KEY}"
+
+
+@dataclass
+class Site:
+    """The running processes and a client of their namespace."""
+
+    stack: Stack
+    client: Client
+
+
+@pytest.fixture
+async def site(temporal_env: WorkflowEnvironment, tmp_path: Path) -> AsyncIterator[Site]:
+    """Sandbox Jira, demo agent and worker (sweeping every second); no web process."""
+    client = await own_namespace(temporal_env)
+    stack = Stack(tmp_path, temporal_env.client.service_client.config.target_host)
+    stack.env.update(TEMPORAL_NAMESPACE=client.namespace, RECONCILE_INTERVAL="1s")
+    try:
+        for name, args in (("sandbox", ["sandbox", "serve"]), ("agent", ["agent"]), ("worker", ["worker"])):
+            stack.start(name, *args)
+        yield Site(stack, client)
+    finally:
+        try:
+            await drop_namespace(temporal_env, client, stack.schedule_ids())
+        finally:
+            stack.stop()
+
+
+def label_delivery(stack: Stack) -> dict[str, Any] | None:
+    """The sandbox's pending delivery of "trigger label added to DEMO-1", if it is still in the outbox."""
+    state = json.loads((stack.dir / "var" / STATE_FILE).read_text())
+    for delivery in state["outbox"]:
+        body = delivery["body"]
+        items = (body.get("changelog") or {}).get("items") or []
+        added = any(i["field"] == "labels" and TRIGGER in (i["toString"] or "").split() for i in items)
+        if body["webhookEvent"] == "jira:issue_updated" and body["issue"]["key"] == KEY and added:
+            return dict(delivery)
+    return None
+
+
+def sandbox_failed(stack: Stack) -> list[dict[str, Any]]:
+    """Deliveries the sandbox gave up on."""
+    return list(json.loads((stack.dir / "var" / STATE_FILE).read_text())["failed"])
+
+
+def status_comments(stack: Stack) -> list[str]:
+    comments = stack.rest(f"issue/{KEY}/comment?maxResults=100")["comments"]
+    return [c["body"] for c in comments if c["author"]["accountId"] == "sandbox-bot" and STATUS_COMMENT in c["body"]]
+
+
+async def sweeps(client: Client, since: datetime | None = None) -> list[tuple[WorkflowExecution, ReconcileReport]]:
+    """The namespace's finished reconciliation runs (those started after `since`), oldest first, with their reports."""
+    query = 'WorkflowType = "ReconcileWorkflow" AND ExecutionStatus = "Completed"'
+    if since is not None:
+        query += f' AND StartTime > "{since.isoformat()}"'
+    found = []
+    async for run in client.list_workflows(query):
+        handle = client.get_workflow_handle_for(ReconcileWorkflow.run, run.id, run_id=run.run_id)
+        found.append((run, await handle.result()))
+    return sorted(found, key=lambda pair: pair[0].start_time)
+
+
+async def runs_of(client: Client, workflow_id: str) -> list[WorkflowExecution]:
+    return [run async for run in client.list_workflows(f'WorkflowId = "{workflow_id}"')]
+
+
+async def test_a_label_added_while_the_web_is_down_is_started_once_by_the_sweep(site: Site) -> None:
+    stack, client = site.stack, site.client
+    workflow_id = workflow_id_for(KEY)
+    await eventually(stack, lambda: bool(stack.rest("myself")), "the sandbox")
+    SandboxPerson(stack.jira_url, "reviewer").label(KEY, TRIGGER)
+
+    # Nobody listens: the sandbox keeps the delivery and retries it, as Jira does on a connection failure.
+    await eventually(stack, lambda: (label_delivery(stack) or {}).get("attempts", 0) >= 1, "a retry of the label")
+
+    async def started() -> bool:
+        try:
+            await client.get_workflow_handle(workflow_id).describe()
+        except RPCError as err:
+            if err.status == RPCStatusCode.NOT_FOUND:
+                return False
+            raise
+        return True
+
+    await eventually(stack, started, f"the sweep to start {workflow_id}")
+    handle = client.get_workflow_handle_for(OrchestrationWorkflow.run, workflow_id)
+    run = await handle.describe()
+    assert run.status == WorkflowExecutionStatus.RUNNING
+    state = await handle.query(OrchestrationWorkflow.get_status)
+    assert (state.issue_key, state.started_by, state.run_id) == (KEY, "reconcile", run.run_id)
+
+    # The sweep says what it did: in its result (the schedule's runs in the Temporal UI) and in the worker's log.
+    async def reported() -> bool:
+        return any(report.started for _, report in await sweeps(client))
+
+    await eventually(stack, reported, "the sweep's report")
+    reports = await sweeps(client)
+    starting = [(sweep, report) for sweep, report in reports if report.started]
+    # No other issue carries the label: the JQL found DEMO-1 alone.
+    assert [report for _, report in starting] == [ReconcileReport(found=[KEY], started=[KEY], skipped=[])]
+    assert all(sweep.id.startswith(f"{RECONCILE_ID}-") for sweep, _ in reports)  # run by the schedule
+    worker_log = (stack.dir / "worker.log").read_text()
+    assert f"reconcile.started issues=['{KEY}'] skipped=[]" in worker_log
+
+    await eventually(stack, lambda: len(status_comments(stack)) == 1, "the status comment")
+
+    # A later sweep finds the issue orchestrated and starts nothing.
+    later = starting[0][0].close_time
+    assert later is not None
+
+    async def swept_again() -> bool:
+        return bool(await sweeps(client, later))
+
+    await eventually(stack, swept_again, "a second sweep")
+    for _, report in await sweeps(client, later):  # found nothing, or found DEMO-1 already running
+        assert report.started == [] and report.skipped == report.found, report
+
+    # The web process comes up while the sandbox still retries the label event: the late redelivery finds the
+    # sweep's run and starts nothing new.
+    pending = label_delivery(stack)
+    assert pending is not None, f"the sandbox stopped retrying the label event before the web came up\n{stack.logs()}"
+    assert pending["attempts"] >= 1  # so it comes back with X-Atlassian-Webhook-Retry
+    stack.start("web", "web")
+    engine = make_engine(stack.env["DATABASE_URL"])
+    factory = make_session_factory(engine)
+
+    def recorded() -> tuple[str, str | None] | None:
+        """The web's record of the delivery: claimed ("dispatching") on arrival, settled once Temporal answered."""
+        with factory() as session:
+            query = select(WebhookDelivery.outcome, WebhookDelivery.detail)
+            row = session.execute(query.where(WebhookDelivery.delivery_id == pending["id"])).one_or_none()
+            return None if row is None else (row.outcome, row.detail)
+
+    def settled() -> bool:
+        found = recorded()
+        return found is not None and found[0] != CLAIMED
+
+    try:
+        await eventually(stack, settled, "the late redelivery of the label event", 40)
+        assert recorded() == ("dispatched", f"start {workflow_id} {run.run_id}")  # the sweep's run, not a new one
+    finally:
+        engine.dispose()
+    assert label_delivery(stack) is None and pending["id"] not in {d["id"] for d in sandbox_failed(stack)}
+
+    assert (await handle.describe()).run_id == run.run_id
+    assert [r.run_id for r in await runs_of(client, workflow_id)] == [run.run_id]
+    assert len(status_comments(stack)) == 1
+    assert sum(len(report.started) for _, report in await sweeps(client)) == 1  # over every sweep of the test
+
+
+def test_the_sandbox_answers_the_sweeps_jql_and_gives_up_on_a_dead_endpoint(tmp_path: Path) -> None:
+    """The sandbox half, in process: the product's JQL answered as Jira would, and Jira's retry-then-give-up."""
+    dead = f"http://127.0.0.1:{free_port()}/webhooks/jira"  # nobody listens here
+    server = SandboxServer(sandbox_config(tmp_path / "sandbox.json", dead)).start()  # 3 retries, from 50 ms apart
+    try:
+        reviewer = SandboxPerson(server.url, "reviewer")
+        reviewer.label("DEMO-1", TRIGGER)
+        reviewer.label("DEMO-2", "not-the-trigger")
+        reviewer.label("DEMO-3", TRIGGER)
+        reviewer.transition("DEMO-3", "Done")  # labelled, but finished: not the sweep's business
+        newer = reviewer.create("Labelled at creation", labels=[TRIGGER])
+        other_project = reviewer.create("Labelled in the other project", labels=[TRIGGER], project="OPS")
+
+        jql = trigger_jql(TRIGGER, "Done")
+        assert jql == 'labels = "ai-orchestrate" AND status != "Done" ORDER BY created ASC'
+        # Every project (the JQL names none), oldest first.
+        assert gateway_for(server).search_issue_keys(jql) == ["DEMO-1", newer, other_project]
+
+        def settled() -> bool:
+            with server.store.read() as state:
+                return not state["outbox"]
+
+        deadline = time.monotonic() + 10
+        while not settled():
+            assert time.monotonic() < deadline, "the sandbox never gave up"
+            time.sleep(0.05)
+        with server.store.read() as state:
+            failed = list(state["failed"])
+        assert sorted(f["event"] for f in failed) == ["jira:issue_created"] * 2 + ["jira:issue_updated"] * 4
+        assert {f["reason"] for f in failed} == {"ConnectionError after 4 attempts"}  # the first and 3 retries
+    finally:
+        server.stop()
