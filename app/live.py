@@ -3,6 +3,12 @@
 The worker's dispatch activity stores every line the agent streams; any web process follows the table with a
 cursor on the row id, so subscribers need no broker and miss nothing across reconnects (`Last-Event-ID`).
 A job's lines include those of its lifecycle sub-jobs (`<job_id>:runVerification`, `:createPR`, `:cleanup`).
+
+Stage changes (the seed's stage-change events): when a line's stage differs from the stage of the line before it
+(`workspace` → `CODE` → `push` ...), the stream sends an `event: stage` with the old and new stage just before
+that line. A reconnect learns the stage it last saw from the line at its cursor, so it neither misses a change
+nor repeats one, except when the connection drops between a stage event and its line (it carries that line's id
+as `line_id`, so a client can tell).
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, jsonify, request, stream_with_context
 from flask.typing import ResponseReturnValue
-from sqlalchemy import or_, select
+from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.agent.protocol import job_id_problem
@@ -47,15 +53,32 @@ def _int_arg(name: str, default: int, maximum: int) -> int:
     return min(int(raw), maximum)
 
 
+def _of_job(job_id: str) -> ColumnElement[bool]:
+    return or_(JobLog.job_id == job_id, JobLog.job_id.startswith(f"{job_id}:", autoescape=True))
+
+
 def _lines(session: Session, job_id: str, after_id: int, limit: int) -> list[JobLog]:
-    query = (
-        select(JobLog)
-        .where(or_(JobLog.job_id == job_id, JobLog.job_id.startswith(f"{job_id}:", autoescape=True)))
-        .where(JobLog.id > after_id)
-        .order_by(JobLog.id)
-        .limit(limit)
-    )
+    query = select(JobLog).where(_of_job(job_id), JobLog.id > after_id).order_by(JobLog.id).limit(limit)
     return list(session.scalars(query))
+
+
+def _stage_at(session: Session, job_id: str, after_id: int) -> str:
+    """The last stage named at or before the cursor: the stage a resuming subscriber saw last."""
+    if after_id <= 0:
+        return ""
+    named = (_of_job(job_id), JobLog.id <= after_id, JobLog.stage != "")
+    query = select(JobLog.stage).where(*named).order_by(JobLog.id.desc()).limit(1)
+    return session.scalar(query) or ""
+
+
+def stage_changes(rows: list[JobLog], stage: str) -> Iterator[tuple[JobLog, str | None]]:
+    """Each row with the stage it leaves (None when it stays in the same stage); a line with no stage changes none."""
+    for row in rows:
+        if row.stage and row.stage != stage:
+            yield row, stage
+            stage = row.stage
+        else:
+            yield row, None
 
 
 def _as_json(row: JobLog) -> dict[str, Any]:
@@ -106,12 +129,18 @@ def stream_job_logs(job_id: str) -> ResponseReturnValue:
 def _follow(factory: sessionmaker[Session], job_id: str, after_id: int, seconds: float) -> Iterator[str]:
     deadline = time.monotonic() + seconds
     last_sent = time.monotonic()
+    with factory() as session:
+        stage = _stage_at(session, job_id, after_id)
     yield "retry: 2000\n\n"
     while True:
         with factory() as session:
             rows = _lines(session, job_id, after_id, PAGE)
             status = None if rows else session.scalar(select(AgentJob.status).where(AgentJob.id == job_id))
-        for row in rows:
+        for row, left in stage_changes(rows, stage):
+            if left is not None:
+                change = {"job_id": row.job_id, "from": left or None, "to": row.stage, "line_id": row.id}
+                yield f"event: stage\ndata: {json.dumps({**change, 'time': row.created_at.isoformat()})}\n\n"
+                stage = row.stage
             after_id = row.id
             yield f"id: {row.id}\nevent: log\ndata: {json.dumps(_as_json(row))}\n\n"
             last_sent = time.monotonic()
