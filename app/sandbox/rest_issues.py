@@ -30,7 +30,7 @@ def _no_content() -> Response:
 
 @bp.get("/issue/<key>")
 def get_issue(key: str) -> Response:
-    """GET issue: all fields unless `fields` lists some; `properties` inlines entity properties."""
+    """GET issue: all fields unless `fields` lists some; `properties` inlines entity properties; `expand=changelog`."""
     tracker = sandbox().tracker
     with tracker.store.read() as state:
         issue = tracker.issue(state, key)
@@ -42,6 +42,8 @@ def get_issue(key: str) -> Response:
         if props:
             names = set(props.split(","))
             body["properties"] = {k: v for k, v in issue["properties"].items() if "*all" in names or k in names}
+        if "changelog" in request.args.get("expand", "").split(","):
+            body["changelog"] = shapes.changelog_json(issue["history"], state["users"], tracker.base)
         return _answer(body)
 
 

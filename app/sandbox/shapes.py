@@ -53,6 +53,16 @@ def project_json(issue_key: str, base: str) -> dict[str, Any]:
     return {"self": f"{base}/rest/api/2/project/{project['id']}", **project}
 
 
+def changelog_json(history: list[dict[str, Any]], users: dict[str, Any], base: str) -> dict[str, Any]:
+    """The issue's changes as `expand=changelog` shows them, oldest first (one page: the sandbox's are short)."""
+    histories = [
+        {"id": entry["id"], "author": user_json(users.get(entry["author"]), base), "created": entry.get("created"),
+         "items": entry["items"]}
+        for entry in history
+    ]  # fmt: skip
+    return {"startAt": 0, "maxResults": len(histories), "total": len(histories), "histories": histories}
+
+
 def issue_json(issue: dict[str, Any], users: dict[str, Any], base: str, reduced: bool = False) -> dict[str, Any]:
     """An issue with no expands; `reduced` is the field set comment webhooks carry (no labels)."""
     fields: dict[str, Any] = {

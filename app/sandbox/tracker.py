@@ -192,7 +192,9 @@ class Tracker:
     ) -> None:
         changelog = {"id": self.store.next_id("changelog"), "items": items}
         issue["updated"] = shapes.jira_time()
-        issue["history"].append({"id": changelog["id"], "author": actor["accountId"], "items": items})
+        issue["history"].append(
+            {"id": changelog["id"], "author": actor["accountId"], "created": issue["updated"], "items": items}
+        )
         body = shapes.issue_event("jira:issue_updated", issue, state["users"], actor["accountId"], self.base, changelog)
         self.store.enqueue("jira:issue_updated", body)
 

@@ -2,7 +2,7 @@
 
 Label → EXPLORE → /approve → PLAN → /approve → CODE → TEST fails → FIX → TEST passes → DOCUMENT → PR link →
 Done; the worker is SIGKILLed in the middle of a phase and restarted, and the issue still ends with exactly one
-status comment, one comment per gate, one summary and one remote link.
+status comment, one comment per gate, one summary, one remote link and each status transition once.
 """
 
 from __future__ import annotations
@@ -46,6 +46,9 @@ def test_label_to_done_with_a_worker_crash_in_between(stack: Stack) -> None:
     assert sum(gate in c for c in comments) == 2
     assert sum(c.startswith("🎉") for c in comments) == 1
     assert "|FIX|✅|1|" in status[0], status[0]  # the demo's CODE breaks the test; FIX repairs it
+    history = stack.rest("issue/DEMO-1?expand=changelog&fields=status")["changelog"]["histories"]
+    moves = [(i["fromString"], i["toString"]) for h in history for i in h["items"] if i["field"] == "status"]
+    assert moves == [("To Do", "In Progress"), ("In Progress", "Done")], moves  # each transition once, crash or not
     links = stack.rest("issue/DEMO-1/remotelink")
     assert len(links) == 1
     assert links[0]["object"]["url"].endswith("#jira/DEMO-1")

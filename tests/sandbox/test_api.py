@@ -49,6 +49,23 @@ def test_errors_have_jira_shapes(sandbox: SandboxServer) -> None:
     assert paging.status_code == 400
 
 
+def test_expand_changelog_lists_every_change_oldest_first(sandbox: SandboxServer) -> None:
+    labels = {"update": {"labels": [{"add": "ai-orchestrate"}]}}
+    assert requests.put(_api(sandbox, "issue/DEMO-1"), json=labels, auth=BOT, timeout=5).status_code == 204
+    moves = requests.get(_api(sandbox, "issue/DEMO-1/transitions"), auth=BOT, timeout=5).json()["transitions"]
+    to_progress = next(t["id"] for t in moves if t["to"]["name"] == "In Progress")
+    move = {"transition": {"id": to_progress}}
+    assert requests.post(_api(sandbox, "issue/DEMO-1/transitions"), json=move, auth=BOT, timeout=5).ok
+    plain = requests.get(_api(sandbox, "issue/DEMO-1"), auth=BOT, timeout=5).json()
+    assert "changelog" not in plain
+    log = requests.get(_api(sandbox, "issue/DEMO-1?expand=changelog"), auth=BOT, timeout=5).json()["changelog"]
+    changes = [(i["field"], i["fromString"], i["toString"]) for h in log["histories"] for i in h["items"]]
+    assert changes == [("labels", "", "ai-orchestrate"), ("status", "To Do", "In Progress")]
+    assert log["total"] == 2 and all(
+        h["author"]["accountId"] == "sandbox-bot" and h["created"] for h in log["histories"]
+    )
+
+
 def test_outsider_may_not_transition(sandbox: SandboxServer) -> None:
     auth = ("outsider@sandbox.invalid", "outsider-token")
     assert requests.get(_api(sandbox, "issue/DEMO-1/transitions"), auth=auth, timeout=5).json()["transitions"] == []
