@@ -30,6 +30,8 @@ class SandboxConfig:
     host: str
     port: int
     delivery: DeliveryPolicy
+    # A comment also raises `jira:issue_updated` (issue_commented), as on a site subscribed to both events.
+    comment_twins: bool = True
 
     @classmethod
     def from_settings(cls, settings: Settings) -> SandboxConfig:
@@ -64,7 +66,7 @@ class SandboxServer:
         self.faults = faults or Faults()
         self.store = StateFile(config.state_path)
         self.url = f"http://{config.host}:{config.port}"
-        self.tracker = Tracker(self.store, self.url)
+        self.tracker = Tracker(self.store, self.url, config.comment_twins)
         self.sender = WebhookSender(self.store, self.faults, config.delivery)
         app = create_sandbox_app(self.tracker, self.faults, config.delivery.url)
         self.server: BaseWSGIServer = make_server(config.host, config.port, app, threaded=True)

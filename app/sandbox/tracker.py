@@ -22,7 +22,8 @@ class SandboxError(Exception):
 class Tracker:
     """The sandbox's issues, comments, transitions, labels, properties and remote links."""
 
-    def __init__(self, store: StateFile, base_url: str) -> None:
+    def __init__(self, store: StateFile, base_url: str, comment_twins: bool = True) -> None:
+        self.comment_twins = comment_twins
         self.store = store
         self.base = base_url
 
@@ -106,7 +107,7 @@ class Tracker:
     def add_comment(
         self, key: str, actor: dict[str, Any], body: str, properties: dict[str, Any] | None = None
     ) -> dict[str, Any]:
-        """Add a comment (with its properties, atomically); sends `comment_created`."""
+        """Add a comment (with its properties, atomically); sends `comment_created` (and its `issue_commented` twin)."""
         if not body.strip():
             raise SandboxError(400, body="Comment body can not be empty!")
         with self.store.change() as state:
@@ -120,6 +121,14 @@ class Tracker:
             issue["updated"] = now
             event = shapes.comment_event("comment_created", issue, comment, state["users"], self.base)
             self.store.enqueue("comment_created", event)
+            # Cloud also raises `jira:issue_updated` (issue_commented) carrying the comment (FACTS.md §1.7): a
+            # site subscribed to both events, as the README sets it up, receives the comment twice.
+            if self.comment_twins:
+                twin = shapes.issue_event(
+                    "jira:issue_updated", issue, state["users"], actor["accountId"], self.base, None
+                )
+                twin |= {"issue_event_type_name": "issue_commented", "comment": event["comment"]}
+                self.store.enqueue("jira:issue_updated", twin)
             return shapes.comment_json(issue, comment, state["users"], self.base)
 
     def update_comment(self, key: str, comment_id: str, actor: dict[str, Any], body: str) -> dict[str, Any]:

@@ -91,11 +91,17 @@ def receiver() -> Iterator[Receiver]:
 
 
 def sandbox_config(
-    state: Path, webhook_url: str, secret: str = SECRET, port: int | None = None, timeout: float = 2.0
+    state: Path,
+    webhook_url: str,
+    secret: str = SECRET,
+    port: int | None = None,
+    timeout: float = 2.0,
+    comment_twins: bool = False,
 ) -> SandboxConfig:
-    """A sandbox that retries webhooks quickly (tests) instead of in seconds."""
+    """A sandbox that retries webhooks quickly (tests) instead of in seconds; one delivery per comment unless told."""
     policy = DeliveryPolicy(url=webhook_url, secret=secret, max_retries=3, first_backoff=0.05, timeout=(2.0, timeout))
-    return SandboxConfig(state_path=state, host="127.0.0.1", port=port or free_port(), delivery=policy)
+    port = port or free_port()
+    return SandboxConfig(state_path=state, host="127.0.0.1", port=port, delivery=policy, comment_twins=comment_twins)
 
 
 @pytest.fixture

@@ -87,6 +87,20 @@ def test_comment_updated_and_issue_created_are_sent(sandbox: SandboxServer, rece
     assert created["issue"]["key"] == key and created["issue"]["fields"]["labels"] == ["ai-orchestrate"]
 
 
+def test_a_comment_also_raises_its_issue_commented_twin(tmp_path: Path, receiver: Receiver) -> None:
+    """FACTS.md §1.7: a site subscribed to issue and comment events gets the comment twice, with two identifiers."""
+    server = SandboxServer(sandbox_config(tmp_path / "s.json", receiver.url, comment_twins=True)).start()
+    try:
+        server.tracker.add_comment("DEMO-1", server.tracker.user_by_name("reviewer"), "/approve")
+        created, twin = (d.body for d in receiver.wait_for(lambda d: len(d) == 2))
+    finally:
+        server.stop()
+    assert (created["webhookEvent"], twin["webhookEvent"]) == ("comment_created", "jira:issue_updated")
+    assert twin["issue_event_type_name"] == "issue_commented" and "changelog" not in twin
+    assert twin["comment"] == created["comment"] and twin["user"]["accountId"] == "sandbox-reviewer"
+    assert len({d.headers["X-Atlassian-Webhook-Identifier"] for d in receiver.deliveries}) == 2
+
+
 def test_retried_on_5xx_with_the_same_identifier(sandbox: SandboxServer, receiver: Receiver) -> None:
     receiver.statuses = [503, 429]
     sandbox.tracker.add_comment("DEMO-1", sandbox.tracker.user_by_name("reviewer"), "hello")
