@@ -69,9 +69,27 @@ def ensure_repository(repo: Path, env: Mapping[str, str]) -> bool:
     return True
 
 
+def clone_local_remote(repo: Path, remote: str, env: Mapping[str, str]) -> bool:
+    """Clone a local `remote` that has commits to a missing `repo` (a second agent joining); True when cloned.
+
+    Agents that work on one issue in turn must share history: a demo repository created afresh would not.
+    """
+    if (repo / ".git").exists() or _is_url(remote) or not (Path(remote) / "HEAD").exists():
+        return False
+    try:
+        git(["rev-parse", "--verify", "--quiet", "HEAD"], Path(remote), env)
+    except WorkspaceError:
+        return False  # an empty remote: the demo repository is created and pushed instead
+    if repo.exists() and any(repo.iterdir()):
+        raise WorkspaceError(f"{repo} exists but is not a git repository; point AGENT_REPO at a repository")
+    repo.parent.mkdir(parents=True, exist_ok=True)
+    git(["clone", "--quiet", str(Path(remote).resolve()), str(repo)], repo.parent, env)
+    return True
+
+
 def ensure_bare_remote(remote: str, env: Mapping[str, str]) -> bool:
     """Create a bare repository at a local `remote` path if missing; URLs are left alone. True when created."""
-    if "://" in remote or "@" in remote.split("/", 1)[0]:
+    if _is_url(remote):
         return False
     path = Path(remote)
     if (path / "HEAD").exists():
@@ -79,3 +97,7 @@ def ensure_bare_remote(remote: str, env: Mapping[str, str]) -> bool:
     path.mkdir(parents=True, exist_ok=True)
     git(["init", "--quiet", "--bare", "--initial-branch=main"], path, env)
     return True
+
+
+def _is_url(remote: str) -> bool:
+    return "://" in remote or "@" in remote.split("/", 1)[0]

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from app.agent.credentials import credential_env
+from app.agent.handover import Handover, HandoverCancelled, RemoteError
 from app.agent.jobs import Job
 from app.agent.profiles import CommandSpec, Profile, expand
 from app.agent.proto import agent_pb2 as pb
@@ -73,15 +74,34 @@ def _run(job: Job, request: pb.ExecuteRequest, agent: AgentEnvironment) -> pb.Re
     spec = agent.profile.commands.get(name)
     if name == "cleanup":
         return _cleanup(job, request, agent, spec)
-    job.progress("workspace", 5, f"preparing the workspace on {branch_for(job.issue_key)}")
-    workspace = agent.workspaces.prepare(job.issue_key)
-    job.log(pb.LOG_LEVEL_INFO, f"workspace {workspace} at {agent.workspaces.head(job.issue_key)[:12]}", "workspace")
+    job.progress("workspace", 5, f"preparing the workspace on {branch_for(job.issue_key)} from {agent.remote}")
+    handover = Handover(job, agent.workspaces, agent.remote, _git_env(request, agent))
+    try:
+        start = handover.begin()
+        landed = handover.landed(start)
+        if landed is not None:
+            return landed
+        result = _work(job, request, agent, spec)
+        return handover.finish(start, result) if result.success else result
+    except HandoverCancelled:
+        return pb.Result(success=False, error_kind=pb.ERROR_KIND_CANCELLED, error_message="cancelled")
+    except RemoteError as err:  # retryable: the retry fetches again
+        return pb.Result(success=False, error_kind=pb.ERROR_KIND_AGENT_CRASHED, error_message=str(err))
+
+
+def _work(job: Job, request: pb.ExecuteRequest, agent: AgentEnvironment, spec: CommandSpec | None) -> pb.Result:
     if spec is None:
-        if name == "startExecution":
+        if job.command == "startExecution":
+            workspace = agent.workspaces.path(job.issue_key)
             return pb.Result(success=True, summary="workspace ready", outputs={"workspace": str(workspace)})
-        message = f"profile {agent.profile.name!r} has no command for {name}"
+        message = f"profile {agent.profile.name!r} has no command for {job.command}"
         return pb.Result(success=False, error_kind=pb.ERROR_KIND_BAD_REQUEST, error_message=message)
     return _result(job, spec, _command(job, request, agent, spec))
+
+
+def _git_env(request: pb.ExecuteRequest, agent: AgentEnvironment) -> dict[str, str]:
+    """What git's calls to the remote run with: the agent's environment and the job's git credentials (if any)."""
+    return {**agent.base_env, **credential_env(request.credentials, str(agent.askpass))}
 
 
 def _cleanup(job: Job, request: pb.ExecuteRequest, agent: AgentEnvironment, spec: CommandSpec | None) -> pb.Result:

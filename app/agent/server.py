@@ -14,7 +14,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from app.agent.auth import TokenInterceptor, agent_token
-from app.agent.demo_repo import ensure_bare_remote, ensure_repository
+from app.agent.demo_repo import clone_local_remote, ensure_bare_remote, ensure_repository
 from app.agent.execution import AgentEnvironment
 from app.agent.profiles import load_profile
 from app.agent.proto import agent_pb2_grpc as pb_grpc
@@ -140,7 +140,9 @@ def _lock_workspaces(root: Path) -> IO[str]:
 
 def _ensure_repositories(settings: Settings, env: dict[str, str]) -> None:
     agents = settings.agents
-    if ensure_repository(agents.repo, env):
+    if clone_local_remote(agents.repo, agents.remote, env):
+        log.info("agent.repository-cloned path=%s remote=%s", agents.repo, agents.remote)
+    elif ensure_repository(agents.repo, env):
         log.info("agent.demo-repository-created path=%s", agents.repo)
     if ensure_bare_remote(agents.remote, env):
         git(["push", "--quiet", agents.remote, "HEAD"], agents.repo, env)

@@ -4,6 +4,8 @@ Several agents may share the repository (agents on one host, each with its own A
 worktree bookkeeping (add, remove, prune) then takes a lock file in the repository, because git does not guard
 it across processes. A `git worktree prune` running while another process's `git worktree add` has created the
 new worktree's entry but not yet its `gitdir` file deletes that entry, and the add fails.
+
+Which commit a job starts from, and how its work reaches the next job, is app/agent/handover.py's business.
 """
 
 from __future__ import annotations
@@ -57,21 +59,50 @@ class Workspaces:
         """Where the issue's worktree lives."""
         return self.root / issue_key
 
-    def prepare(self, issue_key: str) -> Path:
-        """The issue's worktree on jira/<KEY>, created (from the branch, or from HEAD for a new branch) if missing."""
+    def prepare(self, issue_key: str, commit: str) -> Path:
+        """The issue's worktree on jira/<KEY> at `commit`: the branch is set to it, and the worktree (created if
+        missing) becomes a clean checkout of it. Tracked files are reset and untracked ones removed; ignored files
+        (build caches, virtualenvs) stay. A job starts from exactly the commit it was handed, whatever an earlier
+        job left behind."""
         path = self.path(issue_key)
+        ref = f"refs/heads/{branch_for(issue_key)}"
+        if self.commit_of(ref) != commit:
+            git(["update-ref", "-m", "orchestrator: start a job", ref, commit], self.repo, self.env)
         if (path / ".git").is_file():
             self._drop_stale_lock(path)
-            return path
-        self.root.mkdir(parents=True, exist_ok=True)
-        with self._bookkeeping():
-            git(["worktree", "prune"], self.repo, self.env)
-            branch = branch_for(issue_key)
-            if self._branch_exists(branch):
-                git(["worktree", "add", "--force", str(path), branch], self.repo, self.env)
-            else:
-                git(["worktree", "add", "-b", branch, str(path), "HEAD"], self.repo, self.env)
+        else:
+            self.root.mkdir(parents=True, exist_ok=True)
+            with self._bookkeeping():
+                git(["worktree", "prune"], self.repo, self.env)
+                # --force: on a repository shared by agents on one host, another agent's worktree may have the
+                # branch checked out; each worktree is brought to the branch's commit before each job anyway.
+                git(["worktree", "add", "--force", str(path), branch_for(issue_key)], self.repo, self.env)
+        git(["symbolic-ref", "HEAD", ref], path, self.env)  # a command may have left it elsewhere
+        git(["reset", "--hard", "--quiet"], path, self.env)
+        git(["clean", "-ffd", "--quiet"], path, self.env)
         return path
+
+    def changes(self, issue_key: str) -> list[str]:
+        """The worktree's uncommitted changes (`git status --porcelain` lines); none when there is no worktree."""
+        path = self.path(issue_key)
+        if not (path / ".git").is_file():
+            return []
+        return git(["status", "--porcelain"], path, self.env).splitlines()
+
+    def commit_of(self, ref: str) -> str | None:
+        """The commit a ref (or revision) names in the repository, or None when there is none."""
+        try:
+            return git(["rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"], self.repo, self.env).strip()
+        except WorkspaceError:
+            return None
+
+    def is_ancestor(self, older: str, newer: str) -> bool:
+        """True when commit `older` is `newer` or one of its ancestors (False too when either is unknown)."""
+        try:
+            git(["merge-base", "--is-ancestor", older, newer], self.repo, self.env)
+        except WorkspaceError:
+            return False
+        return True
 
     def release(self, issue_key: str) -> bool:
         """Remove the issue's worktree (its branch and commits stay); False when there was none."""
@@ -83,10 +114,6 @@ class Workspaces:
             git(["worktree", "prune"], self.repo, self.env)
         return True
 
-    def head(self, issue_key: str) -> str:
-        """The worktree's HEAD commit."""
-        return git(["rev-parse", "HEAD"], self.path(issue_key), self.env).strip()
-
     @contextmanager
     def _bookkeeping(self) -> Iterator[None]:
         """Hold the repository's worktree lock (shared by every agent process using the repository)."""
@@ -96,13 +123,6 @@ class Workspaces:
         with self._bookkeeping_lock.open("a") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)  # released when the file is closed
             yield
-
-    def _branch_exists(self, branch: str) -> bool:
-        try:
-            git(["rev-parse", "--verify", "--quiet", f"refs/heads/{branch}"], self.repo, self.env)
-        except WorkspaceError:
-            return False
-        return True
 
     def _drop_stale_lock(self, path: Path) -> None:
         # We hold the issue's lock, so no git command of ours runs here: an index.lock is left over from a

@@ -165,6 +165,9 @@ class AgentProcess:
             "AGENT_LISTEN": world.settings.agents.listen,
             "AGENT_PROFILE": world.settings.agents.profile,
             "AGENT_TOKEN": agent_token(world.settings),
+            "AGENT_REPO": str(world.settings.agents.repo),
+            "AGENT_REMOTE": world.settings.agents.remote,
+            "AGENT_WORKSPACE_DIR": str(world.settings.agents.workspace_dir),
         }
         self.cwd = tmp_path
         self.proc: subprocess.Popen[bytes] | None = None
