@@ -12,14 +12,16 @@ from tests.e2e.harness import Stack, drop_namespace, own_namespace
 
 
 @pytest.fixture
-async def stack(temporal_env: WorkflowEnvironment, tmp_path: Path) -> AsyncIterator[Stack]:
+async def stack(temporal_env: WorkflowEnvironment, tmp_path: Path, empty_database_url: str) -> AsyncIterator[Stack]:
     """Sandbox Jira, demo agent, web and worker as `make run` starts them, in a Temporal namespace of their own.
+
+    Once on SQLite (the embedded default) and once on PostgreSQL: every process on the same real database.
 
     The namespace keeps the fixed ids (`orchestration-DEMO-1`, the worker's schedules) away from other tests, and
     dropping it at the end removes the schedules, which would otherwise go on firing for the rest of the session.
     """
     client = await own_namespace(temporal_env)
-    running = Stack(tmp_path, temporal_env.client.service_client.config.target_host)
+    running = Stack(tmp_path, temporal_env.client.service_client.config.target_host, database_url=empty_database_url)
     running.env["TEMPORAL_NAMESPACE"] = client.namespace
     try:
         for name, args in (

@@ -39,7 +39,7 @@ ORCHESTRATOR = str(Path(sys.executable).parent / "orchestrator")
 class Stack:
     """The Procfile's processes (less Temporal, which the session's dev server provides)."""
 
-    def __init__(self, tmp_path: Path, temporal_address: str, agents: int = 1) -> None:
+    def __init__(self, tmp_path: Path, temporal_address: str, agents: int = 1, database_url: str | None = None) -> None:
         self.dir = tmp_path
         self.jira_url = f"http://127.0.0.1:{free_port()}"
         web_port = free_port()
@@ -48,7 +48,7 @@ class Stack:
         self.env = {k: v for k, v in os.environ.items() if not k.startswith(("TEMPORAL_", "JIRA_", "AGENT_"))}
         self.env.update(
             ORCHESTRATOR_VAR_DIR=str(tmp_path / "var"),
-            DATABASE_URL=f"sqlite:///{tmp_path / 'app.db'}",
+            DATABASE_URL=database_url or f"sqlite:///{tmp_path / 'app.db'}",
             TEMPORAL_ADDRESS=temporal_address,
             TEMPORAL_TASK_QUEUE=f"e2e-{tmp_path.name}",
             WEB_PORT=str(web_port),
