@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
 
+from app.jobqueue.order import ENDED
 from app.models import Agent, AgentJob, Checkpoint, utcnow
 
 
@@ -136,6 +137,8 @@ class JobActivities:
             job = session.get(AgentJob, finished.job_id)
             if job is None:
                 raise LookupError(f"job {finished.job_id} does not exist")
+            # A retry keeps the first end time: a job's duration (GET /metrics) never moves to another bucket.
+            ended_at = job.finished_at if job.status in ENDED and job.finished_at else utcnow()
             job.status = finished.status
             job.summary = finished.summary
             job.outputs = json.dumps(finished.outputs, sort_keys=True)
@@ -143,7 +146,7 @@ class JobActivities:
             job.error_kind = finished.error_kind
             job.error = finished.error
             job.order_in_queue = None
-            job.finished_at = utcnow()
+            job.finished_at = ended_at
 
     @activity.defn
     def save_checkpoint(self, checkpoint: CheckpointInput) -> None:

@@ -19,6 +19,7 @@ from datetime import timedelta
 from typing import TypeVar
 
 from temporalio.client import Client
+from temporalio.runtime import Runtime
 from temporalio.service import RPCError, RPCStatusCode
 
 from app.config import TemporalSettings
@@ -33,12 +34,14 @@ class TemporalUnavailable(RuntimeError):
     """Temporal could not be reached (connection refused, timeout, TLS or auth failure)."""
 
 
-async def connect(settings: TemporalSettings, timeout: timedelta = timedelta(seconds=5)) -> Client:
-    """Connect a client with the configured address, namespace, TLS and API key."""
+async def connect(
+    settings: TemporalSettings, timeout: timedelta = timedelta(seconds=5), runtime: Runtime | None = None
+) -> Client:
+    """Connect a client with the configured address, namespace, TLS and API key (on `runtime`, else the default)."""
     kwargs = settings.connect_kwargs()
     target = kwargs.pop("target_host")
     try:
-        return await asyncio.wait_for(Client.connect(target, **kwargs), timeout.total_seconds())
+        return await asyncio.wait_for(Client.connect(target, runtime=runtime, **kwargs), timeout.total_seconds())
     except (TimeoutError, RuntimeError, RPCError) as err:
         raise TemporalUnavailable(_describe_connect_error(settings, err)) from None
 

@@ -15,6 +15,7 @@ from app.db import make_engine, make_session_factory
 from app.health import bp as health_bp
 from app.live import bp as live_bp
 from app.logs import configure_logging
+from app.metrics import bp as metrics_bp
 from app.queue_api import bp as queue_api_bp
 from app.temporal import TemporalGateway
 from webhooks.jira import bp as jira_webhooks_bp
@@ -34,6 +35,7 @@ def create_app(settings: Settings | None = None, temporal: TemporalGateway | Non
     app.extensions["session_factory"] = make_session_factory(engine)
     app.extensions["temporal"] = temporal or TemporalGateway(settings.temporal)
     app.register_blueprint(health_bp)
+    app.register_blueprint(metrics_bp)
     app.register_blueprint(api_bp)
     app.register_blueprint(live_bp)
     app.register_blueprint(queue_api_bp)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import signal
 from collections.abc import Callable, Sequence
@@ -12,6 +13,7 @@ from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 from temporalio.client import Client
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.service import RPCError
 from temporalio.worker import Worker
 
@@ -19,7 +21,7 @@ from activities.agent import AgentActivities
 from activities.jobs import JobActivities
 from activities.records import RecordActivities
 from app.agent.auth import agent_token
-from app.config import Settings
+from app.config import ConfigError, Settings
 from app.db import make_engine, make_session_factory
 from app.job_system import job_system_activities, job_system_workflows, start_job_system
 from app.logs import configure_logging
@@ -83,12 +85,34 @@ def activity_functions(settings: Settings, client: Client | None = None) -> list
     ]
 
 
+@functools.cache
+def metrics_runtime(address: str) -> Runtime:
+    """The process's Temporal runtime that serves the SDK's metrics on http://<address>/metrics.
+
+    Made once per process (cached): each runtime has its own threads and binds the address, and a client keeps the
+    runtime it connected with. Names and units are the SDK's defaults (histograms in milliseconds), the ones
+    Temporal's SDK metrics reference and its Grafana dashboard for Core-based SDKs use.
+    """
+    try:
+        return Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=address)))
+    except ValueError as err:  # the address is taken, or not an ip:port
+        raise ConfigError(f"WORKER_METRICS_ADDRESS: cannot serve metrics on {address}: {err}") from None
+
+
+def worker_runtime(settings: Settings) -> Runtime | None:
+    """The runtime the worker's client connects with: one serving metrics when WORKER_METRICS_ADDRESS is set."""
+    address = settings.worker_metrics_address
+    return metrics_runtime(address) if address else None
+
+
 async def connect_until_ready(settings: Settings, stop: asyncio.Event) -> Client | None:
     """Connect to Temporal, retrying while it is not up yet (as under `make run`); None if stopped first."""
+    # Before the first connection attempt, so the metrics endpoint is up (and a taken address fails) at once.
+    runtime = worker_runtime(settings)
     delay = 0.5
     while not stop.is_set():
         try:
-            return await connect(settings.temporal)
+            return await connect(settings.temporal, runtime=runtime)
         except TemporalUnavailable as err:
             log.warning("worker.temporal-unavailable %s; retrying in %.1fs", err, delay)
         try:
@@ -136,7 +160,10 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
         )
         async with worker:
             log.info(
-                "worker.started task_queue=%s namespace=%s", settings.temporal.task_queue, settings.temporal.namespace
+                "worker.started task_queue=%s namespace=%s metrics=%s",
+                settings.temporal.task_queue,
+                settings.temporal.namespace,
+                f"http://{settings.worker_metrics_address}/metrics" if settings.worker_metrics_address else "off",
             )
             await _start_job_system(client, settings)
             await stop.wait()

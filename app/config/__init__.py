@@ -21,6 +21,7 @@ from app.config.parsing import (
     PHASES,
     ConfigError,
     parse_account_id,
+    parse_bind_address,
     parse_bool,
     parse_duration,
     parse_host_port,
@@ -125,6 +126,8 @@ class OrchestratorSettings:
     auto_proceed: bool = False
     public_url: str = "http://localhost:8000"
     api_token: str = field(default="", repr=False)
+    # A read-only credential for Prometheus: it opens GET /metrics and nothing else (the API token opens it too).
+    metrics_token: str = field(default="", repr=False)
 
 
 @dataclass(frozen=True)
@@ -143,6 +146,8 @@ class Settings:
     web_workers: int = 2
     web_threads: int = 4
     worker_shutdown_grace: timedelta = timedelta(seconds=30)
+    # Where `orchestrator worker` serves the Temporal SDK's Prometheus metrics (ip:port); None = not served.
+    worker_metrics_address: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, env_file: str | Path | None = ".env") -> Settings:
@@ -210,6 +215,7 @@ def _build(env: Mapping[str, str]) -> Settings:
             auto_proceed=get("ORCHESTRATOR_AUTO_PROCEED", parse_bool, False),
             public_url=get("ORCHESTRATOR_PUBLIC_URL", parse_url, "http://localhost:8000"),
             api_token=text("ORCHESTRATOR_API_TOKEN", ""),
+            metrics_token=text("ORCHESTRATOR_METRICS_TOKEN", ""),
         ),
         agents=agent_settings(env, get, text, var_dir),
         queue=queue_settings(get),
@@ -218,6 +224,7 @@ def _build(env: Mapping[str, str]) -> Settings:
         web_workers=get("WEB_WORKERS", lambda n, raw: parse_int(n, raw, 1), 2),
         web_threads=get("WEB_THREADS", lambda n, raw: parse_int(n, raw, 1), 4),
         worker_shutdown_grace=get("WORKER_SHUTDOWN_GRACE", parse_duration, timedelta(seconds=30)),
+        worker_metrics_address=get("WORKER_METRICS_ADDRESS", parse_bind_address, None),
     )
 
 

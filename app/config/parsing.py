@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from datetime import timedelta
 
@@ -46,6 +47,26 @@ def parse_host_port(name: str, raw: str) -> str:
     if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
         raise ConfigError(f"{name}: expected host:port, got {raw!r}")
     return raw.strip()
+
+
+def parse_bind_address(name: str, raw: str) -> str:
+    """Check an `ip:port` to listen on (`127.0.0.1:9464`, `0.0.0.0:9464`, `[::1]:9464`): an IP, not a host name."""
+    value = raw.strip()
+    host, sep, port = value.rpartition(":")
+    bracketed = host.startswith("[") and host.endswith("]")
+    try:
+        address = ipaddress.ip_address(host[1:-1] if bracketed else host)
+    except ValueError:
+        address = None
+    if (
+        not sep
+        or address is None
+        or (address.version == 6) != bracketed
+        or not port.isdigit()
+        or not 0 < int(port) < 65536
+    ):
+        raise ConfigError(f"{name}: expected ip:port to listen on, such as 127.0.0.1:9464 or 0.0.0.0:9464, got {raw!r}")
+    return value
 
 
 def parse_int(name: str, raw: str, minimum: int = 0) -> int:

@@ -12,7 +12,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from app.jobqueue.locks import begin_write, lock_project
-from app.jobqueue.order import IN_PROGRESS, QUEUED, STATUSES, place_first, queued_jobs, renumber
+from app.jobqueue.order import ENDED, IN_PROGRESS, QUEUED, STATUSES, place_first, queued_jobs, renumber
 from app.models import AgentJob
 from workflows.queue_types import JobRef, Recovery
 
@@ -144,12 +144,14 @@ def update_status(
         raise QueueError(f"unknown job status {status!r}; expected one of {', '.join(STATUSES)}")
     job = _locked_job(session, job_id)
     was_queued = job.status == QUEUED
+    # A repeated end keeps the first end time: a job's duration (GET /metrics) never moves to another bucket.
+    ended_at = job.finished_at if job.status in ENDED and job.finished_at else now
     job.status = status
     job.pr_link = pr_link or job.pr_link
     if error is not None or error_kind is not None:
         job.error, job.error_kind = error, error_kind
     if status not in (QUEUED, IN_PROGRESS):
-        job.order_in_queue, job.finished_at = None, now
+        job.order_in_queue, job.finished_at = None, ended_at
     if was_queued or status == QUEUED:
         renumber(session, job.project_key)
     return _ref(job)

@@ -79,6 +79,10 @@ def test_every_contract_variable_is_read() -> None:
         ("ORCHESTRATOR_GATE_TIMEOUT", "a week"),
         ("WEB_PORT", "eighty"),
         ("LOG_LEVEL", "LOUD"),
+        ("WORKER_METRICS_ADDRESS", "localhost:9464"),  # the SDK binds an IP, not a host name
+        ("WORKER_METRICS_ADDRESS", "9464"),
+        ("WORKER_METRICS_ADDRESS", "::1:9464"),
+        ("WORKER_METRICS_ADDRESS", "127.0.0.1:0"),
     ],
 )
 def test_bad_values_name_the_variable(variable: str, value: str) -> None:
@@ -86,6 +90,12 @@ def test_bad_values_name_the_variable(variable: str, value: str) -> None:
         settings(**{variable: value})
     assert str(err.value).startswith(f"{variable}:")
     assert "\n" not in str(err.value)
+
+
+def test_worker_metrics_are_off_unless_an_address_is_given() -> None:
+    assert settings().worker_metrics_address is None
+    assert settings(WORKER_METRICS_ADDRESS="0.0.0.0:9464").worker_metrics_address == "0.0.0.0:9464"
+    assert settings(WORKER_METRICS_ADDRESS=" [::1]:9464 ").worker_metrics_address == "[::1]:9464"
 
 
 def test_env_file_is_read_and_environment_wins(tmp_path: Path) -> None:
@@ -103,9 +113,18 @@ def test_secrets_stay_out_of_repr() -> None:
         TEMPORAL_API_KEY="temporal-secret-3",
         ORCHESTRATOR_API_TOKEN="api-secret-4",
         AGENT_TOKEN="agent-secret-5",
+        ORCHESTRATOR_METRICS_TOKEN="metrics-secret-6",
     )
     text = repr(s)
-    for secret in ("jira-secret-1", "hook-secret-2", "temporal-secret-3", "api-secret-4", "agent-secret-5"):
+    secrets = (
+        "jira-secret-1",
+        "hook-secret-2",
+        "temporal-secret-3",
+        "api-secret-4",
+        "agent-secret-5",
+        "metrics-secret-6",
+    )
+    for secret in secrets:
         assert secret not in text
 
 
