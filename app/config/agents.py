@@ -60,6 +60,12 @@ def _existing_file(name: str, raw: str) -> Path:
 
 def _git_remote(raw: str) -> str:
     # A URL (https://, ssh://, git@host:path) stays as it is; a local path becomes absolute.
+    if re.match(r"^[a-z][a-z0-9+.-]*://[^/@]*:[^/@]*@", raw, re.IGNORECASE):
+        # A password in the URL would be in every git error, log line and PR link, unmasked.
+        raise ConfigError(
+            "AGENT_REMOTE: the URL carries a password or token; give the plain URL and put the credential in "
+            "AGENT_GIT_USERNAME / AGENT_GIT_TOKEN (handed to git through askpass, never logged)"
+        )
     if "://" in raw or re.match(r"^[^/]+@[^/:]+:", raw):
         return raw
     return str(Path(raw).expanduser().resolve())

@@ -83,6 +83,7 @@ def test_every_contract_variable_is_read() -> None:
         ("WORKER_METRICS_ADDRESS", "9464"),
         ("WORKER_METRICS_ADDRESS", "::1:9464"),
         ("WORKER_METRICS_ADDRESS", "127.0.0.1:0"),
+        ("AGENT_REMOTE", "https://bot:ghp_secret123@github.com/acme/app.git"),
     ],
 )
 def test_bad_values_name_the_variable(variable: str, value: str) -> None:
@@ -90,6 +91,14 @@ def test_bad_values_name_the_variable(variable: str, value: str) -> None:
         settings(**{variable: value})
     assert str(err.value).startswith(f"{variable}:")
     assert "\n" not in str(err.value)
+    assert "ghp_secret123" not in str(err.value)  # an error about a secret does not repeat it
+
+
+@pytest.mark.parametrize(
+    "remote", ["https://github.com/acme/app.git", "https://bot@github.com/acme/app.git", "git@github.com:acme/app.git"]
+)
+def test_a_remote_url_without_a_password_is_kept_as_given(remote: str) -> None:
+    assert settings(AGENT_REMOTE=remote).agents.remote == remote
 
 
 def test_worker_metrics_are_off_unless_an_address_is_given() -> None:
