@@ -9,8 +9,8 @@ and picks up a rotated secret on the next attempt. Secret values are masked in s
 
 Outcomes: success, TESTS_FAILED, CANCELLED (the agent's own cancel) and TIMEOUT come back as an AgentOutcome the
 workflow branches on. Failures are raised as ApplicationError types: `AgentCrashed` and `AgentUnavailable`
-(retryable: the retry re-attaches, or reruns a crashed job), `ValidationError` and `AuthenticationError`
-(non-retryable).
+(retryable: the retry re-attaches, or reruns a crashed job), `ValidationError`, `AuthenticationError` (the agent
+refused our token) and `PermissionDenied` (the job's remote refused the agent's credentials), all non-retryable.
 """
 
 from __future__ import annotations
@@ -49,6 +49,7 @@ AGENT_CRASHED = "AgentCrashed"
 AGENT_UNAVAILABLE = "AgentUnavailable"
 VALIDATION = "ValidationError"
 AUTHENTICATION = "AuthenticationError"
+PERMISSION_DENIED = "PermissionDenied"
 TICK = 0.25  # how often the activity looks at cancellation while the stream is quiet
 BEAT_EVERY = 1.0  # seconds between store-and-heartbeat rounds (the SDK throttles further)
 PING_DEADLINE = 5.0
@@ -155,6 +156,8 @@ class AgentActivities:
             raise ApplicationError(
                 f"the agent refused {command.command}: {message}", type=VALIDATION, non_retryable=True
             )
+        if not result.success and kind == "PERMISSION_DENIED":
+            raise ApplicationError(message, kind, buffer.last_output(), type=PERMISSION_DENIED, non_retryable=True)
         if not result.success and kind in (None, "AGENT_CRASHED"):
             # Remember that this attempt saw the crash: the retry asks the agent to run the job again.
             activity.heartbeat(Cursor(cursor.seq, failed_seq=cursor.seq))

@@ -198,8 +198,10 @@ def _failed(job: JobInput, err: ActivityError) -> JobResult:
         return JobResult(job.job_id, False, error_kind=ErrorKind.TIMEOUT, error=f"the agent went quiet: {cause}")
     raw = cause.type if isinstance(cause, ApplicationError) and cause.type else ""
     # The agent activity's error classes, as the kinds the orchestration reports.
-    kind = {"ValidationError": ErrorKind.BAD_REQUEST, "AuthenticationError": "AuthenticationError"}.get(
-        raw, ErrorKind.AGENT_CRASHED
-    )
+    kind = {
+        "ValidationError": ErrorKind.BAD_REQUEST,
+        "AuthenticationError": "AuthenticationError",
+        "PermissionDenied": ErrorKind.PERMISSION_DENIED,
+    }.get(raw, ErrorKind.AGENT_CRASHED)
     message = cause.message if isinstance(cause, ApplicationError) else str(cause or err)
     return JobResult(job.job_id, False, error_kind=kind, error=message)

@@ -29,6 +29,7 @@ VERDICTS = frozenset(
         ErrorKind.TESTS_FAILED,
         ErrorKind.VERIFICATION_FAILED,
         ErrorKind.BAD_REQUEST,
+        ErrorKind.PERMISSION_DENIED,
         ErrorKind.CANCELLED,
         "ValidationError",
         "AuthenticationError",

@@ -13,6 +13,7 @@ class ErrorKind:
     BAD_REQUEST = "BAD_REQUEST"
     CANCELLED = "CANCELLED"
     TIMEOUT = "TIMEOUT"
+    PERMISSION_DENIED = "PERMISSION_DENIED"  # the remote or a service refused the agent's credentials
     VERIFICATION_FAILED = "VERIFICATION_FAILED"
 
 

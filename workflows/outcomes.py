@@ -52,6 +52,7 @@ class RunOutcomes(SteeringHandlers):
         cause = {
             ErrorKind.TESTS_FAILED: Cause.TESTS,
             "AuthenticationError": Cause.PERMISSION,
+            ErrorKind.PERMISSION_DENIED: Cause.PERMISSION,
             ErrorKind.TIMEOUT: Cause.INFRASTRUCTURE,
         }.get(kind, Cause.AGENT)
         return Failure(

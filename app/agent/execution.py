@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from app.agent.credentials import credential_env
-from app.agent.handover import Handover, HandoverCancelled, RemoteError
+from app.agent.git_refusals import credentials_refused, refusal_message
+from app.agent.handover import Handover, HandoverCancelled, RemoteError, remote_error_kind
 from app.agent.jobs import Job
 from app.agent.profiles import CommandSpec, Profile, expand
 from app.agent.proto import agent_pb2 as pb
@@ -85,8 +86,8 @@ def _run(job: Job, request: pb.ExecuteRequest, agent: AgentEnvironment) -> pb.Re
         return handover.finish(start, result) if result.success else result
     except HandoverCancelled:
         return pb.Result(success=False, error_kind=pb.ERROR_KIND_CANCELLED, error_message="cancelled")
-    except RemoteError as err:  # retryable: the retry fetches again
-        return pb.Result(success=False, error_kind=pb.ERROR_KIND_AGENT_CRASHED, error_message=str(err))
+    except RemoteError as err:  # retryable (the retry fetches again), unless the remote refused the credentials
+        return pb.Result(success=False, error_kind=remote_error_kind(err), error_message=str(err))
 
 
 def _work(job: Job, request: pb.ExecuteRequest, agent: AgentEnvironment, spec: CommandSpec | None) -> pb.Result:
@@ -208,13 +209,27 @@ def _result(job: Job, spec: CommandSpec, ran: _Ran) -> pb.Result:
         summary = str(reported.get("summary") or expand(spec.summary, ran.values) or last)
         return pb.Result(success=True, summary=summary, outputs=outputs)
     message = f"{job.command} exited with code {outcome.exit_code}: {last}"
+    error_kind = ERROR_KINDS.get(kind, ERROR_KINDS[spec.failure])
+    refused = _git_refusal(spec, ran) if error_kind == pb.ERROR_KIND_AGENT_CRASHED else None
+    if refused is not None:
+        error_kind, message = pb.ERROR_KIND_PERMISSION_DENIED, f"{job.command}: {refused}"
     return pb.Result(
         success=False,
         summary=str(reported.get("summary") or last),
         outputs=outputs,
-        error_kind=ERROR_KINDS.get(kind, ERROR_KINDS[spec.failure]),
+        error_kind=error_kind,
         error_message=message,
     )
+
+
+def _git_refusal(spec: CommandSpec, ran: _Ran) -> str | None:
+    """For a command that is git itself (createPR's push): its refusal of the credentials, if that is why it failed."""
+    if Path(spec.run[0]).name != "git":
+        return None  # a coding tool's output may quote git's words about something else
+    line = credentials_refused(ran.tail)
+    if line is None:
+        return None
+    return refusal_message(ran.values["remote"], spec.run[1] if len(spec.run) > 1 else "git", line)
 
 
 def _read_result_file(path: Path) -> dict[str, object]:

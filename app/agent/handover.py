@@ -15,7 +15,8 @@ pushes the branch if the remote lacks its tip. The rules, and why:
 - **Never force.** The job started from the remote's tip, so its push is a fast-forward. The remote refuses it
   only if the branch moved meanwhile (someone else pushed) or the job rewrote commits the remote already had.
   Either way nothing on the remote is lost: the job fails with a typed "push rejected" (AGENT_CRASHED, which
-  the dispatch activity retries), and the retry starts from the remote's new tip.
+  the dispatch activity retries), and the retry starts from the remote's new tip. A remote that refuses the
+  job's credentials (git_refusals.py) fails it with PERMISSION_DENIED instead: a retry would be refused again.
 - **Write-ahead.** Before the push, the job's result and the commit it pushes are written to its journal. If
   the agent dies after the push landed but before the result went out, the job's rerun on this agent finds
   that commit on the remote and returns the recorded result instead of doing the work again.
@@ -36,6 +37,7 @@ from dataclasses import dataclass
 
 from google.protobuf import json_format
 
+from app.agent.git_refusals import credentials_refused, refusal_message
 from app.agent.jobs import Job
 from app.agent.proto import agent_pb2 as pb
 from app.agent.protocol import branch_for
@@ -50,6 +52,10 @@ RECORD = "handover.json"  # in the job's journal folder: the pushed commit and t
 
 class RemoteError(WorkspaceError):
     """The remote could not be read or written (unreachable, refused our credentials, too slow)."""
+
+
+class CredentialsRefused(RemoteError):
+    """The remote refused the job's git credentials (wrong or expired token, no access): a retry cannot help."""
 
 
 class PushRejected(RemoteError):
@@ -203,13 +209,20 @@ class Handover:
                 "moved while this job worked, or a hook refused it; nothing was overwritten, and a retry starts "
                 "from the remote's tip"
             )
+        self._raise_refusal(call, "push")
         raise RemoteError(f"cannot push to {self.remote}: {call.reason}")
 
     def _remote_git(self, args: list[str], what: str) -> list[str]:
         call = self._call(args, what)
         if not call.ok:
+            self._raise_refusal(call, args[0])
             raise RemoteError(f"cannot {what} {self.remote}: {call.reason}")
         return call.out
+
+    def _raise_refusal(self, call: _Call, what: str) -> None:
+        line = credentials_refused(call.err)
+        if line is not None:
+            raise CredentialsRefused(refusal_message(self.remote, what, line))
 
     def _call(self, args: list[str], what: str) -> _Call:
         """Run one git call that talks to the remote: in its own process group, with a timeout, cancellable."""
@@ -231,7 +244,7 @@ class Handover:
         if outcome.timed_out:
             raise RemoteError(f"cannot {what} {self.remote}: git {args[0]} took longer than {NETWORK_TIMEOUT:g} s")
         reason = next((line.strip() for line in reversed(err) if line.strip()), outcome.error or "git failed")
-        return _Call(outcome.exit_code == 0, out, reason)
+        return _Call(outcome.exit_code == 0, out, err, reason)
 
     def _git(self, args: list[str]) -> list[str]:
         return git(args, self.workspaces.repo, self.env).splitlines()
@@ -241,15 +254,22 @@ class Handover:
 class _Call:
     ok: bool
     out: list[str]  # stdout lines
+    err: list[str]  # stderr lines
     reason: str  # stderr's last line: why it failed
 
 
 def _failed(result: pb.Result, err: RemoteError) -> pb.Result:
-    """The command's summary and outputs, failed with a retryable kind: the retry starts from the remote's tip."""
+    """The command's summary and outputs, failed: retryable (the retry starts from the remote's tip) unless the
+    remote refused the credentials."""
     return pb.Result(
         success=False,
         summary=result.summary,
         outputs=dict(result.outputs),
-        error_kind=pb.ERROR_KIND_AGENT_CRASHED,
+        error_kind=remote_error_kind(err),
         error_message=str(err),
     )
+
+
+def remote_error_kind(err: RemoteError) -> pb.ErrorKind:
+    """PERMISSION_DENIED for refused credentials (not retried), else AGENT_CRASHED (retried)."""
+    return pb.ERROR_KIND_PERMISSION_DENIED if isinstance(err, CredentialsRefused) else pb.ERROR_KIND_AGENT_CRASHED

@@ -35,6 +35,7 @@ ERROR_KINDS: dict[str, pb.ErrorKind] = {
     "BAD_REQUEST": pb.ERROR_KIND_BAD_REQUEST,
     "CANCELLED": pb.ERROR_KIND_CANCELLED,
     "TIMEOUT": pb.ERROR_KIND_TIMEOUT,
+    "PERMISSION_DENIED": pb.ERROR_KIND_PERMISSION_DENIED,
 }
 ERROR_KIND_NAMES: dict[int, str] = {value: name for name, value in ERROR_KINDS.items()}
 

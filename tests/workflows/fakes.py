@@ -181,5 +181,17 @@ def bad_request(request: AgentCommand) -> AgentOutcome:
     raise ApplicationError("the agent refused the request: unknown repo", type="ValidationError", non_retryable=True)
 
 
+def credentials_refused(request: AgentCommand) -> AgentOutcome:
+    # What the dispatch activity raises when the agent reports PERMISSION_DENIED (git's refusal of the token).
+    raise ApplicationError(
+        "/srv/remote.git refused the agent's git credentials (push): fatal: Authentication failed for "
+        "'https://git.example/remote.git/'",
+        "PERMISSION_DENIED",
+        "fatal: Authentication failed",
+        type="PermissionDenied",
+        non_retryable=True,
+    )
+
+
 def context_of(request: AgentCommand) -> dict[str, Any]:
     return dict(json.loads(request.context))

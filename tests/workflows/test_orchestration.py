@@ -11,7 +11,16 @@ from temporalio.client import WorkflowFailureError, WorkflowUpdateFailedError
 from app.db import make_engine, make_session_factory
 from app.models import AgentJob, Checkpoint, Orchestration
 from tests.workflows.conftest import Harness, keep_history, until, until_state
-from tests.workflows.fakes import APPROVER, BOT, OUTSIDER, bad_request, context_of, failing_tests, ok
+from tests.workflows.fakes import (
+    APPROVER,
+    BOT,
+    OUTSIDER,
+    bad_request,
+    context_of,
+    credentials_refused,
+    failing_tests,
+    ok,
+)
 from workflows.messages import (
     ApproveInput,
     CancelInput,
@@ -180,6 +189,18 @@ async def test_retry_of_a_failed_phase(harness: Harness) -> None:
     await handle.signal(OrchestrationWorkflow.retry, RetryInput(by(APPROVER, "x1"), phase="CODE"))
     assert (await handle.result()).status == RunStatus.COMPLETED
     assert len(harness.agent.calls("EXPLORE")) == 1 and len(harness.agent.calls("CODE")) == 2
+
+
+async def test_a_remote_refusing_the_agents_credentials_blocks_the_run_with_cause_permission(
+    harness: Harness,
+) -> None:
+    harness.agent.script("CODE", credentials_refused)
+    handle = await harness.start(auto_proceed=True)
+    state = await until_state(handle, lambda s: s.status == RunStatus.FAILED, "CODE to fail")
+    assert state.failure.phase == "CODE" and state.failure.cause.value == "permission"
+    assert len(harness.agent.calls("CODE")) == 1  # PermissionDenied is not retried
+    comment = next(body for body in harness.jira.texts() if body.startswith("❌"))
+    assert "*Cause (permission):* /srv/remote.git refused the agent's git credentials (push)" in comment
 
 
 async def test_jira_authentication_failure_is_not_retried_and_fails_the_run(harness: Harness) -> None:

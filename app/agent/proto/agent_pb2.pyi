@@ -32,6 +32,7 @@ class ErrorKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     ERROR_KIND_BAD_REQUEST: _ClassVar[ErrorKind]
     ERROR_KIND_CANCELLED: _ClassVar[ErrorKind]
     ERROR_KIND_TIMEOUT: _ClassVar[ErrorKind]
+    ERROR_KIND_PERMISSION_DENIED: _ClassVar[ErrorKind]
 
 class LogLevel(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -68,6 +69,7 @@ ERROR_KIND_AGENT_CRASHED: ErrorKind
 ERROR_KIND_BAD_REQUEST: ErrorKind
 ERROR_KIND_CANCELLED: ErrorKind
 ERROR_KIND_TIMEOUT: ErrorKind
+ERROR_KIND_PERMISSION_DENIED: ErrorKind
 LOG_LEVEL_UNSPECIFIED: LogLevel
 LOG_LEVEL_DEBUG: LogLevel
 LOG_LEVEL_INFO: LogLevel
