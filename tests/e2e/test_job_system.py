@@ -20,6 +20,7 @@ Evidence comes from three places that do not share code paths: the database (`ag
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import time
 import tomllib
@@ -391,14 +392,22 @@ async def test_an_agent_killed_mid_job_goes_offline_its_job_is_requeued_and_work
 
     SandboxPerson(stack.jira_url, "reviewer").label(key, TRIGGER)
 
-    def running_on_the_agent() -> bool:
+    def command_pid() -> int | None:
+        """The pid of the claimed job's command, once the agent runs it (not one of its short git calls)."""
         with site.db() as session:
             claimed = session.scalars(select(AgentJob).where(AgentJob.status == "in_progress")).all()
         ours = [s for s, _ in journals(stack.agent_workspaces(0)) if s["job_id"] in {j.id for j in claimed}]
-        return any(s["state"] == "JOB_STATE_RUNNING" and s["pid"] for s in ours)
+        for state in ours:
+            pid = state["pid"]
+            if state["state"] == "JOB_STATE_RUNNING" and isinstance(pid, int) and pid:
+                with contextlib.suppress(OSError):  # the process may end between the read and here
+                    if b"app.agent.demo" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                        return pid
+        return None
 
-    await eventually(stack, running_on_the_agent, "EXPLORE's command running on the agent")
-    job_id, left_running = explore().id, int(str(explore_journal()[0]["pid"]))
+    await eventually(stack, lambda: command_pid() is not None, "EXPLORE's command running on the agent")
+    job_id, left_running = explore().id, command_pid()
+    assert left_running is not None
     assert explore().agent_id == address
     # SIGKILL: the agent is gone at once, without a goodbye (no NOT_SERVING, no interrupted job, no closed stream
     # on its side); its job's command, in a session of its own, is left running like after a crash.
