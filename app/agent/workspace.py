@@ -48,7 +48,7 @@ class Workspaces:
         self.env = dict(env)
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
-        self._bookkeeping_lock: Path | None = None
+        self._common_dir: Path | None = None
 
     def lock(self, issue_key: str) -> threading.Lock:
         """The issue's workspace lock."""
@@ -66,11 +66,10 @@ class Workspaces:
         job left behind."""
         path = self.path(issue_key)
         ref = f"refs/heads/{branch_for(issue_key)}"
+        self._drop_stale_locks(path, ref)
         if self.commit_of(ref) != commit:
             git(["update-ref", "-m", "orchestrator: start a job", ref, commit], self.repo, self.env)
-        if (path / ".git").is_file():
-            self._drop_stale_lock(path)
-        else:
+        if not (path / ".git").is_file():
             self.root.mkdir(parents=True, exist_ok=True)
             with self._bookkeeping():
                 git(["worktree", "prune"], self.repo, self.env)
@@ -117,17 +116,24 @@ class Workspaces:
     @contextmanager
     def _bookkeeping(self) -> Iterator[None]:
         """Hold the repository's worktree lock (shared by every agent process using the repository)."""
-        if self._bookkeeping_lock is None:
-            common = git(["rev-parse", "--git-common-dir"], self.repo, self.env).strip()
-            self._bookkeeping_lock = (self.repo / common) / "orchestrator-worktrees.lock"
-        with self._bookkeeping_lock.open("a") as handle:
+        with (self._git_dir() / "orchestrator-worktrees.lock").open("a") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)  # released when the file is closed
             yield
 
-    def _drop_stale_lock(self, path: Path) -> None:
-        # We hold the issue's lock, so no git command of ours runs here: an index.lock is left over from a
-        # command killed mid-way (a cancelled job, an agent killed with SIGKILL) and would block every commit.
-        gitdir = (path / ".git").read_text().removeprefix("gitdir:").strip()
-        lock = Path(gitdir) / "index.lock"
-        if lock.exists():
-            lock.unlink()
+    def _git_dir(self) -> Path:
+        """The repository's own git directory (shared by its worktrees)."""
+        if self._common_dir is None:
+            common = git(["rev-parse", "--git-common-dir"], self.repo, self.env).strip()
+            self._common_dir = self.repo / common
+        return self._common_dir
+
+    def _drop_stale_locks(self, path: Path, ref: str) -> None:
+        # We hold the issue's lock, and the queue runs one job of an issue at a time, so no git command touches
+        # this issue's branch or worktree now: a lock file here is left over from a command killed mid-way (a
+        # cancelled job, an agent killed with SIGKILL) and would block every later commit or checkout.
+        locks = [self._git_dir() / f"{ref}.lock"]
+        if (path / ".git").is_file():
+            gitdir = Path((path / ".git").read_text().removeprefix("gitdir:").strip())
+            locks += [gitdir / "index.lock", gitdir / "HEAD.lock"]
+        for lock in locks:
+            lock.unlink(missing_ok=True)
