@@ -20,6 +20,7 @@ from app.config.agents import AgentSettings, agent_settings
 from app.config.parsing import (
     PHASES,
     ConfigError,
+    Getter,
     parse_account_id,
     parse_bind_address,
     parse_bool,
@@ -230,7 +231,7 @@ def _build(env: Mapping[str, str]) -> Settings:
 
 def _temporal(
     env: Mapping[str, str],
-    get: Callable[[str, Callable[[str, str], Any], Any], Any],
+    get: Getter,
     text: Callable[[str, str], str],
 ) -> TemporalSettings:
     # envconfig understands the TEMPORAL_* family (TLS certificates, gRPC metadata, profiles); we hand it the

@@ -8,8 +8,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
-from app.config.parsing import ConfigError, parse_bool, parse_duration, parse_host_port, parse_list
-from app.config.queue import Getter
+from app.config.parsing import ConfigError, Getter, parse_bool, parse_duration, parse_host_port, parse_list
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
+
+# Reads one variable: (name, parser, default) -> value (see app.config._build).
+Getter = Callable[[str, Callable[[str, str], Any], Any], Any]
 
 PHASES = ("EXPLORE", "PLAN", "CODE", "TEST", "FIX", "DOCUMENT")
 

@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 
-from app.config.parsing import ConfigError, parse_duration, parse_int
-
-# Reads one variable: (name, parser, default) -> value (see app.config._build).
-Getter = Callable[[str, Callable[[str, str], Any], Any], Any]
+from app.config.parsing import ConfigError, Getter, parse_duration, parse_int
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ import os
 import shutil
 import subprocess
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -170,6 +170,15 @@ def run(world: AgentWorld, job_id: str, command: str, **fields: object) -> tuple
     return [e.log.message for e in events if e.HasField("log")], result
 
 
+def kill_mid_job(world: AgentWorld, agent: AgentProcess, reached: Callable[[], bool], what: str) -> None:
+    """Start CODE job `code-1` on the agent process, wait until `reached`, then SIGKILL the agent."""
+    with world.client() as client:
+        stream = client.execute(request("code-1", "CODE", issue_key=KEY), timeout=60)  # kept: a dropped call ends
+        wait_for(reached, what=what)
+        agent.kill()
+        del stream
+
+
 def local_tip(world: AgentWorld) -> str:
     return git(world.settings.agents.repo, "rev-parse", f"refs/heads/{BRANCH}")
 
@@ -270,11 +279,7 @@ def test_a_job_killed_between_commit_and_push_is_redone_from_the_remote(tmp_path
     agent = AgentProcess(a, tmp_path)
     agent.start()
     try:
-        with a.client() as client:
-            stream = client.execute(request("code-1", "CODE", issue_key=KEY), timeout=60)  # kept: a dropped call ends
-            wait_for(lambda: len(lines(a, "committed")) == 1, what="the job to commit")
-            agent.kill()
-            del stream
+        kill_mid_job(a, agent, lambda: len(lines(a, "committed")) == 1, "the job to commit")
         [orphan] = lines(a, "committed")
         assert local_tip(a) == orphan and remote.tip() == remote.tip("main")  # the commit never left the agent
         (a.control / "hold").unlink()
@@ -299,11 +304,7 @@ def test_a_job_redone_on_another_agent_supersedes_the_killed_agents_commit(tmp_p
     agent_a = AgentProcess(a, tmp_path / "a")
     agent_a.start()
     try:
-        with a.client() as client:
-            stream = client.execute(request("code-1", "CODE", issue_key=KEY), timeout=60)  # kept: a dropped call ends
-            wait_for(lambda: len(lines(a, "committed")) == 1, what="the job to commit on A")
-            agent_a.kill()
-            del stream
+        kill_mid_job(a, agent_a, lambda: len(lines(a, "committed")) == 1, "the job to commit on A")
         [orphan] = lines(a, "committed")
         (a.control / "hold").unlink()
         with serving(b):  # the queue recovers the job and gives it to B
@@ -330,11 +331,7 @@ def test_a_job_whose_push_landed_before_the_agent_died_is_not_run_again(tmp_path
     agent = AgentProcess(a, tmp_path)
     agent.start()
     try:
-        with a.client() as client:
-            stream = client.execute(request("code-1", "CODE", issue_key=KEY), timeout=60)  # kept: a dropped call ends
-            wait_for(lambda: (remote.control / "received").exists(), what="the job's push to reach the remote")
-            agent.kill()
-            del stream
+        kill_mid_job(a, agent, lambda: (remote.control / "received").exists(), "the job's push to reach the remote")
         [pushed] = lines(a, "committed")
         assert remote.tip() == pushed  # landed; the agent died before it could say so
         agent.start()  # its recovery kills the leftover push (and the hook holding it)

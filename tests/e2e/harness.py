@@ -24,7 +24,7 @@ from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, DeleteNamespaceRequest
 from temporalio.api.workflowservice.v1 import RegisterNamespaceRequest
 from temporalio.client import Client
-from temporalio.service import RPCError
+from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
 from app.config import SANDBOX_BOT_EMAIL, SANDBOX_BOT_TOKEN
@@ -168,6 +168,17 @@ async def drop_namespace(env: WorkflowEnvironment, client: Client, schedule_ids:
     """`clear_namespace`, then delete the namespace (for namespaces with few executions)."""
     await clear_namespace(client, schedule_ids)
     await env.client.operator_service.delete_namespace(DeleteNamespaceRequest(namespace=client.namespace))
+
+
+async def exists(describe: Awaitable[object]) -> bool:
+    """Whether a Temporal `describe()` call finds its workflow or schedule (NOT_FOUND: no; other errors raise)."""
+    try:
+        await describe
+    except RPCError as err:
+        if err.status == RPCStatusCode.NOT_FOUND:
+            return False
+        raise
+    return True
 
 
 async def eventually(

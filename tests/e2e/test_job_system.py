@@ -33,7 +33,6 @@ import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 from temporalio.client import Client, WorkflowExecutionStatus
-from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
 from app.agent.jobs import Journal
@@ -43,7 +42,7 @@ from app.db import make_engine
 from app.models import Agent, AgentJob, JobLog
 from app.sandbox.people import SandboxPerson
 from app.schedule_state import agent_schedule_ids
-from tests.e2e.harness import Stack, clear_namespace, eventually, listening, own_namespace
+from tests.e2e.harness import Stack, clear_namespace, eventually, exists, listening, own_namespace
 from workflows import workflow_id_for
 from workflows.agent_health import AgentHealthCheckWorkflow
 from workflows.messages import RunStatus
@@ -123,19 +122,9 @@ async def start_processes(site: Site, agents: list[int]) -> None:
     await eventually(stack, lambda: listening(f"127.0.0.1:{stack.env['WEB_PORT']}"), "the web process")
 
     async def schedules_set_up() -> bool:
-        return all([await _schedule_exists(site.client, sid) for sid in stack.schedule_ids()])
+        return all([await exists(site.client.get_schedule_handle(sid).describe()) for sid in stack.schedule_ids()])
 
     await eventually(stack, schedules_set_up, "the worker's start-up (agents and schedules)", 60)
-
-
-async def _schedule_exists(client: Client, schedule_id: str) -> bool:
-    try:
-        await client.get_schedule_handle(schedule_id).describe()
-    except RPCError as err:
-        if err.status == RPCStatusCode.NOT_FOUND:
-            return False
-        raise
-    return True
 
 
 @pytest.fixture

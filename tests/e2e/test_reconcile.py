@@ -23,7 +23,6 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 from temporalio.client import Client, WorkflowExecution, WorkflowExecutionStatus
-from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
 from activities.reconcile import trigger_jql
@@ -32,7 +31,7 @@ from app.models import WebhookDelivery
 from app.sandbox.people import SandboxPerson
 from app.sandbox.server import STATE_FILE, SandboxServer
 from tests.conftest import free_port
-from tests.e2e.harness import Stack, drop_namespace, eventually, own_namespace
+from tests.e2e.harness import Stack, drop_namespace, eventually, exists, own_namespace
 from tests.sandbox.conftest import gateway_for, sandbox_config
 from webhooks.deliveries import CLAIMED
 from workflows import workflow_id_for
@@ -119,16 +118,9 @@ async def test_a_label_added_while_the_web_is_down_is_started_once_by_the_sweep(
     # Nobody listens: the sandbox keeps the delivery and retries it, as Jira does on a connection failure.
     await eventually(stack, lambda: (label_delivery(stack) or {}).get("attempts", 0) >= 1, "a retry of the label")
 
-    async def started() -> bool:
-        try:
-            await client.get_workflow_handle(workflow_id).describe()
-        except RPCError as err:
-            if err.status == RPCStatusCode.NOT_FOUND:
-                return False
-            raise
-        return True
-
-    await eventually(stack, started, f"the sweep to start {workflow_id}")
+    await eventually(
+        stack, lambda: exists(client.get_workflow_handle(workflow_id).describe()), f"the sweep to start {workflow_id}"
+    )
     handle = client.get_workflow_handle_for(OrchestrationWorkflow.run, workflow_id)
     run = await handle.describe()
     assert run.status == WorkflowExecutionStatus.RUNNING
