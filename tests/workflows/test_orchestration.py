@@ -68,7 +68,9 @@ async def test_full_path_with_auto_proceed(harness: Harness) -> None:
 async def test_both_gates_approved_with_notes_passed_on(harness: Harness) -> None:
     handle = await harness.start()
     await until_state(handle, waiting_at("EXPLORE"), "the EXPLORE gate")
-    assert any("Waiting for approval to proceed before *PLAN*" in t for t in harness.jira.texts())
+    # The gate comment goes out through the reporter's outbox, so it may trail the state by a moment.
+    gate = "Waiting for approval to proceed before *PLAN*"
+    await until(lambda: any(gate in t for t in harness.jira.texts()), what="the EXPLORE gate comment")
     await handle.signal(OrchestrationWorkflow.approve, ApproveInput(by(APPROVER, "d1"), notes="focus on the API"))
     await until_state(handle, waiting_at("PLAN"), "the PLAN gate")
     plan = harness.agent.calls("PLAN")[0]
