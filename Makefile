@@ -25,8 +25,8 @@ migrate: install
 	@echo "JIRA_WEBHOOK_SECRET=$$($(PYTHON) -c 'import secrets; print(secrets.token_hex(24))')" >> .env
 
 run: .env migrate
-	@$(BIN)/python -m app.stack banner
-	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/honcho start -f Procfile $$($(BIN)/python -m app.stack processes)
+	@$(BIN)/python -m app.cli.stack banner
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/honcho start -f Procfile $$($(BIN)/python -m app.cli.stack processes)
 
 test: install
 	$(BIN)/python -m pytest

@@ -38,10 +38,10 @@ from activities.agent_types import (
     PingInput,
     PingResult,
 )
-from app.agent import credentials as creds
-from app.agent.client import AgentClient
-from app.agent.proto import agent_pb2 as pb
-from app.agent.protocol import COMMANDS, ERROR_KIND_NAMES
+from app.agent_client import credentials as creds
+from app.agent_client.client import AgentClient
+from app.agent_client.proto import agent_pb2 as pb
+from app.agent_client.protocol import COMMANDS, ERROR_KIND_NAMES
 from app.config import AgentSettings
 
 log = logging.getLogger(__name__)

@@ -15,8 +15,8 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
 
-from app.agent.auth import call_metadata
-from app.agent.client import open_channel
+from app.agent_client.auth import call_metadata
+from app.agent_client.client import open_channel
 from app.config import AgentSettings
 from app.jobqueue import agents
 from app.jobqueue.agents import AgentView, HealthChange

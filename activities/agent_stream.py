@@ -14,10 +14,10 @@ from typing import Any
 import grpc
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.agent.credentials import mask
-from app.agent.proto import agent_pb2 as pb
-from app.agent.protocol import LOG_LEVEL_NAMES
-from app.job_logs import LogLine, store_lines
+from app.agent_client.credentials import mask
+from app.agent_client.proto import agent_pb2 as pb
+from app.agent_client.protocol import LOG_LEVEL_NAMES
+from app.store.job_logs import LogLine, store_lines
 
 FLUSH_LINES = 200
 TAIL_LINES = 20

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
 
 from app.jobqueue.order import ENDED
-from app.models import Agent, AgentJob, Checkpoint, utcnow
+from app.store.models import Agent, AgentJob, Checkpoint, utcnow
 
 
 @dataclass(frozen=True)

@@ -15,12 +15,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from app.job_logs import MAX_MESSAGE
 from app.jobqueue import agents, claims, edits, views
 from app.jobqueue.edits import QueueError
 from app.jobqueue.locks import begin_write, dialect, lock_project
 from app.jobqueue.order import renumber
-from app.models import Agent, JobLog, utcnow
+from app.store.job_logs import MAX_MESSAGE
+from app.store.models import Agent, JobLog, utcnow
 from workflows.job_types import JobInput
 from workflows.queue_types import JobRef
 

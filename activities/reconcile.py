@@ -17,8 +17,8 @@ from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from app.config import Settings
-from app.models import Orchestration
-from app.orchestrations import orchestration_input, start_orchestration
+from app.services.orchestrations import orchestration_input, start_orchestration
+from app.store.models import Orchestration
 from workflows import workflow_id_for
 from workflows.messages import Source
 

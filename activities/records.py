@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
 
-from app.models import Orchestration, utcnow
+from app.store.models import Orchestration, utcnow
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from temporalio import activity
 
 from app.jobqueue import edits
 from app.jobqueue.order import IN_PROGRESS
-from app.models import AgentJob, JobLog, utcnow
+from app.store.models import AgentJob, JobLog, utcnow
 from workflows.queue_types import Recovery
 
 
@@ -86,7 +86,7 @@ class RecoveryActivities:
         return SuspectList(suspects, self.stuck_after.total_seconds(), self.grace.total_seconds())
 
     def _suspect(self, session: Session, job: AgentJob, now: datetime) -> Suspect:
-        # Lines of the job's lifecycle steps are stored as `<job_id>:<step>` (app/live.py).
+        # Lines of the job's lifecycle steps are stored as `<job_id>:<step>` (app/web/live.py).
         last_line = session.scalar(
             select(func.max(JobLog.created_at)).where(
                 or_(JobLog.job_id == job.id, JobLog.job_id.startswith(f"{job.id}:", autoescape=True))

@@ -10,6 +10,7 @@ own id), so a retried start never runs a job twice.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,8 +21,8 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.queue import ClaimedJob
-from app.schedule_state import set_agent_paused
-from workflows.queue_types import MonitorInput, MonitorStart
+from workflows.job_types import JobInput, JobResult
+from workflows.queue_types import MonitorInput, MonitorResult, MonitorStart, agent_schedule_ids
 
 NOT_FOUND = "NOT_FOUND"
 
@@ -60,26 +61,55 @@ class AgentSchedulesInput:
     note: str
 
 
+@dataclass(frozen=True)
+class StartableWorkflows:
+    """The run methods of the workflows these activities start, handed in by the worker's registry.
+
+    Injected rather than imported: those workflows call these activities, so importing them here would be a cycle.
+    """
+
+    job_execution: Callable[[Any, JobInput], Awaitable[JobResult]]
+    queue_monitor: Callable[[Any, MonitorInput], Awaitable[MonitorResult]]
+
+
+async def set_agent_paused(client: Client, agent_id: str, paused: bool, note: str) -> list[str]:
+    """Pause (or unpause) the agent's schedules; returns the ids changed (a missing or already-set one is skipped)."""
+    changed = []
+    for schedule_id in agent_schedule_ids(agent_id):
+        handle = client.get_schedule_handle(schedule_id)
+        try:
+            description = await handle.describe()
+            if description.schedule.state.paused == paused:
+                continue
+            if paused:
+                await handle.pause(note=note)
+            else:
+                await handle.unpause(note=note)
+        except RPCError as err:
+            if err.status == RPCStatusCode.NOT_FOUND:
+                continue  # created at the next worker start-up or `orchestrator agents add`, in the right state
+            raise
+        changed.append(schedule_id)
+    return changed
+
+
 class TemporalActivities:
     """Start, describe and terminate workflows, pause and unpause schedules, through the worker's client."""
 
-    def __init__(self, client: Client) -> None:
+    def __init__(self, client: Client, workflows: StartableWorkflows) -> None:
         self.client = client
+        self.workflows = workflows
 
     @activity.defn
     async def start_job_workflow(self, claimed: ClaimedJob) -> bool:
         """Start the claimed job's JobExecutionWorkflow; False when that run already exists (a retried start)."""
-        from workflows.job_execution import JobExecutionWorkflow  # here: the job workflow's modules import us
-
-        return await self._start_once(JobExecutionWorkflow.run, claimed.job, claimed.workflow_id)
+        return await self._start_once(self.workflows.job_execution, claimed.job, claimed.workflow_id)
 
     @activity.defn
     async def start_queue_monitor(self, request: MonitorStart) -> bool:
         """Start a queue monitor now (a nudge); False when this nudge already ran."""
-        from workflows.queue_monitor import QueueMonitorWorkflow  # here: it imports the job workflow, which nudges
-
         arg = MonitorInput(agent_id=request.agent_id, reason=request.reason)
-        return await self._start_once(QueueMonitorWorkflow.run, arg, f"queue-nudge-{request.key}")
+        return await self._start_once(self.workflows.queue_monitor, arg, f"queue-nudge-{request.key}")
 
     async def _start_once(self, run: Any, arg: Any, workflow_id: str) -> bool:
         try:

@@ -12,6 +12,6 @@ if TYPE_CHECKING:
 
 def create_app(settings: Settings | None = None) -> Flask:
     """Build the Flask app (imported lazily so the worker and CLI do not load Flask)."""
-    from app.web import create_app as build
+    from app.web.factory import create_app as build
 
     return build(settings)

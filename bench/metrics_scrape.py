@@ -23,10 +23,10 @@ from pathlib import Path
 from sqlalchemy import insert
 
 from app.config import PHASES, Settings
-from app.db import describe_url, make_engine
-from app.migrate import upgrade
-from app.models import Agent, AgentJob, Orchestration, WebhookDelivery
-from app.web import create_app
+from app.store.db import describe_url, make_engine
+from app.store.migrate import upgrade
+from app.store.models import Agent, AgentJob, Orchestration, WebhookDelivery
+from app.web.factory import create_app
 
 TOKEN = "bench-metrics-token"
 STATUSES = ["completed"] * 85 + ["failed"] * 8 + ["cancelled"] * 4 + ["queued"] * 3

@@ -32,7 +32,7 @@ from pathlib import Path
 
 from temporalio.client import Client
 
-from app.migrate import upgrade
+from app.store.migrate import upgrade
 from webhooks.verify import sign_jira_body
 
 BIN = Path(sys.executable).parent
@@ -344,7 +344,7 @@ def report(results: Results, runs: Counter[str], run: Run) -> bool:
         f"- load: {run.total} signed label-added deliveries at {run.rate:g}/s for {run.seconds:g} s over "
         f"{run.issues} issues, "
         f"{CONNECTIONS} keep-alive connections ({run.driver} driver); "
-        "gunicorn (app.gunicorn_conf), SQLite, temporal dev server",
+        "gunicorn (app.web.gunicorn_conf), SQLite, temporal dev server",
         f"- latency: p50 {percentile(ms, 0.5):.1f} ms, p99 {p99:.1f} ms, max {ms[-1]:.1f} ms "
         f"(driver lag max {results.max_lag * 1000:.1f} ms); by delivery: {kinds}",
         f"- errors: {len(results.errors)}{first_error}",
@@ -380,7 +380,7 @@ def start_stack(procs: Processes, workdir: Path, deadline: float) -> tuple[str, 
         "PYTHONPATH": str(REPO),
     }
     asyncio.run(connect(address, deadline))
-    gunicorn = [str(BIN / "gunicorn"), "-c", "python:app.gunicorn_conf", "--bind", f"127.0.0.1:{web_port}"]
+    gunicorn = [str(BIN / "gunicorn"), "-c", "python:app.web.gunicorn_conf", "--bind", f"127.0.0.1:{web_port}"]
     procs.start("gunicorn", [*gunicorn, "app:create_app()"], env)
     wait_http(web_port, "/healthz", min(deadline, time.monotonic() + 60))
     # Each gunicorn worker connects its Temporal client on first use: warm both up outside the measurement.

@@ -1,4 +1,4 @@
-"""Regenerate the Python stubs of proto/agent/v1/agent.proto into app/agent/proto (or under another root).
+"""Regenerate the Python stubs of proto/agent/v1/agent.proto into app/agent_client/proto (or under another root).
 
 Usage: python proto/generate.py [OUTPUT_ROOT]   (needs grpcio-tools, a test extra; the stubs are committed and
 tests/agent/test_proto_stubs.py checks they match the .proto byte for byte)
@@ -15,8 +15,8 @@ from grpc_tools import protoc
 ROOT = Path(__file__).resolve().parent.parent
 PROTO = ROOT / "proto" / "agent" / "v1" / "agent.proto"
 # The .proto is mapped to the virtual path of the package that holds the stubs, so the generated gRPC module
-# imports `from app.agent.proto import agent_pb2` (an absolute import that works from anywhere).
-PACKAGE_PATH = "app/agent/proto"
+# imports `from app.agent_client.proto import agent_pb2` (an absolute import that works from anywhere).
+PACKAGE_PATH = "app/agent_client/proto"
 OUTPUTS = ("agent_pb2.py", "agent_pb2.pyi", "agent_pb2_grpc.py")
 
 

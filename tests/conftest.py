@@ -16,7 +16,7 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from app.config import Settings
-from app.migrate import upgrade
+from app.store.migrate import upgrade
 from workflows import search
 
 BIN = Path(sys.executable).parent

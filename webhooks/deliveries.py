@@ -18,7 +18,7 @@ from sqlalchemy import Table, bindparam, delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.models import WebhookDelivery, utcnow
+from app.store.models import WebhookDelivery, utcnow
 from webhooks.events import JiraEvent
 
 CLAIMED = "dispatching"

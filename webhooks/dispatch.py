@@ -17,8 +17,8 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.service import RPCError, RPCStatusCode
 
-from app.orchestrations import orchestration_input
-from app.temporal import TemporalUnavailable
+from app.services.orchestrations import orchestration_input
+from app.temporal.gateway import TemporalUnavailable
 from webhooks.intents import (
     Approved,
     Cancelled,
@@ -47,7 +47,7 @@ from workflows.state import OrchestrationResult
 
 if TYPE_CHECKING:
     from app.config import Settings
-    from app.temporal import TemporalGateway
+    from app.temporal.gateway import TemporalGateway
 
 Handle = WorkflowHandle[OrchestrationWorkflow, OrchestrationResult]
 

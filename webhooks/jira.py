@@ -18,7 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from temporalio.service import RPCError
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from app.temporal import TemporalUnavailable, is_unavailable
+from app.temporal.gateway import TemporalUnavailable, is_unavailable
 from webhooks.deliveries import Claim, DeliveryStore
 from webhooks.dispatch import NoRun, dispatch
 from webhooks.events import JiraEvent, MalformedEvent, read_jira_delivery

@@ -16,6 +16,11 @@ RECOVERY_ID = "job-recovery"
 RECONCILE_ID = "issue-reconcile"
 
 
+def agent_schedule_ids(agent_id: str) -> tuple[str, str]:
+    """The agent's queue-monitor and health-check schedule ids."""
+    return f"{MONITOR_PREFIX}{agent_id}", f"{HEALTH_PREFIX}{agent_id}"
+
+
 def job_workflow_id(job_id: str, recoveries: int = 0) -> str:
     """The id of a job's JobExecutionWorkflow: `job-<id>`, and `job-<id>-recovery-<n>` after its n-th recovery.
 

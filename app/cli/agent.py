@@ -16,9 +16,9 @@ def register(subparsers: Any) -> None:
 
 def agent(_args: argparse.Namespace) -> int:
     """Serve the agent protocol until SIGTERM/SIGINT."""
-    from app.agent.server import serve
-    from app.agent.workspace import WorkspaceError
-    from app.logs import configure_logging
+    from app.agent_server.server import serve
+    from app.agent_server.workspace import WorkspaceError
+    from app.config.logs import configure_logging
 
     settings = Settings.from_env()
     configure_logging(settings.log_level)

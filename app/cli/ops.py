@@ -30,8 +30,8 @@ def register(subparsers: Any) -> None:
 
 def migrate(args: argparse.Namespace) -> int:
     """Upgrade (or downgrade) the schema."""
-    from app.db import describe_url
-    from app.migrate import downgrade, upgrade
+    from app.store.db import describe_url
+    from app.store.migrate import downgrade, upgrade
 
     settings = Settings.from_env()
     target = args.revision
@@ -45,9 +45,9 @@ def migrate(args: argparse.Namespace) -> int:
 
 def check(_args: argparse.Namespace) -> int:
     """Check each dependency; exit 1 when any does not work."""
-    from app.checks import check_database, check_jira, check_temporal
-    from app.db import make_engine
-    from app.temporal import TemporalGateway
+    from app.services.checks import check_database, check_jira, check_temporal
+    from app.store.db import make_engine
+    from app.temporal.gateway import TemporalGateway
 
     settings = Settings.from_env()
     gateway = TemporalGateway(settings.temporal)
@@ -64,7 +64,7 @@ def check(_args: argparse.Namespace) -> int:
 
 def worker(_args: argparse.Namespace) -> int:
     """Run the worker until SIGTERM/SIGINT."""
-    from app.worker import main
+    from app.worker.main import main
 
     main(Settings.from_env())
     return 0
@@ -74,7 +74,7 @@ def web(_args: argparse.Namespace) -> int:
     """Exec gunicorn with our config file (sync gthread workers; never gevent, which breaks asyncio)."""
     Settings.from_env()  # fail here, in one line, rather than inside every gunicorn worker
     gunicorn = shutil.which("gunicorn", path=str(Path(sys.executable).parent)) or "gunicorn"
-    os.execv(gunicorn, [gunicorn, "-c", "python:app.gunicorn_conf", "app:create_app()"])
+    os.execv(gunicorn, [gunicorn, "-c", "python:app.web.gunicorn_conf", "app:create_app()"])
 
 
 def devserver(_args: argparse.Namespace) -> int:

@@ -38,9 +38,9 @@ def register(subparsers: Any) -> None:
 
 
 def _service() -> Any:
-    from app.db import make_engine, make_session_factory
-    from app.queue_ops import QueueService
-    from app.temporal import TemporalGateway
+    from app.services.queue import QueueService
+    from app.store.db import make_engine, make_session_factory
+    from app.temporal.gateway import TemporalGateway
 
     settings = Settings.from_env()
     return QueueService(
@@ -51,8 +51,8 @@ def _service() -> Any:
 def _guarded(command: Callable[[Any, argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
     """Run a command with the service; a refused change or an outage is one line and exit code 1."""
     from app.jobqueue.edits import QueueError
-    from app.queue_ops import NoJob
-    from app.temporal import TemporalUnavailable
+    from app.services.queue import NoJob
+    from app.temporal.gateway import TemporalUnavailable
 
     def run(args: argparse.Namespace) -> int:
         service = _service()

@@ -35,8 +35,8 @@ def register(subparsers: Any) -> None:
 
 
 def _service() -> Any:
-    from app.orchestrations import OrchestrationService
-    from app.temporal import TemporalGateway
+    from app.services.orchestrations import OrchestrationService
+    from app.temporal.gateway import TemporalGateway
 
     settings = Settings.from_env()
     return OrchestrationService(settings, TemporalGateway(settings.temporal))
@@ -44,7 +44,7 @@ def _service() -> Any:
 
 def start(args: argparse.Namespace) -> int:
     """Start `orchestration-<KEY>` (a live run is reported, not duplicated)."""
-    from app.temporal import TemporalUnavailable
+    from app.temporal.gateway import TemporalUnavailable
     from workflows.messages import Source
 
     try:
@@ -59,8 +59,8 @@ def start(args: argparse.Namespace) -> int:
 
 def status(args: argparse.Namespace) -> int:
     """Print the run's status, phase history and pending gate."""
-    from app.orchestrations import NoRun
-    from app.temporal import TemporalUnavailable
+    from app.services.orchestrations import NoRun
+    from app.temporal.gateway import TemporalUnavailable
 
     try:
         state = _service().state(args.issue_key)
@@ -86,8 +86,8 @@ def status(args: argparse.Namespace) -> int:
 
 def steer(args: argparse.Namespace) -> int:
     """Send approve/reject/pause/resume/cancel/retry and print whether it was accepted."""
-    from app.orchestrations import NoRun
-    from app.temporal import TemporalUnavailable
+    from app.services.orchestrations import NoRun
+    from app.temporal.gateway import TemporalUnavailable
 
     text = " ".join(getattr(args, "text", []) or [])
     try:

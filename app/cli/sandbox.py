@@ -52,7 +52,7 @@ def _as_user(parser: argparse.ArgumentParser, default: str) -> None:
 
 def serve(args: argparse.Namespace) -> int:
     """Run the sandbox in the foreground until Ctrl-C."""
-    from app.logs import configure_logging
+    from app.config.logs import configure_logging
     from app.sandbox.server import SandboxConfig, SandboxServer
 
     settings = Settings.from_env()

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from app.config import parse_host_port
 from app.jobqueue.locks import begin_write, lock_agent
 from app.jobqueue.order import IN_PROGRESS
-from app.models import Agent, AgentJob
+from app.store.models import Agent, AgentJob
 
 ONLINE = "online"
 OFFLINE = "offline"

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, aliased
 
 from app.jobqueue.locks import begin_write, lock_agent, lock_project
 from app.jobqueue.order import IN_PROGRESS, QUEUED, claim_order, renumber
-from app.models import Agent, AgentJob, ProjectQueue, utcnow
+from app.store.models import Agent, AgentJob, ProjectQueue, utcnow
 from workflows.queue_types import job_workflow_id
 
 HEADS_SCANNED = 500  # queued jobs looked at per claim; far more than projects with work waiting

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from app.jobqueue.locks import begin_write, lock_project
 from app.jobqueue.order import ENDED, IN_PROGRESS, QUEUED, STATUSES, place_first, queued_jobs, renumber
-from app.models import AgentJob
+from app.store.models import AgentJob
 from workflows.queue_types import JobRef, Recovery
 
 # How a lost job that may not go back to the queue is marked (the orchestration is told it failed).

@@ -13,7 +13,7 @@ from sqlalchemy import select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from app.models import Agent, ProjectQueue, utcnow
+from app.store.models import Agent, ProjectQueue, utcnow
 
 
 def dialect(session: Session) -> str:

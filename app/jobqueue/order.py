@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
-from app.models import AgentJob
+from app.store.models import AgentJob
 
 QUEUED = "queued"
 IN_PROGRESS = "in_progress"

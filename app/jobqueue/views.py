@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.jobqueue.order import IN_PROGRESS, QUEUED, claim_order
-from app.models import AgentJob, ProjectQueue
+from app.store.models import AgentJob, ProjectQueue
 
 
 @dataclass(frozen=True)

@@ -15,11 +15,11 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from app.agent.auth import agent_token
-from app.agent.client import AgentClient
-from app.agent.proto import agent_pb2 as pb
-from app.agent.protocol import COMMANDS
-from app.agent.server import AgentServer
+from app.agent_client.auth import agent_token
+from app.agent_client.client import AgentClient
+from app.agent_client.proto import agent_pb2 as pb
+from app.agent_client.protocol import COMMANDS
+from app.agent_server.server import AgentServer
 from app.config import Settings
 from tests.conftest import free_port, make_settings
 

@@ -9,8 +9,8 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from app.agent.proto import agent_pb2 as pb
-from app.agent.server import AgentServer
+from app.agent_client.proto import agent_pb2 as pb
+from app.agent_server.server import AgentServer
 from tests.agent.conftest import AgentWorld, collect, pid_gone, request, wait_for, world_settings
 from tests.conftest import free_port
 

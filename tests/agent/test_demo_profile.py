@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from app.agent.proto import agent_pb2 as pb
-from app.agent.server import AgentServer
+from app.agent_client.proto import agent_pb2 as pb
+from app.agent_server.server import AgentServer
 from tests.agent.conftest import AgentWorld, collect, request, world_settings
 from tests.conftest import free_port
 

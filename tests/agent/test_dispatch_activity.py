@@ -20,10 +20,10 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.agent import AgentActivities
 from activities.agent_types import AgentCommand, AgentOutcome
-from app.agent.server import AgentServer
-from app.db import make_engine, make_session_factory
-from app.models import JobLog
-from app.worker import ACTIVITY_THREADS, build_worker
+from app.agent_server.server import AgentServer
+from app.store.db import make_engine, make_session_factory
+from app.store.models import JobLog
+from app.worker.main import ACTIVITY_THREADS, build_worker
 from tests.agent.conftest import TOKEN, AgentProcess, AgentWorld, pid_gone, world_settings
 from tests.agent.dispatch_workflow import DispatchInput, DispatchWorkflow
 from tests.conftest import free_port

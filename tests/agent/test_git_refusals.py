@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.agent.git_refusals import credentials_refused, refusal_message, without_userinfo
+from app.agent_server.git_refusals import credentials_refused, refusal_message, without_userinfo
 
 # git's stderr (and the code hosts' `remote:` lines) as they appear; the expected line, or None: not a refusal.
 CASES = [

@@ -21,10 +21,10 @@ from pathlib import Path
 
 import pytest
 
-from app.agent import handover
-from app.agent.demo_repo import ensure_repository
-from app.agent.proto import agent_pb2 as pb
-from app.agent.server import AgentServer
+from app.agent_client.proto import agent_pb2 as pb
+from app.agent_server import handover
+from app.agent_server.demo_repo import ensure_repository
+from app.agent_server.server import AgentServer
 from tests.agent.conftest import AgentProcess, AgentWorld, collect, pid_gone, request, wait_for, world_settings
 from tests.conftest import free_port
 

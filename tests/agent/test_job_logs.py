@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from app.db import make_engine, make_session_factory
-from app.job_logs import LogLine, read_lines, store_lines
-from app.models import AgentJob
+from app.store.db import make_engine, make_session_factory
+from app.store.job_logs import LogLine, read_lines, store_lines
+from app.store.models import AgentJob
 
 
 def test_replayed_lines_are_stored_once(database_url: str) -> None:

@@ -13,9 +13,9 @@ from flask.testing import FlaskClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from app.job_logs import LogLine, store_lines
-from app.models import AgentJob
-from app.web import create_app
+from app.store.job_logs import LogLine, store_lines
+from app.store.models import AgentJob
+from app.web.factory import create_app
 from tests.conftest import make_settings
 
 AUTH = {"Authorization": "Bearer live-token"}

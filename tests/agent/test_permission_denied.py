@@ -15,7 +15,7 @@ from temporalio.client import WorkflowFailureError
 from temporalio.exceptions import ActivityError, ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
-from app.agent.proto import agent_pb2 as pb
+from app.agent_client.proto import agent_pb2 as pb
 from tests.agent.conftest import AgentWorld
 from tests.agent.dispatch_workflow import DispatchInput
 from tests.agent.test_dispatch_activity import command, dispatching, start

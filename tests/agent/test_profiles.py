@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from app.agent.profiles import ProfileError, load_profile
-from app.agent.protocol import COMMANDS
+from app.agent_client.protocol import COMMANDS
+from app.agent_server.profiles import ProfileError, load_profile
 from app.config import ConfigError
 from tests.conftest import make_settings
 

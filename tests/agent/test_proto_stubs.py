@@ -1,4 +1,4 @@
-"""The committed stubs in app/agent/proto are exactly what grpcio-tools makes of proto/agent/v1/agent.proto."""
+"""The committed stubs in app/agent_client/proto are exactly what grpcio-tools makes of proto/agent/v1/agent.proto."""
 
 from __future__ import annotations
 

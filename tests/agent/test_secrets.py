@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from app.agent.server import AgentServer
+from app.agent_server.server import AgentServer
 from tests.agent.conftest import TOKEN, world_settings
 from tests.agent.dispatch_workflow import DispatchInput
 from tests.agent.test_dispatch_activity import command, dispatching, start, stored

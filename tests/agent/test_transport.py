@@ -11,9 +11,9 @@ import pytest
 
 from activities.agent import AgentActivities
 from activities.agent_types import CredentialsRequest, PingInput
-from app.agent.client import AgentClient
-from app.agent.server import AgentServer
-from app.db import make_engine, make_session_factory
+from app.agent_client.client import AgentClient
+from app.agent_server.server import AgentServer
+from app.store.db import make_engine, make_session_factory
 from tests.agent.conftest import TOKEN, AgentWorld, world_settings
 from tests.conftest import free_port
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from app.agent.demo_repo import ensure_repository
-from app.agent.workspace import Workspaces, git
+from app.agent_server.demo_repo import ensure_repository
+from app.agent_server.workspace import Workspaces, git
 
 
 @pytest.fixture

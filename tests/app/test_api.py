@@ -12,7 +12,7 @@ import pytest
 from flask.testing import FlaskClient
 from temporalio.testing import WorkflowEnvironment
 
-from app.web import create_app
+from app.web.factory import create_app
 from tests.conftest import free_port, make_settings
 from tests.workflows.conftest import running_worker
 from tests.workflows.fakes import FakeAgent, FakeJira

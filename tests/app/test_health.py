@@ -10,7 +10,7 @@ from flask import Flask
 from temporalio.testing import WorkflowEnvironment
 
 from app.config import Settings
-from app.web import create_app as build_app
+from app.web.factory import create_app as build_app
 from tests.conftest import free_port, make_settings
 
 

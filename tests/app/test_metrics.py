@@ -30,8 +30,8 @@ from activities.jobs import JobActivities, JobFinished
 from activities.records import OrchestrationRecord, RecordActivities
 from app.config import ConfigError
 from app.jobqueue import agents, claims, edits
-from app.web import create_app
-from app.worker import build_worker, connect_until_ready, metrics_runtime
+from app.web.factory import create_app
+from app.worker.main import build_worker, connect_until_ready, metrics_runtime
 from tests.conftest import free_port, make_settings
 from tests.jobqueue.conftest import add_agents, add_job, job_input
 from tests.webhooks.jira_payloads import fixture_body

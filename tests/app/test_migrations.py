@@ -6,9 +6,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
 
-from app.db import make_engine
-from app.migrate import downgrade, upgrade
-from app.models import Base
+from app.store.db import make_engine
+from app.store.migrate import downgrade, upgrade
+from app.store.models import Base
 
 
 def test_upgrade_downgrade_upgrade(empty_database_url: str) -> None:

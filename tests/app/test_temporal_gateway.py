@@ -12,7 +12,7 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from app.config import TemporalSettings
-from app.temporal import TemporalGateway, TemporalUnavailable
+from app.temporal.gateway import TemporalGateway, TemporalUnavailable
 from tests.conftest import free_port
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from temporalio import activity, workflow
 from temporalio.testing import WorkflowEnvironment
 
-from app.worker import build_worker
+from app.worker.main import build_worker
 
 started = threading.Event()
 release = threading.Event()

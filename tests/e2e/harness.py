@@ -28,10 +28,9 @@ from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
 from app.config import SANDBOX_BOT_EMAIL, SANDBOX_BOT_TOKEN
-from app.schedule_state import agent_schedule_ids
 from tests.conftest import free_port
 from workflows import search
-from workflows.queue_types import RECONCILE_ID, RECOVERY_ID, REVIVAL_ID
+from workflows.queue_types import RECONCILE_ID, RECOVERY_ID, REVIVAL_ID, agent_schedule_ids
 
 ORCHESTRATOR = str(Path(sys.executable).parent / "orchestrator")
 

@@ -35,19 +35,18 @@ from sqlalchemy.orm import Session
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 
-from app.agent.jobs import Journal
-from app.agent.profiles import SHIPPED
-from app.agent.proto import agent_pb2 as pb
-from app.db import make_engine
-from app.models import Agent, AgentJob, JobLog
+from app.agent_client.proto import agent_pb2 as pb
+from app.agent_server.jobs import Journal
+from app.agent_server.profiles import SHIPPED
 from app.sandbox.people import SandboxPerson
-from app.schedule_state import agent_schedule_ids
+from app.store.db import make_engine
+from app.store.models import Agent, AgentJob, JobLog
 from tests.e2e.harness import Stack, clear_namespace, eventually, exists, listening, own_namespace
 from workflows import workflow_id_for
 from workflows.agent_health import AgentHealthCheckWorkflow
 from workflows.messages import RunStatus
 from workflows.orchestration import OrchestrationWorkflow
-from workflows.queue_types import AgentHealth, job_workflow_id
+from workflows.queue_types import AgentHealth, agent_schedule_ids, job_workflow_id
 from workflows.report import inline
 
 pytestmark = pytest.mark.e2e
@@ -290,10 +289,10 @@ async def test_two_agents_run_ten_issues_of_two_projects_each_job_once_in_queue_
 
 # EXPLORE waits for this file before running the demo's explore step, so the test can stop the agent while the
 # job's command is surely running (the demo's steps take a fraction of a second). Everything else is the demo.
-DEMO_EXPLORE = 'run = ["{python}", "-m", "app.agent.demo", "explore", "{job_file}"]'
+DEMO_EXPLORE = 'run = ["{python}", "-m", "app.agent_server.demo", "explore", "{job_file}"]'
 GATED_EXPLORE = (
     'run = ["sh", "-c", '
-    '\'while [ ! -e "$0" ]; do sleep 0.1; done; exec "$1" -m app.agent.demo explore "$2"\', '
+    '\'while [ ! -e "$0" ]; do sleep 0.1; done; exec "$1" -m app.agent_server.demo explore "$2"\', '
     '"{gate}", "{{python}}", "{{job_file}}"]'
 )
 
@@ -390,7 +389,7 @@ async def test_an_agent_killed_mid_job_goes_offline_its_job_is_requeued_and_work
             pid = state["pid"]
             if state["state"] == "JOB_STATE_RUNNING" and isinstance(pid, int) and pid:
                 with contextlib.suppress(OSError):  # the process may end between the read and here
-                    if b"app.agent.demo" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                    if b"app.agent_server.demo" in Path(f"/proc/{pid}/cmdline").read_bytes():
                         return pid
         return None
 

@@ -26,10 +26,10 @@ from temporalio.client import Client, WorkflowExecution, WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 
 from activities.reconcile import trigger_jql
-from app.db import make_engine, make_session_factory
-from app.models import WebhookDelivery
 from app.sandbox.people import SandboxPerson
 from app.sandbox.server import STATE_FILE, SandboxServer
+from app.store.db import make_engine, make_session_factory
+from app.store.models import WebhookDelivery
 from tests.conftest import free_port
 from tests.e2e.harness import Stack, drop_namespace, eventually, exists, own_namespace
 from tests.sandbox.conftest import gateway_for, sandbox_config

@@ -12,9 +12,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from activities.jobs import JobActivities, NewJob
 from activities.queue import EnqueueInput, QueueActivities
-from app.db import make_engine, make_session_factory
 from app.jobqueue import agents
-from app.models import Agent, AgentJob, JobLog, ProjectQueue
+from app.store.db import make_engine, make_session_factory
+from app.store.models import Agent, AgentJob, JobLog, ProjectQueue
 from workflows.job_types import JobInput
 
 

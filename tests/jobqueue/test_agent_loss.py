@@ -16,10 +16,9 @@ from sqlalchemy import select
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from app.db import make_engine, make_session_factory
-from app.models import Agent, AgentJob
-from app.schedule_state import agent_schedule_ids
-from app.schedules import Plan, apply_plan, ensure_agent_schedules
+from app.store.db import make_engine, make_session_factory
+from app.store.models import Agent, AgentJob
+from app.temporal.schedules import Plan, apply_plan, ensure_agent_schedules
 from tests.conftest import make_settings
 from tests.jobqueue.health_server import HealthServer
 from tests.jobqueue.test_system import project_keys
@@ -30,7 +29,7 @@ from workflows import workflow_id_for
 from workflows.agent_health import AgentHealthCheckWorkflow
 from workflows.messages import OrchestrationInput, RunStatus
 from workflows.orchestration import OrchestrationWorkflow
-from workflows.queue_types import HealthCheckInput
+from workflows.queue_types import HealthCheckInput, agent_schedule_ids
 
 
 async def eventually(check: Callable[[], Awaitable[bool]], what: str, timeout: float = 30.0) -> None:

@@ -9,10 +9,10 @@ from pathlib import Path
 
 from temporalio.testing import WorkflowEnvironment
 
-from app.db import make_engine, make_session_factory
-from app.schedule_state import agent_schedule_ids
+from app.store.db import make_engine, make_session_factory
 from tests.conftest import free_port
 from tests.jobqueue.conftest import add_job, job_input, rows
+from workflows.queue_types import agent_schedule_ids
 
 ORCHESTRATOR = str(Path(sys.executable).parent / "orchestrator")
 

@@ -11,7 +11,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.queue import AgentRef, JobIdInput, JobStatusUpdate, ProjectRef, QueueActivities, RemoveInput
 from app.jobqueue import edits
-from app.models import AgentJob, utcnow
+from app.store.models import AgentJob, utcnow
 from tests.jobqueue.conftest import add_agents, add_job, job_input, positions, rows, wipe
 
 AGENT = "10.0.0.1:50051"

@@ -66,7 +66,7 @@ def test_an_unknown_agent_is_reported_not_created(factory: sessionmaker[Session]
 
 
 def test_ping_answers_serving_not_serving_and_stopped(health_server: HealthServer, sqlite_url: str) -> None:
-    from app.db import make_engine, make_session_factory
+    from app.store.db import make_engine, make_session_factory
 
     activities = AgentHealthActivities(make_session_factory(make_engine(sqlite_url)), AgentSettings(), "s3cret-token")
     answer = activities.check_agent_health(HealthProbe(health_server.address))
@@ -80,7 +80,7 @@ def test_ping_answers_serving_not_serving_and_stopped(health_server: HealthServe
 
 
 def test_ping_gives_up_after_five_seconds(sqlite_url: str) -> None:
-    from app.db import make_engine, make_session_factory
+    from app.store.db import make_engine, make_session_factory
 
     # A port that accepts connections but never speaks HTTP/2: only the deadline ends the call.
     with socket.socket() as silent:

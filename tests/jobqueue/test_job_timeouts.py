@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from activities.jobs import JobActivities, NewJob
-from app.db import make_engine, make_session_factory
+from app.store.db import make_engine, make_session_factory
 from tests.workflows.conftest import Harness, harness
 from workflows.job_execution import JobExecutionWorkflow
 from workflows.job_types import JobInput

@@ -14,7 +14,7 @@ from flask.testing import FlaskClient
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from app.web import create_app
+from app.web.factory import create_app
 from tests.conftest import make_settings
 from tests.jobqueue.test_system import project_keys
 from tests.jobqueue.timed_agent import TimedAgent

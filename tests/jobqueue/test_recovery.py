@@ -11,8 +11,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from activities.queue import AgentRef, QueueActivities
 from activities.recovery import RecoverInput, RecoveryActivities, Suspect, SuspectQuery
-from app.job_logs import LogLine, store_lines
-from app.models import AgentJob, utcnow
+from app.store.job_logs import LogLine, store_lines
+from app.store.models import AgentJob, utcnow
 from tests.jobqueue.conftest import add_agents, add_job, job_input, positions, rows, wipe
 from workflows.recovery import lost_reason
 

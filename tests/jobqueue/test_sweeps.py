@@ -17,12 +17,12 @@ from temporalio.client import WorkflowExecutionStatus
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
-from app.db import make_engine, make_session_factory
-from app.job_system import start_job_system
+from activities.temporal_ops import set_agent_paused
 from app.jobqueue.agents import list_agents
-from app.models import Agent, AgentJob, JobLog, Orchestration, utcnow
-from app.schedule_state import agent_schedule_ids, set_agent_paused
-from app.schedules import agent_plans, apply_plan
+from app.store.db import make_engine, make_session_factory
+from app.store.models import Agent, AgentJob, JobLog, Orchestration, utcnow
+from app.temporal.schedules import agent_plans, apply_plan
+from app.worker.registry import start_job_system
 from tests.conftest import make_settings
 from tests.jobqueue.conftest import job_input
 from tests.jobqueue.test_system import project_keys
@@ -34,7 +34,15 @@ from workflows.job_types import JobInput
 from workflows.messages import OrchestrationInput, RunStatus
 from workflows.orchestration import OrchestrationWorkflow
 from workflows.queue_monitor import QueueMonitorWorkflow
-from workflows.queue_types import RECONCILE_ID, RECOVERY_ID, REVIVAL_ID, MonitorInput, ReconcileInput, RecoveryInput
+from workflows.queue_types import (
+    RECONCILE_ID,
+    RECOVERY_ID,
+    REVIVAL_ID,
+    MonitorInput,
+    ReconcileInput,
+    RecoveryInput,
+    agent_schedule_ids,
+)
 from workflows.reconcile import ReconcileWorkflow
 from workflows.recovery import JobRecoveryWorkflow
 

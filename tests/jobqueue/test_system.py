@@ -17,8 +17,8 @@ from sqlalchemy import select
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 
-from app.db import make_engine, make_session_factory
-from app.models import AgentJob
+from app.store.db import make_engine, make_session_factory
+from app.store.models import AgentJob
 from tests.jobqueue.timed_agent import TimedAgent
 from tests.workflows.conftest import running_worker
 from tests.workflows.fakes import FakeJira

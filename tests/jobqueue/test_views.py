@@ -8,10 +8,10 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from activities.queue import JobLogEntry, QueueActivities
-from app.job_logs import LogLine, store_lines
 from app.jobqueue.claims import next_job
 from app.jobqueue.views import queue_status
-from app.models import AgentJob, JobLog, utcnow
+from app.store.job_logs import LogLine, store_lines
+from app.store.models import AgentJob, JobLog, utcnow
 from tests.jobqueue.conftest import add_job, job_input, wipe
 
 SETTINGS = settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -12,7 +12,7 @@ from werkzeug.serving import make_server
 
 from app.config import Settings
 from app.sandbox.server import SandboxConfig, SandboxServer
-from app.web import create_app
+from app.web.factory import create_app
 from tests.conftest import free_port, make_settings
 
 

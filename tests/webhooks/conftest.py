@@ -15,7 +15,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from werkzeug.test import TestResponse
 
 from app.config import Settings, TemporalSettings
-from app.web import create_app
+from app.web.factory import create_app
 from tests.conftest import make_settings
 from tests.webhooks.jira_payloads import APPROVE_STATUS, BOT, SECRET, TRIGGER_STATUS, encode, signed_headers
 

@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.db import make_engine, make_session_factory
-from app.models import WebhookDelivery, utcnow
+from app.store.db import make_engine, make_session_factory
+from app.store.models import WebhookDelivery, utcnow
 from tests.webhooks.jira_payloads import fixture_body
 from webhooks.deliveries import CLAIMED, STALE_CLAIM, Claim, DeliveryStore
 from webhooks.events import JiraEvent, read_jira_delivery

@@ -20,8 +20,8 @@ from flask import Flask
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 
-from app.temporal import TemporalGateway
-from app.web import create_app
+from app.temporal.gateway import TemporalGateway
+from app.web.factory import create_app
 from tests.webhooks.conftest import webhook_settings
 from tests.webhooks.jira_payloads import encode, load_jira_fixture, signed_headers
 from tests.workflows.conftest import running_worker

@@ -10,7 +10,7 @@ import pytest
 import responses
 from flask import Flask
 
-from app.web import create_app
+from app.web.factory import create_app
 from tests.webhooks.conftest import FakeTemporal, webhook_settings
 from tests.webhooks.jira_payloads import BOT, fixture_body, signed_headers
 from webhooks.identity import BotIdentity, describe_error, fetch_bot_account_id

@@ -14,9 +14,9 @@ from sqlalchemy import func, select
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.service import RPCError, RPCStatusCode
 
-from app.models import WebhookDelivery
-from app.temporal import TemporalGateway, TemporalUnavailable
-from app.web import create_app
+from app.store.models import WebhookDelivery
+from app.temporal.gateway import TemporalGateway, TemporalUnavailable
+from app.web.factory import create_app
 from tests.conftest import free_port
 from tests.webhooks.conftest import FakeTemporal, Poster, webhook_settings
 from tests.webhooks.jira_payloads import (

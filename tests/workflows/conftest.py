@@ -24,11 +24,11 @@ from activities.jira import JiraActivities
 from activities.jobs import JobActivities
 from activities.records import RecordActivities
 from app.config import Settings
-from app.db import make_engine, make_session_factory
-from app.job_system import job_system_activities, job_system_workflows
 from app.jobqueue import agents
-from app.models import AgentJob
-from app.worker import HEARTBEAT_THROTTLE
+from app.store.db import make_engine, make_session_factory
+from app.store.models import AgentJob
+from app.worker.main import HEARTBEAT_THROTTLE
+from app.worker.registry import job_system_activities, job_system_workflows
 from tests.workflows.fakes import FakeAgent, FakeJira
 from workflows import workflow_id_for
 from workflows.job_execution import JobExecutionWorkflow

@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import select
 from temporalio.client import WorkflowFailureError, WorkflowUpdateFailedError
 
-from app.db import make_engine, make_session_factory
-from app.models import AgentJob, Checkpoint, Orchestration
+from app.store.db import make_engine, make_session_factory
+from app.store.models import AgentJob, Checkpoint, Orchestration
 from tests.workflows.conftest import Harness, keep_history, until, until_state
 from tests.workflows.fakes import (
     APPROVER,

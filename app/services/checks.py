@@ -1,0 +1,90 @@
+"""Reachability checks of the database, Temporal and Jira, shared by `/healthz` and `orchestrator check`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine
+
+from app.config import JiraSettings
+from app.store.db import describe_url, ping
+from app.store.migrate import alembic_config
+from app.temporal.gateway import TemporalGateway
+
+
+@dataclass(frozen=True)
+class Check:
+    """The outcome of one check: what was checked, whether it works, and a plain-language detail."""
+
+    name: str
+    ok: bool
+    detail: str
+
+
+def check_database(engine: Engine) -> Check:
+    """Connect, run a query, and compare the schema revision with the newest migration."""
+    where = describe_url(engine.url.render_as_string(hide_password=False))
+    try:
+        ping(engine)
+        with engine.connect() as connection:
+            current = MigrationContext.configure(connection).get_current_revision()
+    except Exception as err:  # any driver error means "not reachable"; the message says which
+        return Check("database", False, f"cannot reach {where}: {_first_line(err)}")
+    head = ScriptDirectory.from_config(alembic_config(where)).get_current_head()
+    if current != head:
+        return Check(
+            "database", False, f"{where} is at schema {current or 'empty'}, expected {head}: run `orchestrator migrate`"
+        )
+    return Check("database", True, f"{where} reachable, schema {current}")
+
+
+def check_temporal(gateway: TemporalGateway) -> Check:
+    """Ask Temporal's health service through the gateway."""
+    settings = gateway.settings
+    if not settings.enabled:
+        return Check("temporal", True, "disabled (FEATURE_TEMPORAL_ENABLED=false)")
+    problem = gateway.check()
+    if problem:
+        return Check("temporal", False, problem)
+    return Check("temporal", True, f"{settings.address} reachable, namespace {settings.namespace}")
+
+
+def check_jira(settings: JiraSettings) -> Check:
+    """Authenticate against Jira (or the sandbox) with `/myself`."""
+    from jira import JIRA, JIRAError  # imported here: the web process does not need it for /healthz
+
+    where = f"sandbox Jira at {settings.url}" if settings.uses_sandbox else f"Jira at {settings.url}"
+    email, token = settings.credentials
+    try:
+        client = JIRA(
+            server=settings.url,
+            basic_auth=(email, token),
+            timeout=5,
+            max_retries=0,
+            get_server_info=False,
+        )
+        me = client.myself()
+    except JIRAError as err:
+        detail = (
+            "credentials refused (check JIRA_EMAIL and JIRA_API_TOKEN)"
+            if err.status_code in (401, 403)
+            else (f"answered {err.status_code}")
+        )
+        return Check("jira", False, f"{where}: {detail}")
+    except Exception as err:  # connection refused, DNS, TLS: all mean "not reachable"
+        detail = _first_line(err)
+        if token:
+            detail = detail.replace(token, "***")
+        return Check("jira", False, f"cannot reach {where}: {detail}")
+    return Check("jira", True, f"{where} reachable as {me.get('displayName') or me.get('accountId')}")
+
+
+def _first_line(err: BaseException) -> str:
+    if "Connection refused" in str(err):
+        return "connection refused (is it running?)"
+    if "Name or service not known" in str(err) or "nodename nor servname" in str(err):
+        return "the host name does not resolve"
+    text = str(err).strip().splitlines()
+    return (text[0] if text else type(err).__name__)[:300]

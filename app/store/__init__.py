@@ -1,0 +1,1 @@
+"""Persistence: engine and sessions, the SQLAlchemy models, migrations, and the job log."""

@@ -1,0 +1,56 @@
+"""The Flask application factory: settings, database, Temporal gateway and blueprints."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, jsonify
+from flask.typing import ResponseReturnValue
+from werkzeug.exceptions import HTTPException
+
+from app.config import Settings
+from app.config.logs import configure_logging
+from app.store.db import make_engine, make_session_factory
+from app.temporal.gateway import TemporalGateway
+from app.web.api import bp as api_bp
+from app.web.dashboard import bp as dashboard_bp
+from app.web.health import bp as health_bp
+from app.web.live import bp as live_bp
+from app.web.metrics import bp as metrics_bp
+from app.web.queue_api import bp as queue_api_bp
+from webhooks.jira import bp as jira_webhooks_bp
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None, temporal: TemporalGateway | None = None) -> Flask:
+    """Create the web app; tests pass their own settings (and gateway) through this seam."""
+    settings = settings or Settings.from_env()
+    configure_logging(settings.log_level)
+    app = Flask(__name__)
+    engine = make_engine(settings.database_url)
+    # Extensions are how blueprints (and webhooks/) reach shared objects without importing app/.
+    app.extensions["settings"] = settings
+    app.extensions["db_engine"] = engine
+    app.extensions["session_factory"] = make_session_factory(engine)
+    app.extensions["temporal"] = temporal or TemporalGateway(settings.temporal)
+    app.register_blueprint(health_bp)
+    app.register_blueprint(metrics_bp)
+    app.register_blueprint(api_bp)
+    app.register_blueprint(live_bp)
+    app.register_blueprint(queue_api_bp)
+    app.register_blueprint(dashboard_bp)
+    app.register_blueprint(jira_webhooks_bp)
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(Exception, _unexpected_error)
+    return app
+
+
+def _http_error(err: HTTPException) -> ResponseReturnValue:
+    return jsonify(error=err.name, detail=err.description), err.code or 500
+
+
+def _unexpected_error(err: Exception) -> ResponseReturnValue:
+    # Never echo internals (they may hold payload text or secrets); the log has the traceback.
+    log.exception("web.unexpected-error")
+    return jsonify(error="Internal Server Error", detail="unexpected error; see the server log"), 500

@@ -1,0 +1,156 @@
+"""Live agent job logs: JSON pages and a Server-Sent-Events stream that follows `job_logs` across processes.
+
+The worker's dispatch activity stores every line the agent streams; any web process follows the table with a
+cursor on the row id, so subscribers need no broker and miss nothing across reconnects (`Last-Event-ID`).
+A job's lines include those of its lifecycle sub-jobs (`<job_id>:runVerification`, `:createPR`, `:cleanup`).
+
+Stage changes (the seed's stage-change events): when a line's stage differs from the stage of the line before it
+(`workspace` → `CODE` → `push` ...), the stream sends an `event: stage` with the old and new stage just before
+that line. A reconnect learns the stage it last saw from the line at its cursor, so it neither misses a change
+nor repeats one, except when the connection drops between a stage event and its line (it carries that line's id
+as `line_id`, so a client can tell).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from flask import Blueprint, Response, abort, current_app, jsonify, request, stream_with_context
+from flask.typing import ResponseReturnValue
+from sqlalchemy import ColumnElement, or_, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.agent_client.protocol import job_id_problem
+from app.store.models import AgentJob, JobLog
+from app.web.auth import require_token
+
+bp = Blueprint("live", __name__, url_prefix="/api/jobs")
+bp.before_request(require_token)
+
+PAGE = 500
+POLL = 0.5
+KEEPALIVE = 15.0
+STREAM_MAX = 300.0  # seconds one stream may hold a web thread; EventSource reconnects with Last-Event-ID
+ENDED = frozenset({"completed", "failed", "cancelled"})
+
+
+def _job_id(raw: str) -> str:
+    problem = job_id_problem(raw)
+    if problem:
+        abort(400, description=problem)
+    return raw
+
+
+def _int_arg(name: str, default: int, maximum: int) -> int:
+    raw = request.args.get(name) or (request.headers.get("Last-Event-ID") if name == "after_id" else None)
+    if raw is None or raw == "":
+        return default
+    if not raw.isdigit():
+        abort(400, description=f"{name} must be a whole number")
+    return min(int(raw), maximum)
+
+
+def _of_job(job_id: str) -> ColumnElement[bool]:
+    return or_(JobLog.job_id == job_id, JobLog.job_id.startswith(f"{job_id}:", autoescape=True))
+
+
+def _lines(session: Session, job_id: str, after_id: int, limit: int) -> list[JobLog]:
+    query = select(JobLog).where(_of_job(job_id), JobLog.id > after_id).order_by(JobLog.id).limit(limit)
+    return list(session.scalars(query))
+
+
+def _stage_at(session: Session, job_id: str, after_id: int) -> str:
+    """The last stage named at or before the cursor: the stage a resuming subscriber saw last."""
+    if after_id <= 0:
+        return ""
+    named = (_of_job(job_id), JobLog.id <= after_id, JobLog.stage != "")
+    query = select(JobLog.stage).where(*named).order_by(JobLog.id.desc()).limit(1)
+    return session.scalar(query) or ""
+
+
+def stage_changes(rows: list[JobLog], stage: str) -> Iterator[tuple[JobLog, str | None]]:
+    """Each row with the stage it leaves (None when it stays in the same stage); a line with no stage changes none."""
+    for row in rows:
+        if row.stage and row.stage != stage:
+            yield row, stage
+            stage = row.stage
+        else:
+            yield row, None
+
+
+def _as_json(row: JobLog) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "job_id": row.job_id,
+        "seq": row.seq,
+        "level": row.level,
+        "stage": row.stage,
+        "message": row.message,
+        "time": row.created_at.isoformat(),
+    }
+
+
+@bp.get("/<job_id>/logs")
+def job_logs(job_id: str) -> ResponseReturnValue:
+    """A page of the job's log lines after `after_id` (oldest first) and the cursor for the next page."""
+    job_id = _job_id(job_id)
+    after_id = _int_arg("after_id", 0, 2**62)
+    limit = max(1, _int_arg("limit", PAGE, PAGE))
+    factory: sessionmaker[Session] = current_app.extensions["session_factory"]
+    with factory() as session:
+        rows = _lines(session, job_id, after_id, limit)
+        status = session.scalar(select(AgentJob.status).where(AgentJob.id == job_id))
+    return jsonify(
+        job_id=job_id,
+        status=status,
+        lines=[_as_json(row) for row in rows],
+        next_after_id=rows[-1].id if rows else after_id,
+    )
+
+
+@bp.get("/<job_id>/logs/stream")
+def stream_job_logs(job_id: str) -> ResponseReturnValue:
+    """Server-Sent Events: every line after `after_id` (or Last-Event-ID), then new ones as they are stored."""
+    job_id = _job_id(job_id)
+    after_id = _int_arg("after_id", 0, 2**62)
+    seconds = float(_int_arg("timeout", int(STREAM_MAX), int(STREAM_MAX)))
+    factory: sessionmaker[Session] = current_app.extensions["session_factory"]
+    events = _follow(factory, job_id, after_id, seconds)
+    return Response(
+        stream_with_context(events),
+        mimetype="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+def _follow(factory: sessionmaker[Session], job_id: str, after_id: int, seconds: float) -> Iterator[str]:
+    deadline = time.monotonic() + seconds
+    last_sent = time.monotonic()
+    with factory() as session:
+        stage = _stage_at(session, job_id, after_id)
+    yield "retry: 2000\n\n"
+    while True:
+        with factory() as session:
+            rows = _lines(session, job_id, after_id, PAGE)
+            status = None if rows else session.scalar(select(AgentJob.status).where(AgentJob.id == job_id))
+        for row, left in stage_changes(rows, stage):
+            if left is not None:
+                change = {"job_id": row.job_id, "from": left or None, "to": row.stage, "line_id": row.id}
+                yield f"event: stage\ndata: {json.dumps({**change, 'time': row.created_at.isoformat()})}\n\n"
+                stage = row.stage
+            after_id = row.id
+            yield f"id: {row.id}\nevent: log\ndata: {json.dumps(_as_json(row))}\n\n"
+            last_sent = time.monotonic()
+        if status in ENDED:
+            yield f"event: end\ndata: {json.dumps({'job_id': job_id, 'status': status})}\n\n"
+            return
+        if time.monotonic() >= deadline:
+            return
+        if not rows:
+            if time.monotonic() - last_sent >= KEEPALIVE:
+                yield ": keepalive\n\n"
+                last_sent = time.monotonic()
+            time.sleep(POLL)

@@ -1,0 +1,141 @@
+"""The Temporal worker process: registers workflows and activities, and shuts down gracefully on SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import signal
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy.exc import SQLAlchemyError
+from temporalio.client import Client
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
+from temporalio.service import RPCError
+from temporalio.worker import Worker
+
+from app.config import ConfigError, Settings
+from app.config.logs import configure_logging
+from app.store.db import make_engine, make_session_factory
+from app.temporal.gateway import TemporalUnavailable, connect
+from app.worker.registry import activity_functions, start_job_system, workflow_classes
+
+log = logging.getLogger(__name__)
+
+# Sync activities (the jira package, SQLAlchemy) run on this many threads.
+ACTIVITY_THREADS = 32
+HEARTBEAT_THROTTLE = timedelta(seconds=2)
+
+
+@functools.cache
+def metrics_runtime(address: str) -> Runtime:
+    """The process's Temporal runtime that serves the SDK's metrics on http://<address>/metrics.
+
+    Made once per process (cached): each runtime has its own threads and binds the address, and a client keeps the
+    runtime it connected with. Names and units are the SDK's defaults (histograms in milliseconds), the ones
+    Temporal's SDK metrics reference and its Grafana dashboard for Core-based SDKs use.
+    """
+    try:
+        return Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=address)))
+    except ValueError as err:  # the address is taken, or not an ip:port
+        raise ConfigError(f"WORKER_METRICS_ADDRESS: cannot serve metrics on {address}: {err}") from None
+
+
+def worker_runtime(settings: Settings) -> Runtime | None:
+    """The runtime the worker's client connects with: one serving metrics when WORKER_METRICS_ADDRESS is set."""
+    address = settings.worker_metrics_address
+    return metrics_runtime(address) if address else None
+
+
+async def connect_until_ready(settings: Settings, stop: asyncio.Event) -> Client | None:
+    """Connect to Temporal, retrying while it is not up yet (as under `make run`); None if stopped first."""
+    # Before the first connection attempt, so the metrics endpoint is up (and a taken address fails) at once.
+    runtime = worker_runtime(settings)
+    delay = 0.5
+    while not stop.is_set():
+        try:
+            return await connect(settings.temporal, runtime=runtime)
+        except TemporalUnavailable as err:
+            log.warning("worker.temporal-unavailable %s; retrying in %.1fs", err, delay)
+        try:
+            await asyncio.wait_for(stop.wait(), delay)
+        except TimeoutError:
+            delay = min(delay * 2, 10.0)
+    return None
+
+
+def build_worker(
+    client: Client,
+    task_queue: str,
+    workflows: Sequence[type],
+    activities: Sequence[Callable[..., Any]],
+    executor: ThreadPoolExecutor,
+    shutdown_grace: timedelta,
+) -> Worker:
+    """A worker whose in-flight activities get `shutdown_grace` to finish when it is asked to stop."""
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=list(workflows),
+        activities=list(activities),
+        activity_executor=executor,
+        max_concurrent_activities=ACTIVITY_THREADS,
+        graceful_shutdown_timeout=shutdown_grace,
+        # Cancellation reaches an activity only through a heartbeat answer: keep that delay to seconds.
+        max_heartbeat_throttle_interval=HEARTBEAT_THROTTLE,
+    )
+
+
+async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
+    """Run until `stop` is set, then drain: activities still running after the grace period are retried elsewhere."""
+    client = await connect_until_ready(settings, stop)
+    if client is None:
+        return
+    with ThreadPoolExecutor(max_workers=ACTIVITY_THREADS, thread_name_prefix="activity") as executor:
+        worker = build_worker(
+            client,
+            settings.temporal.task_queue,
+            workflow_classes(),
+            activity_functions(settings, client),
+            executor,
+            settings.worker_shutdown_grace,
+        )
+        async with worker:
+            log.info(
+                "worker.started task_queue=%s namespace=%s metrics=%s",
+                settings.temporal.task_queue,
+                settings.temporal.namespace,
+                f"http://{settings.worker_metrics_address}/metrics" if settings.worker_metrics_address else "off",
+            )
+            await _start_job_system(client, settings)
+            await stop.wait()
+            log.info("worker.stopping grace=%ss", settings.worker_shutdown_grace.total_seconds())
+    log.info("worker.stopped")
+
+
+async def _start_job_system(client: Client, settings: Settings) -> None:
+    # The worker still runs the workflows without its schedules; the log says what to fix.
+    engine = make_engine(settings.database_url)
+    try:
+        await start_job_system(client, settings, make_session_factory(engine))
+    except (RPCError, SQLAlchemyError, ValueError) as err:
+        log.error("worker.schedules-not-set-up %s: %s", type(err).__name__, err)
+    finally:
+        engine.dispose()
+
+
+def main(settings: Settings) -> None:
+    """Entry point of `orchestrator worker`: SIGTERM and SIGINT start a graceful shutdown."""
+    configure_logging(settings.log_level)
+
+    async def _main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await run_worker(settings, stop)
+
+    asyncio.run(_main())

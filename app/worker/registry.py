@@ -1,0 +1,140 @@
+"""The worker's one registry: every workflow, every activity bound to its dependencies, and the job system's start-up.
+
+Workflow modules import the activity modules (for typed references), never the other way round; activities that
+start workflows get the workflows' run methods from here. Start-up registers the agents of AGENT_ADDRESSES (an
+agent already known keeps its health) and creates or updates every schedule, so a fresh worker against a fresh
+Temporal is complete without any manual step.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+from temporalio.client import Client
+
+from activities.agent import AgentActivities
+from activities.agent_health import AgentHealthActivities
+from activities.jira import JiraActivities
+from activities.jobs import JobActivities
+from activities.queue import QueueActivities
+from activities.reconcile import IssueSearch, ReconcileActivities
+from activities.records import RecordActivities
+from activities.recovery import RecoveryActivities
+from activities.temporal_ops import StartableWorkflows, TemporalActivities
+from app.agent_client.auth import agent_token
+from app.config import Settings
+from app.jira_gateway import ApprovalPolicy, JiraGateway
+from app.jobqueue import agents
+from app.store.db import make_engine, make_session_factory
+from app.temporal.schedules import ensure_schedules
+from workflows.agent_health import AgentHealthCheckWorkflow
+from workflows.job_execution import JobExecutionWorkflow
+from workflows.orchestration import OrchestrationWorkflow
+from workflows.queue_monitor import QueueMonitorWorkflow
+from workflows.reconcile import ReconcileWorkflow
+from workflows.recovery import JobRecoveryWorkflow
+
+log = logging.getLogger(__name__)
+
+STARTABLE = StartableWorkflows(job_execution=JobExecutionWorkflow.run, queue_monitor=QueueMonitorWorkflow.run)
+
+
+def workflow_classes() -> list[type]:
+    """Every workflow this worker runs."""
+    return [OrchestrationWorkflow, JobExecutionWorkflow, *job_system_workflows()]
+
+
+def activity_functions(settings: Settings, client: Client | None = None) -> list[Callable[..., Any]]:
+    """Every activity, bound to its dependencies (the job system's need the worker's client)."""
+    session_factory = make_session_factory(make_engine(settings.database_url))
+    records = RecordActivities(
+        session_factory,
+        temporal_ui=f"{settings.temporal.ui_url}/namespaces/{settings.temporal.namespace}",
+        dashboard_url=settings.orchestrator.public_url,
+    )
+    jobs = JobActivities(session_factory, settings.agents.addresses)
+    gateway = JiraGateway(settings.jira, ApprovalPolicy.from_settings(settings.orchestrator))
+    jira = JiraActivities(gateway)
+    token = agent_token(settings)
+    agent = AgentActivities(settings.agents, token, session_factory)
+    job_system = job_system_activities(session_factory, client, settings, token, gateway) if client else []
+    return [
+        agent.execute_agent_job,
+        agent.ping_agent,
+        agent.get_credentials,
+        agent.get_git_credentials,
+        agent.get_agent_credentials,
+        jira.upsert_status_comment,
+        jira.post_comment_once,
+        jira.transition_issue,
+        jira.add_labels,
+        jira.remove_labels,
+        jira.change_labels,
+        jira.read_issue,
+        jira.upsert_remote_link,
+        jira.check_approver,
+        records.record_orchestration,
+        records.run_links,
+        jobs.create_job,
+        jobs.assign_agent,
+        jobs.finish_job,
+        jobs.save_checkpoint,
+        *job_system,
+    ]
+
+
+def job_system_workflows() -> list[type]:
+    """The queue monitor, agent health check, job recovery and reconciliation workflows."""
+    return [QueueMonitorWorkflow, AgentHealthCheckWorkflow, JobRecoveryWorkflow, ReconcileWorkflow]
+
+
+def job_system_activities(
+    session_factory: sessionmaker[Session], client: Client, settings: Settings, token: str, search: IssueSearch
+) -> list[Callable[..., Any]]:
+    """Every activity of the job system, bound to its dependencies."""
+    queue = QueueActivities(session_factory)
+    health = AgentHealthActivities(session_factory, settings.agents, token, settings.queue.offline_after)
+    recovery = RecoveryActivities(session_factory, settings.queue.stuck_after, settings.queue.max_recoveries)
+    temporal = TemporalActivities(client, STARTABLE)
+    reconcile = ReconcileActivities(search, session_factory, settings, client)
+    return [
+        queue.enqueue_job,
+        queue.claim_next_job,
+        queue.get_next_job,
+        queue.update_job_status,
+        queue.log_to_job,
+        queue.remove_job_from_queue,
+        queue.reprioritize_queue_after_removal,
+        queue.is_queue_paused,
+        queue.get_agent,
+        queue.has_agent_in_progress_job,
+        queue.list_idle_agents,
+        queue.get_job_details,
+        queue.withdraw_job,
+        health.check_agent_health,
+        health.record_agent_health,
+        health.list_agents,
+        recovery.list_recovery_suspects,
+        recovery.recover_job,
+        temporal.start_job_workflow,
+        temporal.start_queue_monitor,
+        temporal.describe_workflows,
+        temporal.terminate_workflow,
+        temporal.set_agent_schedules_paused,
+        reconcile.find_unorchestrated_issues,
+        reconcile.start_orchestrations,
+    ]
+
+
+async def start_job_system(client: Client, settings: Settings, session_factory: sessionmaker[Session]) -> None:
+    """Register the configured agents and create or update every schedule."""
+    with session_factory.begin() as session:
+        for address in settings.agents.addresses:
+            agents.register(session, address)
+    with session_factory() as session:
+        known = {agent.agent_id: agent.status == agents.ONLINE for agent in agents.list_agents(session)}
+    done = await ensure_schedules(client, settings, known)
+    log.info("worker.schedules %s", " ".join(f"{sid}={what}" for sid, what in sorted(done.items())))
