@@ -7,20 +7,16 @@ those that have no orchestration, neither in our database nor in Temporal.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
-from temporalio.client import Client
-from temporalio.service import RPCError, RPCStatusCode
 
 from app.config import Settings
-from app.services.orchestrations import orchestration_input, start_orchestration
 from app.store.models import Orchestration
-from workflows import workflow_id_for
-from workflows.messages import Source
 
 MAX_STARTS = 50  # per sweep: a flood of labels is started over a few sweeps, not all at once
 
@@ -31,6 +27,21 @@ class IssueSearch(Protocol):
     def search_issue_keys(self, jql: str) -> list[str]:
         """Keys of every issue matching the JQL."""
         ...
+
+
+class StartedRun(Protocol):
+    """What a start says: the run, and whether it was started now."""
+
+    @property
+    def workflow_id(self) -> str: ...
+    @property
+    def run_id(self) -> str: ...
+    @property
+    def created(self) -> bool: ...
+
+
+# Starts the issue's orchestration unless Temporal has any run of it (app/temporal/control.py, via the registry).
+StartUnlessEverRun = Callable[[str], Awaitable[StartedRun]]
 
 
 @dataclass(frozen=True)
@@ -71,12 +82,16 @@ class ReconcileActivities:
     """Finds labelled issues we never started (Jira + database) and starts them (Temporal)."""
 
     def __init__(
-        self, search: IssueSearch, session_factory: sessionmaker[Session], settings: Settings, client: Client
+        self,
+        search: IssueSearch,
+        session_factory: sessionmaker[Session],
+        settings: Settings,
+        start_unless_ever_run: StartUnlessEverRun,
     ) -> None:
         self.search = search
         self.session_factory = session_factory
         self.settings = settings
-        self.client = client
+        self.start_unless_ever_run = start_unless_ever_run
 
     @activity.defn
     def find_unorchestrated_issues(self, query: ReconcileQuery) -> list[str]:
@@ -94,15 +109,6 @@ class ReconcileActivities:
         """Start each issue's orchestration unless Temporal already has one for it (running or not)."""
         outcomes = []
         for key in request.issue_keys:
-            workflow_id = workflow_id_for(key)
-            try:
-                existing = await self.client.get_workflow_handle(workflow_id).describe()
-                outcomes.append(StartOutcome(key, False, workflow_id, existing.run_id))
-                continue
-            except RPCError as err:
-                if err.status != RPCStatusCode.NOT_FOUND:
-                    raise
-            input = orchestration_input(self.settings, key, "reconcile", Source.RECONCILE)
-            started = await start_orchestration(self.client, self.settings.temporal.task_queue, input)
+            started = await self.start_unless_ever_run(key)
             outcomes.append(StartOutcome(key, started.created, started.workflow_id, started.run_id))
         return outcomes

@@ -1,5 +1,6 @@
-"""The comment command grammar: `/approve [notes]` (`/proceed`), `/reject <feedback>`, `/pause`, `/resume`,
-`/cancel [reason]`, `/retry [PHASE]`, `/status`.
+"""The comment command grammar: `/<verb> [text]` for each verb of the command table (app/temporal/control.py):
+`/approve [notes]` (`/proceed`), `/reject <feedback>`, `/pause`, `/resume`, `/cancel [reason]`, `/retry [PHASE]`,
+`/status`, `/explain`.
 
 Only the first line counts (a command further down a comment does nothing), case-insensitive, optionally after
 mentions of the bot (`[~accountid:<bot>] /approve`). Notes, feedback and a cancel reason are the rest of the first
@@ -10,20 +11,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Literal
 
-Verb = Literal["approve", "reject", "pause", "resume", "cancel", "retry", "status"]
+from app.temporal.control import COMMAND_WORDS
 
-VERBS: dict[str, Verb] = {
-    "approve": "approve",
-    "proceed": "approve",
-    "reject": "reject",
-    "pause": "pause",
-    "resume": "resume",
-    "cancel": "cancel",
-    "retry": "retry",
-    "status": "status",
-}
 # Notes and feedback travel in workflow history and agent prompts: keep them bounded.
 MAX_TEXT = 4000
 MENTION = re.compile(r"\[~accountid:([^\]\s]{1,128})\]\s*[,:]?\s*")
@@ -34,7 +24,7 @@ COMMAND = re.compile(r"/([A-Za-z]+)(?=\s|$)")
 class Command:
     """A command found on a comment's first line, with its text (notes/feedback/reason) and first argument."""
 
-    verb: Verb
+    verb: str
     text: str = ""
     argument: str | None = None
 
@@ -61,7 +51,7 @@ def parse_command(body: str, bot_account_id: str | None) -> Command | NotAComman
     match = COMMAND.match(line)
     if match is None:
         return NotACommand("no command on the first line")
-    verb = VERBS.get(match.group(1).lower())
+    verb = COMMAND_WORDS.get(match.group(1).lower())
     if verb is None:
         return NotACommand(f"unknown command /{match.group(1).lower()[:20]}")
     rest = line[match.end() :].strip()

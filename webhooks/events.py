@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from webhooks.adf import UnreadableADF, adf_to_text
+from workflows.ids import is_issue_key
 
-ISSUE_KEY = re.compile(r"^[A-Z][A-Z0-9_]{0,30}-[1-9][0-9]{0,10}$")
 ACCOUNT_ID = re.compile(r"^[A-Za-z0-9:_-]{1,128}$")
 DELIVERY_ID = re.compile(r"^[\x21-\x7e]{1,128}$")
 MAX_EVENT_NAME = 64
@@ -216,7 +216,7 @@ def _labels(raw: Any) -> tuple[str, ...]:
 
 def _issue_key(issue: Mapping[str, Any]) -> str:
     key = _str(issue, "key", "issue.key").strip().upper()
-    if not ISSUE_KEY.match(key):
+    if not is_issue_key(key):
         raise MalformedEvent("issue.key: expected an issue key such as PAY-317")
     return key
 

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import assert_never
 
-from webhooks.commands import Command, NotACommand, parse_command
+from webhooks.commands import NotACommand, parse_command
 from webhooks.events import FieldChange, JiraEvent, OtherEvent
 from workflows.messages import Source
 
@@ -45,58 +44,26 @@ class StartRequested:
 
     origin: Origin
 
-
-@dataclass(frozen=True)
-class Approved:
-    """`/approve [notes]`, `/proceed`, or a transition into the approve status."""
-
-    origin: Origin
-    notes: str = ""
+    @property
+    def name(self) -> str:
+        """What the delivery store records as the intent."""
+        return "start"
 
 
 @dataclass(frozen=True)
-class Rejected:
-    """`/reject <feedback>` (empty feedback is sent too: the workflow answers that feedback is needed)."""
+class CommandRequested:
+    """A command verb of the command table: from a comment's first line, or (`approve`) a move into the approve
+    status. `text` is the notes, feedback or reason; `argument` its first word (a phase, for `/retry`)."""
 
     origin: Origin
-    feedback: str = ""
+    verb: str
+    text: str = ""
+    argument: str | None = None
 
-
-@dataclass(frozen=True)
-class Paused:
-    """`/pause`."""
-
-    origin: Origin
-
-
-@dataclass(frozen=True)
-class Resumed:
-    """`/resume`."""
-
-    origin: Origin
-
-
-@dataclass(frozen=True)
-class Cancelled:
-    """`/cancel [reason]`."""
-
-    origin: Origin
-    reason: str = ""
-
-
-@dataclass(frozen=True)
-class RetryRequested:
-    """`/retry [PHASE]`."""
-
-    origin: Origin
-    phase: str | None = None
-
-
-@dataclass(frozen=True)
-class StatusRequested:
-    """`/status`."""
-
-    origin: Origin
+    @property
+    def name(self) -> str:
+        """What the delivery store records as the intent: the verb."""
+        return self.verb
 
 
 @dataclass(frozen=True)
@@ -106,7 +73,7 @@ class Ignored:
     reason: str
 
 
-Intent = StartRequested | Approved | Rejected | Paused | Resumed | Cancelled | RetryRequested | StatusRequested
+Intent = StartRequested | CommandRequested
 Parser = Callable[[JiraEvent, IntakeRules], Intent | Ignored]
 
 
@@ -128,7 +95,7 @@ def parse_issue_updated(event: JiraEvent, rules: IntakeRules) -> Intent | Ignore
     if new_status is not None and _same_status(new_status, rules.trigger_status):
         return StartRequested(_origin(event, Source.TRANSITION))
     if new_status is not None and _same_status(new_status, rules.approve_status):
-        return Approved(_origin(event, Source.TRANSITION))
+        return CommandRequested(_origin(event, Source.TRANSITION), "approve")
     if rules.trigger_label in removed:
         return Ignored("trigger label removed: that does not stop a run (comment /cancel to stop it)")
     if new_status is not None:
@@ -142,7 +109,8 @@ def parse_comment_created(event: JiraEvent, rules: IntakeRules) -> Intent | Igno
     found = parse_command(event.comment.body, rules.bot_account_id)
     if isinstance(found, NotACommand):
         return Ignored(found.reason)
-    return _command_intent(found, _origin(event, Source.COMMENT, event.comment.id))
+    origin = _origin(event, Source.COMMENT, event.comment.id)
+    return CommandRequested(origin, found.verb, text=found.text, argument=found.argument)
 
 
 def parse_comment_updated(event: JiraEvent, rules: IntakeRules) -> Intent | Ignored:
@@ -193,26 +161,6 @@ def intent_for(event: JiraEvent | OtherEvent, rules: IntakeRules) -> Intent | Ig
     if rules.bot_account_id is not None and event.actor_account_id == rules.bot_account_id:
         return Ignored("caused by the bot's own account")
     return JIRA_INTENT_PARSERS[event.webhook_event](event, rules)
-
-
-def _command_intent(command: Command, origin: Origin) -> Intent:
-    match command.verb:
-        case "approve":
-            return Approved(origin, notes=command.text)
-        case "reject":
-            return Rejected(origin, feedback=command.text)
-        case "pause":
-            return Paused(origin)
-        case "resume":
-            return Resumed(origin)
-        case "cancel":
-            return Cancelled(origin, reason=command.text)
-        case "retry":
-            return RetryRequested(origin, phase=command.argument)
-        case "status":
-            return StatusRequested(origin)
-        case _:
-            assert_never(command.verb)
 
 
 def _origin(event: JiraEvent, source: Source, comment_id: str | None = None) -> Origin:

@@ -18,9 +18,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from temporalio.service import RPCError
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from app.temporal import control
 from app.temporal.gateway import TemporalUnavailable, is_unavailable
 from webhooks.deliveries import Claim, DeliveryStore
-from webhooks.dispatch import NoRun, dispatch
+from webhooks.dispatch import dispatch
 from webhooks.events import JiraEvent, MalformedEvent, read_jira_delivery
 from webhooks.identity import BotIdentity, fetch_bot_account_id
 from webhooks.intents import JIRA_INTENT_PARSERS, Ignored, IntakeRules, Intent, intent_for
@@ -56,14 +57,14 @@ def _act_once(event: JiraEvent, intent: Intent) -> ResponseReturnValue:
     """Claim the delivery, make the one Temporal call, and record the outcome (or release it on an outage)."""
     where = f"issue={event.issue_key} event={event.webhook_event} delivery={event.delivery_id}"
     store = DeliveryStore(current_app.extensions["session_factory"])
-    claim = store.claim(event, type(intent).__name__)
+    claim = store.claim(event, intent.name)
     if claim is None:
         log.info("jira.webhook.duplicate %s", where)
         return jsonify(outcome="ignored", reason="already handled (a repeated delivery or the same comment)"), 200
     try:
         done = dispatch(intent, claim.delivery_id)
-    except NoRun:
-        store.settle(claim, "no-run", type(intent).__name__)
+    except control.NoRun:
+        store.settle(claim, "no-run", intent.name)
         log.info("jira.webhook.no-run %s", where)
         return jsonify(outcome="ignored", reason="no run for this issue"), 200
     except (TemporalUnavailable, RPCError) as err:

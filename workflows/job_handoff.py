@@ -11,8 +11,8 @@ from __future__ import annotations
 from temporalio import workflow
 from temporalio.exceptions import FailureError
 
-from workflows import workflow_id_for
 from workflows.agent_health import AgentHealthCheckWorkflow
+from workflows.ids import workflow_id_for
 from workflows.job_signals import JobSignals
 from workflows.job_types import ErrorKind, JobInput, JobResult
 from workflows.nudge import nudge_queue

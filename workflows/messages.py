@@ -136,6 +136,14 @@ class StatusInput:
 
 
 @dataclass(frozen=True)
+class CommandInput:
+    """A command that needs only who sent it and its text (`/explain`); verbs added later use it too."""
+
+    context: CommandContext
+    text: str = ""
+
+
+@dataclass(frozen=True)
 class CommandResult:
     """The answer to an update: accepted or not, and what was done, in one sentence."""
 

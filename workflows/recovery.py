@@ -13,7 +13,7 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import FailureError
 
-from workflows import workflow_id_for
+from workflows.ids import workflow_id_for
 from workflows.job_signals import JobSignals
 from workflows.nudge import nudge_queue
 from workflows.policies import DB_RETRY, SHORT

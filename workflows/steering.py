@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError
@@ -28,12 +29,14 @@ from workflows.messages import (
     ApproveInput,
     CancelInput,
     CommandContext,
+    CommandInput,
     CommandResult,
     OrchestrationInput,
     PauseInput,
     RejectInput,
     ResumeInput,
     RetryInput,
+    RunStatus,
     StatusInput,
 )
 from workflows.policies import SEED_RETRY, SHORT
@@ -105,6 +108,16 @@ class SteeringHandlers:
     async def status(self, input: StatusInput) -> None:
         """`/status`: answer on the issue."""
         await self._command("status", input.context, lambda: Verdict(True, describe_status(self.state)))
+
+    @workflow.signal
+    async def explain(self, input: CommandInput) -> None:
+        """`/explain`: answer on the issue with what the run is waiting for, and what would move it on."""
+        await self._command("explain", input.context, self._apply_explain)
+
+    @workflow.update
+    async def request_explain(self, input: CommandInput) -> CommandResult:
+        """What the run is waiting for (always accepted)."""
+        return _result(await self._command("explain", input.context, self._apply_explain))
 
     @workflow.update
     async def request_approve(self, input: ApproveInput) -> CommandResult:
@@ -207,6 +220,9 @@ class SteeringHandlers:
         who = inline(context.actor, 80)
         self.reporter.comment(key, f"{mark} {{{{/{verb}}}}} from {who} ({context.source.value}): {verdict.message}")
 
+    def _apply_explain(self) -> Verdict:
+        return Verdict(True, explain(self.state, self.input))
+
     def _apply_approve(self, input: ApproveInput) -> Verdict:
         verdict = can_approve(self.state)
         if verdict.accepted:
@@ -254,3 +270,43 @@ def _result(verdict: Verdict | None) -> CommandResult:
     if verdict is None:
         return CommandResult(False, "already handled (repeated delivery)")
     return CommandResult(verdict.accepted, verdict.message)
+
+
+def explain(state: OrchestrationState, input: OrchestrationInput) -> str:
+    """What the run is waiting for, and which command moves it on."""
+    if state.status in (RunStatus.COMPLETED, RunStatus.CANCELLED):
+        return f"The run is {state.status.value}: it waits for nothing. Adding the trigger label starts a new run."
+    if state.status == RunStatus.FAILED:
+        failure = state.failure
+        why = (
+            f"{failure.phase or 'the run'} failed ({failure.cause.value}): {inline(failure.message, 300)}"
+            if failure
+            else "it failed"
+        )
+        return f"The run is blocked: {why}. It waits for {{{{/retry [PHASE]}}}} (or {{{{/cancel}}}})."
+    if state.pending_gate is not None:
+        deadline = _gate_deadline(state, input)
+        until = f", until {deadline} (then it is blocked)" if deadline else ""
+        return (
+            f"The run waits for a person to approve {state.pending_gate}{until}: {{{{/approve [notes]}}}} moves on, "
+            f"{{{{/reject <feedback>}}}} redoes {state.pending_gate}."
+        )
+    if state.paused:
+        return "The run is paused: it waits for {{/resume}} before it starts the next phase."
+    if state.current_phase is None:
+        return "The run is starting: it waits for nothing from you."
+    attempt = state.record(state.current_phase).attempts
+    return (
+        f"The run is working on {state.current_phase} (attempt {attempt}; {inline(state.step, 120)}): it waits for "
+        "the agent, nothing from you. {{/pause}} stops it before the next phase; {{/cancel}} ends it."
+    )
+
+
+def _gate_deadline(state: OrchestrationState, input: OrchestrationInput) -> str | None:
+    """When the waiting gate times out: its phase's end plus the gate timeout (ISO time, to the minute)."""
+    gate = state.pending_gate
+    finished = state.record(gate).finished_at if gate else None
+    if not finished:
+        return None
+    deadline = datetime.fromisoformat(finished) + timedelta(seconds=input.gate_timeout_seconds)
+    return deadline.strftime("%Y-%m-%d %H:%M UTC")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from app.agent_client.proto import agent_pb2 as pb
+from workflows.ids import is_issue_key
 
 PROTOCOL = "orchestrator.agent.v1"
 # Every call but the standard health service carries `authorization: Bearer <token>`.
@@ -48,7 +49,6 @@ LOG_LEVEL_NAMES: dict[int, str] = {
 
 JOB_ID_MAX = 128  # the width of job_logs.job_id and agent_jobs.id
 _JOB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@+-]*$")
-_ISSUE_KEY = re.compile(r"^[A-Z][A-Z0-9_]*-[0-9]+$")
 
 
 def job_id_problem(job_id: str) -> str | None:
@@ -60,7 +60,7 @@ def job_id_problem(job_id: str) -> str | None:
 
 def issue_key_problem(issue_key: str) -> str | None:
     """Why `issue_key` cannot name a workspace, or None when it can."""
-    if not _ISSUE_KEY.match(issue_key):
+    if not is_issue_key(issue_key):
         return f"issue_key must look like PROJ-123 (got {issue_key[:40]!r})"
     return None
 

@@ -8,13 +8,7 @@ import json
 from typing import Any
 
 from app.config import Settings
-
-TEXT_HELP = {
-    "approve": "notes for the next phase",
-    "reject": "feedback: what to change (required)",
-    "cancel": "reason",
-    "retry": "phase to restart from (default: the failed one)",
-}
+from app.temporal.control import COMMANDS, UPDATE_VERBS
 
 
 def register(subparsers: Any) -> None:
@@ -26,11 +20,12 @@ def register(subparsers: Any) -> None:
     p.add_argument("issue_key", metavar="ISSUE-KEY")
     p.add_argument("--json", action="store_true", help="print the whole state as JSON")
     p.set_defaults(handler=status)
-    for verb in ("approve", "reject", "pause", "resume", "cancel", "retry"):
-        p = subparsers.add_parser(verb, help=f"{verb} the issue's run (as an operator)")
+    for verb in UPDATE_VERBS:
+        command = COMMANDS[verb]
+        p = subparsers.add_parser(verb, help=f"{command.help} (as an operator)")
         p.add_argument("issue_key", metavar="ISSUE-KEY")
-        if verb in TEXT_HELP:
-            p.add_argument("text", nargs="*", help=TEXT_HELP[verb])
+        if command.text_field:
+            p.add_argument("text", nargs="*", help=command.text_help)
         p.set_defaults(handler=steer, verb=verb)
 
 
@@ -59,7 +54,7 @@ def start(args: argparse.Namespace) -> int:
 
 def status(args: argparse.Namespace) -> int:
     """Print the run's status, phase history and pending gate."""
-    from app.services.orchestrations import NoRun
+    from app.temporal.control import NoRun
     from app.temporal.gateway import TemporalUnavailable
 
     try:
@@ -86,7 +81,7 @@ def status(args: argparse.Namespace) -> int:
 
 def steer(args: argparse.Namespace) -> int:
     """Send approve/reject/pause/resume/cancel/retry and print whether it was accepted."""
-    from app.services.orchestrations import NoRun
+    from app.temporal.control import NoRun
     from app.temporal.gateway import TemporalUnavailable
 
     text = " ".join(getattr(args, "text", []) or [])

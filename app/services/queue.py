@@ -24,7 +24,7 @@ from app.jobqueue.edits import QueueError
 from app.store.models import utcnow
 from app.temporal.gateway import TemporalGateway
 from app.temporal.schedules import ensure_agent_schedules
-from workflows import workflow_id_for
+from workflows.ids import workflow_id_for
 from workflows.job_signals import JobSignals
 from workflows.job_types import ErrorKind, JobResult
 from workflows.queue_monitor import QueueMonitorWorkflow

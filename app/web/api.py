@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from flask import Blueprint, abort, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 
-from app.services.orchestrations import VERBS, NoRun, OrchestrationService
+from app.services.orchestrations import OrchestrationService
+from app.temporal.control import COMMANDS, UPDATE_VERBS, NoRun
 from app.temporal.gateway import TemporalUnavailable
 from app.web.auth import require_token
+from workflows.ids import is_issue_key
 from workflows.messages import Source
 
 bp = Blueprint("api", __name__, url_prefix="/api")
-ISSUE_KEY = re.compile(r"^[A-Z][A-Z0-9_]+-\d+$")
-TEXT_FIELD = {"approve": "notes", "reject": "feedback", "cancel": "reason", "retry": "phase"}
 
 
 bp.before_request(require_token)
@@ -40,7 +39,7 @@ def service() -> OrchestrationService:
 
 def _issue_key(raw: Any) -> str:
     key = str(raw or "").strip().upper()
-    if not ISSUE_KEY.match(key):
+    if not is_issue_key(key):
         abort(400, description=f"not an issue key: {str(raw)[:40]!r}")
     return key
 
@@ -73,10 +72,11 @@ def start_orchestration() -> ResponseReturnValue:
 @bp.post("/orchestrations/<issue_key>/<verb>")
 def steer_orchestration(issue_key: str, verb: str) -> ResponseReturnValue:
     """approve / reject / pause / resume / cancel / retry; 409 when the run's state refuses the command."""
-    if verb not in VERBS:
+    if verb not in UPDATE_VERBS:
         abort(404)
     body = _body()
-    text = str(body.get(TEXT_FIELD.get(verb, ""), "") or "")
+    field = COMMANDS[verb].text_field
+    text = str(body.get(field, "") or "") if field else ""
     actor = str(body.get("actor") or "api")
     result = service().command(_issue_key(issue_key), verb, actor, text, Source.API)
     return jsonify(accepted=result.accepted, message=result.message), 200 if result.accepted else 409

@@ -8,8 +8,9 @@ from flask import Blueprint, current_app, render_template
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
-from app.services.orchestrations import NoRun, OrchestrationService
+from app.services.orchestrations import OrchestrationService
 from app.store.models import AgentJob, Orchestration
+from app.temporal.control import NoRun
 from app.temporal.gateway import TemporalUnavailable
 
 bp = Blueprint("dashboard", __name__)

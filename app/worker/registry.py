@@ -9,7 +9,7 @@ Temporal is complete without any manual step.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -29,9 +29,12 @@ from app.config import Settings
 from app.jira_gateway import ApprovalPolicy, JiraGateway
 from app.jobqueue import agents
 from app.store.db import make_engine, make_session_factory
+from app.temporal import control
+from app.temporal.control import Started
 from app.temporal.schedules import ensure_schedules
 from workflows.agent_health import AgentHealthCheckWorkflow
 from workflows.job_execution import JobExecutionWorkflow
+from workflows.messages import Source
 from workflows.orchestration import OrchestrationWorkflow
 from workflows.queue_monitor import QueueMonitorWorkflow
 from workflows.reconcile import ReconcileWorkflow
@@ -91,6 +94,16 @@ def job_system_workflows() -> list[type]:
     return [QueueMonitorWorkflow, AgentHealthCheckWorkflow, JobRecoveryWorkflow, ReconcileWorkflow]
 
 
+def reconcile_starter(client: Client, settings: Settings) -> Callable[[str], Awaitable[Started]]:
+    """The reconciliation sweep's start: the issue's orchestration, unless Temporal has any run of it."""
+
+    async def start_unless_ever_run(issue_key: str) -> Started:
+        input = control.orchestration_input(settings, issue_key, "reconcile", Source.RECONCILE)
+        return await control.start_or_find(client, settings.temporal.task_queue, input, restart_finished=False)
+
+    return start_unless_ever_run
+
+
 def job_system_activities(
     session_factory: sessionmaker[Session], client: Client, settings: Settings, token: str, search: IssueSearch
 ) -> list[Callable[..., Any]]:
@@ -99,7 +112,7 @@ def job_system_activities(
     health = AgentHealthActivities(session_factory, settings.agents, token, settings.queue.offline_after)
     recovery = RecoveryActivities(session_factory, settings.queue.stuck_after, settings.queue.max_recoveries)
     temporal = TemporalActivities(client, STARTABLE)
-    reconcile = ReconcileActivities(search, session_factory, settings, client)
+    reconcile = ReconcileActivities(search, session_factory, settings, reconcile_starter(client, settings))
     return [
         queue.enqueue_job,
         queue.claim_next_job,

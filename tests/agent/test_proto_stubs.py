@@ -18,10 +18,10 @@ def test_committed_stubs_match_the_proto(tmp_path: Path) -> None:
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    generated = sorted((tmp_path / "app" / "agent" / "proto").iterdir())
+    generated = sorted((tmp_path / "app" / "agent_client" / "proto").iterdir())
     assert [p.name for p in generated] == ["agent_pb2.py", "agent_pb2.pyi", "agent_pb2_grpc.py"]
     for path in generated:
-        committed = ROOT / "app" / "agent" / "proto" / path.name
+        committed = ROOT / "app" / "agent_client" / "proto" / path.name
         assert committed.read_bytes() == path.read_bytes(), (
             f"{committed} is out of date: run `python proto/generate.py` and commit the result"
         )

@@ -42,8 +42,8 @@ from app.sandbox.people import SandboxPerson
 from app.store.db import make_engine
 from app.store.models import Agent, AgentJob, JobLog
 from tests.e2e.harness import Stack, clear_namespace, eventually, exists, listening, own_namespace
-from workflows import workflow_id_for
 from workflows.agent_health import AgentHealthCheckWorkflow
+from workflows.ids import workflow_id_for
 from workflows.messages import RunStatus
 from workflows.orchestration import OrchestrationWorkflow
 from workflows.queue_types import AgentHealth, agent_schedule_ids, job_workflow_id

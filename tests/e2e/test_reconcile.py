@@ -34,7 +34,7 @@ from tests.conftest import free_port
 from tests.e2e.harness import Stack, drop_namespace, eventually, exists, own_namespace
 from tests.sandbox.conftest import gateway_for, sandbox_config
 from webhooks.deliveries import CLAIMED
-from workflows import workflow_id_for
+from workflows.ids import workflow_id_for
 from workflows.orchestration import OrchestrationWorkflow
 from workflows.queue_types import RECONCILE_ID, ReconcileReport
 from workflows.reconcile import ReconcileWorkflow

@@ -29,7 +29,7 @@ from tests.jobqueue.test_system import project_keys
 from tests.jobqueue.timed_agent import TimedAgent
 from tests.workflows.conftest import running_worker, until
 from tests.workflows.fakes import FakeJira
-from workflows import workflow_id_for
+from workflows.ids import workflow_id_for
 from workflows.job_types import JobInput
 from workflows.messages import OrchestrationInput, RunStatus
 from workflows.orchestration import OrchestrationWorkflow

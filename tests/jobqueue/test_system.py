@@ -22,7 +22,7 @@ from app.store.models import AgentJob
 from tests.jobqueue.timed_agent import TimedAgent
 from tests.workflows.conftest import running_worker
 from tests.workflows.fakes import FakeJira
-from workflows import workflow_id_for
+from workflows.ids import workflow_id_for
 from workflows.messages import OrchestrationInput, RunStatus
 from workflows.orchestration import OrchestrationWorkflow
 

@@ -17,18 +17,12 @@ from webhooks.commands import Command, NotACommand, parse_command
 from webhooks.events import read_jira_delivery
 from webhooks.intents import (
     JIRA_INTENT_PARSERS,
-    Approved,
-    Cancelled,
+    CommandRequested,
     Ignored,
     IntakeRules,
     Intent,
     Origin,
-    Paused,
-    Rejected,
-    Resumed,
-    RetryRequested,
     StartRequested,
-    StatusRequested,
     intent_for,
 )
 from workflows.messages import Source
@@ -57,33 +51,39 @@ TABLE: dict[str, Intent | Ignored] = {
     "issue_created__with_label": StartRequested(by(PRIYA, Source.CREATED)),
     "issue_created__without_label": Ignored("created without the trigger label"),
     "issue_updated__status_to_trigger": StartRequested(by(PRIYA, Source.TRANSITION)),
-    "issue_updated__status_to_approve": Approved(by(PRIYA, Source.TRANSITION)),
+    "issue_updated__status_to_approve": CommandRequested(by(PRIYA, Source.TRANSITION), "approve"),
     "issue_updated__status_other": Ignored("moved to a status that neither starts nor approves a run"),
     "issue_updated__status_resolved": Ignored("moved to a status that neither starts nor approves a run"),
     "issue_updated__unrelated_field": Ignored("no change we act on (only the trigger label and statuses count)"),
-    "comment_created__approve_with_notes": Approved(said("51877"), "Looks right; keep the retry cap at 5"),
-    "comment_created__proceed": Approved(said("51878")),
-    "comment_created__reject_with_feedback": Rejected(
-        said("51879"), "The plan misses the idempotency key.\nAlso cover the 429 path."
+    "comment_created__approve_with_notes": CommandRequested(
+        said("51877"), "approve", "Looks right; keep the retry cap at 5", "LOOKS"
     ),
-    "comment_created__reject_without_feedback": Rejected(said("51880"), ""),
-    "comment_created__pause": Paused(said("51881")),
-    "comment_created__resume": Resumed(said("51882")),
-    "comment_created__cancel": Cancelled(said("51883"), "wrong ticket"),
-    "comment_created__retry_phase": RetryRequested(said("51884"), "PLAN"),
-    "comment_created__retry": RetryRequested(said("51885"), None),
-    "comment_created__status": StatusRequested(said("51886")),
+    "comment_created__proceed": CommandRequested(said("51878"), "approve"),
+    "comment_created__reject_with_feedback": CommandRequested(
+        said("51879"), "reject", "The plan misses the idempotency key.\nAlso cover the 429 path.", "THE"
+    ),
+    "comment_created__reject_without_feedback": CommandRequested(said("51880"), "reject", ""),
+    "comment_created__pause": CommandRequested(said("51881"), "pause"),
+    "comment_created__resume": CommandRequested(said("51882"), "resume"),
+    "comment_created__cancel": CommandRequested(said("51883"), "cancel", "wrong ticket", "WRONG"),
+    "comment_created__retry_phase": CommandRequested(said("51884"), "retry", "plan", "PLAN"),
+    "comment_created__retry": CommandRequested(said("51885"), "retry"),
+    "comment_created__status": CommandRequested(said("51886"), "status", "please", "PLEASE"),
     "comment_created__command_further_down": Ignored("no command on the first line"),
-    "comment_created__mention_bot_then_command": Approved(said("51888"), "ship it"),
+    "comment_created__mention_bot_then_command": CommandRequested(said("51888"), "approve", "ship it", "SHIP"),
     "comment_created__mention_other_then_command": Ignored("the first line mentions someone other than the bot"),
-    "comment_created__adf_approve": Approved(said("51893"), "go ahead\nThe plan covers the retry budget."),
+    "comment_created__adf_approve": CommandRequested(
+        said("51893"), "approve", "go ahead\nThe plan covers the retry budget.", "GO"
+    ),
     "comment_created__bot_authored_command": Ignored("caused by the bot's own account"),
     "comment_created__plain_remark": Ignored("no command on the first line"),
     "comment_created__unknown_command": Ignored("unknown command /deploy"),
     "comment_updated__edited_command": Ignored(
         "comment edits are not commands (the comment was handled when it was created)"
     ),
-    "issue_updated__comment_twin": Approved(said("51877"), "Looks right; keep the retry cap at 5"),
+    "issue_updated__comment_twin": CommandRequested(
+        said("51877"), "approve", "Looks right; keep the retry cap at 5", "LOOKS"
+    ),
     "issue_updated__comment_edited_twin": Ignored("comment edited or deleted: not a command"),
     "worklog_created__logged": Ignored("worklog_created events are not acted on"),
     "project_created__unknown_event": Ignored("unhandled event project_created"),
@@ -104,11 +104,11 @@ def test_fixture_gives_intent(name: str, expected: Intent | Ignored) -> None:
 def test_until_the_bot_is_known_its_commands_and_any_mention_pass_to_the_workflow() -> None:
     unknown = IntakeRules("ai-orchestrate", TRIGGER_STATUS, APPROVE_STATUS, None)
     bot_said = read_jira_delivery(fixture_body("comment_created__bot_authored_command"), D, JIRA_INTENT_PARSERS)
-    assert intent_for(bot_said, unknown) == Approved(
-        Origin(KEY, BOT, D, Source.COMMENT, "51892"), "(quoting the last command for the record)"
+    assert intent_for(bot_said, unknown) == CommandRequested(
+        Origin(KEY, BOT, D, Source.COMMENT, "51892"), "approve", "(quoting the last command for the record)"
     )
     other = read_jira_delivery(fixture_body("comment_created__mention_other_then_command"), D, JIRA_INTENT_PARSERS)
-    assert intent_for(other, unknown) == Approved(said("51889"), "when you are happy")
+    assert intent_for(other, unknown) == CommandRequested(said("51889"), "approve", "when you are happy", "WHEN")
 
 
 def test_statuses_off_means_transitions_do_nothing() -> None:

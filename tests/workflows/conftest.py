@@ -30,7 +30,7 @@ from app.store.models import AgentJob
 from app.worker.main import HEARTBEAT_THROTTLE
 from app.worker.registry import job_system_activities, job_system_workflows
 from tests.workflows.fakes import FakeAgent, FakeJira
-from workflows import workflow_id_for
+from workflows.ids import workflow_id_for
 from workflows.job_execution import JobExecutionWorkflow
 from workflows.messages import OrchestrationInput
 from workflows.orchestration import OrchestrationWorkflow
