@@ -16,6 +16,11 @@ RECOVERY_ID = "job-recovery"
 RECONCILE_ID = "issue-reconcile"
 
 
+def nudge_workflow_id(key: str) -> str:
+    """The id of the queue monitor a nudge starts: one per nudge key, so a retried nudge starts nothing new."""
+    return f"queue-nudge-{key}"
+
+
 def agent_schedule_ids(agent_id: str) -> tuple[str, str]:
     """The agent's queue-monitor and health-check schedule ids."""
     return f"{MONITOR_PREFIX}{agent_id}", f"{HEALTH_PREFIX}{agent_id}"

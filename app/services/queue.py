@@ -14,21 +14,17 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client
-from temporalio.common import WorkflowIDConflictPolicy
-from temporalio.service import RPCError, RPCStatusCode
 
 from app.config import Settings
 from app.jobqueue import agents, edits, views
 from app.jobqueue.agents import AgentView
 from app.jobqueue.edits import QueueError
 from app.store.models import utcnow
+from app.temporal import job_control
 from app.temporal.gateway import TemporalGateway
 from app.temporal.schedules import ensure_agent_schedules
-from workflows.ids import workflow_id_for
-from workflows.job_signals import JobSignals
 from workflows.job_types import ErrorKind, JobResult
-from workflows.queue_monitor import QueueMonitorWorkflow
-from workflows.queue_types import JobRef, MonitorInput, is_run_id
+from workflows.queue_types import JobRef, MonitorStart, is_run_id
 
 
 class NoJob(LookupError):
@@ -98,11 +94,7 @@ class QueueService:
         if job.status != "in_progress" or not job.temporal_workflow_id:
             raise QueueError(f"job {job_id} is {job.status}: there is nothing to cancel")
         workflow_id = job.temporal_workflow_id
-
-        async def cancel(client: Client) -> None:
-            await client.get_workflow_handle(workflow_id).cancel()
-
-        self.temporal.call(cancel)
+        self.temporal.call(lambda client: job_control.cancel(client, workflow_id))
         return CancelOutcome(job_id, "cancelling", f"cancellation of job {job_id} was requested ({workflow_id})")
 
     def workflow_status(self, job_id: str) -> dict[str, Any]:
@@ -111,27 +103,10 @@ class QueueService:
         workflow_id = job.temporal_workflow_id
         if workflow_id is None:
             return {"job": asdict(job), "workflow": None}
-
-        async def describe(client: Client) -> dict[str, Any] | None:
-            try:
-                found = await client.get_workflow_handle(workflow_id).describe()
-            except RPCError as err:
-                if err.status == RPCStatusCode.NOT_FOUND:
-                    return None
-                raise
-            return {
-                "workflow_id": found.id,
-                "run_id": found.run_id,
-                "status": found.status.name if found.status else "RUNNING",
-                "workflow_type": found.workflow_type,
-                "task_queue": found.task_queue,
-                "start_time": found.start_time.isoformat(),
-                "close_time": found.close_time.isoformat() if found.close_time else None,
-                "history_length": found.history_length,
-                "url": self.settings.temporal.workflow_url(found.id, found.run_id),
-            }
-
-        return {"job": asdict(job), "workflow": self.temporal.call(describe)}
+        found = self.temporal.call(lambda client: job_control.describe_job(client, workflow_id))
+        if found is not None:
+            found["url"] = self.settings.temporal.workflow_url(found["workflow_id"], found["run_id"])
+        return {"job": asdict(job), "workflow": found}
 
     def agents(self) -> list[AgentView]:
         """Every registered agent and its health."""
@@ -152,29 +127,13 @@ class QueueService:
 
     def nudge(self, key: str, reason: str, agent_id: str | None = None) -> None:
         """Start a queue monitor now (every idle agent when `agent_id` is None)."""
-
-        async def start(client: Client) -> None:
-            await client.start_workflow(
-                QueueMonitorWorkflow.run,
-                MonitorInput(agent_id=agent_id, reason=reason),
-                id=f"queue-nudge-{key}-{uuid.uuid4().hex[:8]}",
-                task_queue=self.settings.temporal.task_queue,
-                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            )
-
-        self.temporal.call(start)
+        start = MonitorStart(f"{key}-{uuid.uuid4().hex[:8]}", reason, agent_id)
+        task_queue = self.settings.temporal.task_queue
+        self.temporal.call(lambda client: job_control.start_monitor(client, task_queue, start))
 
     def _tell_cancelled(self, ref: JobRef, reason: str) -> None:
         if not is_run_id(ref.orchestration_run_id):
             return  # not queued by an orchestration run: nobody waits for it
         result = JobResult(ref.job_id, False, error_kind=ErrorKind.CANCELLED, error=reason)
-
-        async def tell(client: Client) -> None:
-            handle = client.get_workflow_handle(workflow_id_for(ref.issue_key), run_id=ref.orchestration_run_id)
-            try:
-                await handle.signal(JobSignals.job_finished, result)
-            except RPCError as err:
-                if err.status != RPCStatusCode.NOT_FOUND:
-                    raise  # NOT_FOUND: the run has ended, nobody waits for this job
-
-        self.temporal.call(tell)
+        run_id = ref.orchestration_run_id
+        self.temporal.call(lambda client: job_control.tell_job_finished(client, ref.issue_key, run_id, result))

@@ -12,17 +12,17 @@ in workflows/steering.py, and a test.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
-from temporalio.service import RPCError, RPCStatusCode
 from temporalio.workflow import UpdateMethodMultiParam
 
 from app.config import Settings
+from app.temporal.gateway import Found, not_found_is
 from workflows.ids import project_key_of, workflow_id_for
 from workflows.messages import (
     ApproveInput,
@@ -184,13 +184,10 @@ async def start_or_find(
     """Start the issue's run, saying whether it is new: a live run is returned as it is; a finished one is started
     again, or (restart_finished=False, the reconciliation sweep) left alone."""
     workflow_id = workflow_id_for(input.issue_key)
-    try:
+    with not_found_is(None) as found:
         existing = await client.get_workflow_handle(workflow_id).describe()
-        if existing.status == WorkflowExecutionStatus.RUNNING or not restart_finished:
-            return Started(workflow_id, existing.run_id, created=False)
-    except RPCError as err:
-        if err.status != RPCStatusCode.NOT_FOUND:
-            raise
+    if found and (existing.status == WorkflowExecutionStatus.RUNNING or not restart_finished):
+        return Started(workflow_id, existing.run_id, created=False)
     return Started(workflow_id, await start(client, task_queue, input) or "", created=True)
 
 
@@ -249,12 +246,5 @@ async def read(client: Client, issue_key: str) -> RunView:
     return RunView(workflow_id, description.run_id, status.name, state)
 
 
-@contextmanager
-def _no_run(message: str) -> Iterator[None]:
-    """Temporal's NOT_FOUND for our workflow id becomes NoRun(message); every other error passes."""
-    try:
-        yield
-    except RPCError as err:
-        if err.status == RPCStatusCode.NOT_FOUND:
-            raise NoRun(message) from None
-        raise
+def _no_run(message: str) -> AbstractContextManager[Found]:
+    return not_found_is(NoRun(message))

@@ -14,7 +14,8 @@ import asyncio
 import concurrent.futures
 import os
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import TypeVar
 
@@ -146,3 +147,28 @@ class TemporalGateway:
                 self._thread = threading.Thread(target=self._loop.run_forever, name="temporal-gateway", daemon=True)
                 self._thread.start()
             return self._loop
+
+
+class Found:
+    """Whether the workflow (or schedule) a `not_found_is` block called was there."""
+
+    def __init__(self) -> None:
+        self.value = True
+
+    def __bool__(self) -> bool:
+        return self.value
+
+
+@contextmanager
+def not_found_is(replacement: Exception | None) -> Iterator[Found]:
+    """The one NOT_FOUND rule: Temporal's NOT_FOUND raises `replacement` (NoRun, ...), or with None is swallowed and
+    leaves the yielded `Found` false; every other error passes."""
+    found = Found()
+    try:
+        yield found
+    except RPCError as err:
+        if err.status != RPCStatusCode.NOT_FOUND:
+            raise
+        if replacement is not None:
+            raise replacement from None
+        found.value = False

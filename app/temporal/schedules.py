@@ -27,8 +27,8 @@ from temporalio.client import (
     ScheduleUpdateInput,
 )
 
-from activities.temporal_ops import set_agent_paused
 from app.config import Settings
+from app.temporal.gateway import not_found_is
 from workflows.agent_health import AgentHealthCheckWorkflow
 from workflows.queue_monitor import QueueMonitorWorkflow
 from workflows.queue_types import (
@@ -128,3 +128,22 @@ async def ensure_schedules(client: Client, settings: Settings, agents: dict[str,
     for agent_id, online in sorted(agents.items()):
         done.update(await ensure_agent_schedules(client, settings, agent_id, online))
     return done
+
+
+async def set_agent_paused(client: Client, agent_id: str, paused: bool, note: str) -> list[str]:
+    """Pause (or unpause) the agent's schedules; returns the ids changed (a missing or already-set one is skipped)."""
+    changed = []
+    for schedule_id in agent_schedule_ids(agent_id):
+        handle = client.get_schedule_handle(schedule_id)
+        # A missing schedule is created at the next worker start-up or `orchestrator agents add`, in the right state.
+        with not_found_is(None) as found:
+            description = await handle.describe()
+            if description.schedule.state.paused == paused:
+                continue
+            if paused:
+                await handle.pause(note=note)
+            else:
+                await handle.unpause(note=note)
+        if found:
+            changed.append(schedule_id)
+    return changed

@@ -23,7 +23,7 @@ from activities.queue import QueueActivities
 from activities.reconcile import IssueSearch, ReconcileActivities
 from activities.records import RecordActivities
 from activities.recovery import RecoveryActivities
-from activities.temporal_ops import StartableWorkflows, TemporalActivities
+from activities.temporal_ops import TemporalActivities
 from app.agent_client.auth import agent_token
 from app.config import Settings
 from app.jira_gateway import ApprovalPolicy, JiraGateway
@@ -31,6 +31,7 @@ from app.jobqueue import agents
 from app.store.db import make_engine, make_session_factory
 from app.temporal import control
 from app.temporal.control import Started
+from app.temporal.job_control import temporal_calls
 from app.temporal.schedules import ensure_schedules
 from workflows.agent_health import AgentHealthCheckWorkflow
 from workflows.job_execution import JobExecutionWorkflow
@@ -41,8 +42,6 @@ from workflows.reconcile import ReconcileWorkflow
 from workflows.recovery import JobRecoveryWorkflow
 
 log = logging.getLogger(__name__)
-
-STARTABLE = StartableWorkflows(job_execution=JobExecutionWorkflow.run, queue_monitor=QueueMonitorWorkflow.run)
 
 
 def workflow_classes() -> list[type]:
@@ -111,7 +110,7 @@ def job_system_activities(
     queue = QueueActivities(session_factory)
     health = AgentHealthActivities(session_factory, settings.agents, token, settings.queue.offline_after)
     recovery = RecoveryActivities(session_factory, settings.queue.stuck_after, settings.queue.max_recoveries)
-    temporal = TemporalActivities(client, STARTABLE)
+    temporal = TemporalActivities(temporal_calls(client))
     reconcile = ReconcileActivities(search, session_factory, settings, reconcile_starter(client, settings))
     return [
         queue.enqueue_job,

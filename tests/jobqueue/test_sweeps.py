@@ -17,11 +17,10 @@ from temporalio.client import WorkflowExecutionStatus
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
-from activities.temporal_ops import set_agent_paused
 from app.jobqueue.agents import list_agents
 from app.store.db import make_engine, make_session_factory
 from app.store.models import Agent, AgentJob, JobLog, Orchestration, utcnow
-from app.temporal.schedules import agent_plans, apply_plan
+from app.temporal.schedules import agent_plans, apply_plan, set_agent_paused
 from app.worker.registry import start_job_system
 from tests.conftest import make_settings
 from tests.jobqueue.conftest import job_input
