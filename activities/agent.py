@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import logging
 import time
-import uuid
 
 import grpc
 from sqlalchemy.orm import Session, sessionmaker
@@ -30,13 +29,10 @@ from activities.agent_types import (
     GET_AGENT_CREDENTIALS,
     GET_CREDENTIALS,
     GET_GIT_CREDENTIALS,
-    PING_AGENT,
     AgentCommand,
     AgentOutcome,
     CredentialRefs,
     CredentialsRequest,
-    PingInput,
-    PingResult,
 )
 from app.agent_client import credentials as creds
 from app.agent_client.client import AgentClient
@@ -175,21 +171,6 @@ class AgentActivities:
             error=None if result.success else message,
             last_output=buffer.last_output(),
         )
-
-    @activity.defn(name=PING_AGENT)
-    def ping_agent(self, request: PingInput) -> PingResult:
-        """Ping an agent with a 5 s deadline; a failed ping is an answer (ok=False), not an activity failure."""
-        started = time.monotonic()
-        nonce = uuid.uuid4().hex
-        with AgentClient(request.agent_address, self.agents, self.token) as client:
-            try:
-                answer = client.ping(nonce, timeout=PING_DEADLINE)
-            except grpc.RpcError as err:
-                return PingResult(ok=False, error=f"{err.code().name}: {creds.mask(err.details() or '', self.secrets)}")
-        latency = int((time.monotonic() - started) * 1000)
-        if answer.nonce != nonce:
-            return PingResult(ok=False, latency_ms=latency, error="the agent answered with a wrong nonce")
-        return PingResult(True, answer.agent_id, answer.profile, list(answer.running_jobs), latency)
 
     @activity.defn(name=GET_CREDENTIALS)
     def get_credentials(self, request: CredentialsRequest) -> CredentialRefs:

@@ -53,25 +53,5 @@ class AgentOutcome:
 
 
 # Added with the agent activities (activities/agent.py).
-PING_AGENT = "ping_agent"
 GET_GIT_CREDENTIALS = "get_git_credentials"
 GET_AGENT_CREDENTIALS = "get_agent_credentials"
-
-
-@dataclass(frozen=True)
-class PingInput:
-    """Which agent to ping."""
-
-    agent_address: str
-
-
-@dataclass(frozen=True)
-class PingResult:
-    """Whether the agent answered within 5 s, who it is and what it runs; `error` says why not."""
-
-    ok: bool
-    agent_id: str = ""
-    profile: str = ""
-    running_jobs: list[str] = field(default_factory=list)
-    latency_ms: int = 0
-    error: str = ""

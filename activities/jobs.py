@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
 
-from app.jobqueue.order import ENDED
+from app.jobqueue import edits
 from app.store.models import Agent, AgentJob, Checkpoint, utcnow
 
 
@@ -54,7 +54,7 @@ class JobFinished:
     status: str
     summary: str = ""
     outputs: dict[str, str] = field(default_factory=dict)
-    pr_link: str | None = None
+    pr_url: str | None = None
     error_kind: str | None = None
     error: str | None = None
 
@@ -132,21 +132,17 @@ class JobActivities:
 
     @activity.defn
     def finish_job(self, finished: JobFinished) -> None:
-        """Record the outcome (status, summary, outputs, PR link, error)."""
+        """Record the outcome (the seed's updateJobStatus: status, PR link, error; and the summary and outputs)."""
         with self.session_factory.begin() as session:
-            job = session.get(AgentJob, finished.job_id)
-            if job is None:
+            if session.get(AgentJob, finished.job_id) is None:
                 raise LookupError(f"job {finished.job_id} does not exist")
-            # A retry keeps the first end time: a job's duration (GET /metrics) never moves to another bucket.
-            ended_at = job.finished_at if job.status in ENDED and job.finished_at else utcnow()
-            job.status = finished.status
+            edits.update_status(session, finished.job_id, finished.status, utcnow(), finished.pr_url)
+            job = session.get(AgentJob, finished.job_id)
+            assert job is not None  # locked by update_status
             job.summary = finished.summary
             job.outputs = json.dumps(finished.outputs, sort_keys=True)
-            job.pr_link = finished.pr_link or job.pr_link
             job.error_kind = finished.error_kind
             job.error = finished.error
-            job.order_in_queue = None
-            job.finished_at = ended_at
 
     @activity.defn
     def save_checkpoint(self, checkpoint: CheckpointInput) -> None:

@@ -15,14 +15,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from app.jobqueue import agents, claims, edits, views
+from app.jobqueue import agents, claims, edits
 from app.jobqueue.edits import QueueError
-from app.jobqueue.locks import begin_write, dialect, lock_project
-from app.jobqueue.order import renumber
+from app.jobqueue.locks import dialect
 from app.store.job_logs import MAX_MESSAGE
-from app.store.models import Agent, JobLog, utcnow
+from app.store.models import JobLog, utcnow
 from workflows.job_types import JobInput
-from workflows.queue_types import JobRef
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
@@ -48,31 +46,6 @@ class ClaimedJob:
     job: JobInput
     agent_id: str
     workflow_id: str
-
-
-@dataclass(frozen=True)
-class JobIdInput:
-    """Which job."""
-
-    job_id: str
-
-
-@dataclass(frozen=True)
-class ProjectRef:
-    """Which Jira project's queue."""
-
-    project_key: str
-
-
-@dataclass(frozen=True)
-class JobStatusUpdate:
-    """The seed's updateJobStatus: the new status, and the PR link and error when there are any."""
-
-    job_id: str
-    status: str
-    pr_link: str | None = None
-    error: str | None = None
-    error_kind: str | None = None
 
 
 @dataclass(frozen=True)
@@ -136,25 +109,6 @@ class QueueActivities:
         return ClaimedJob(job_input_from_spec(claim.spec), claim.agent_id, claim.workflow_id)
 
     @activity.defn
-    def get_next_job(self, agent: AgentRef) -> views.JobView | None:
-        """The job the agent would get next, without claiming it (the seed's getNextJob); None when none."""
-        with self.session_factory() as session:
-            known = session.get(Agent, agent.agent_id) if agent.agent_id else None
-            job = claims.next_job(session, known)
-            return views.as_view(job) if job is not None else None
-
-    @activity.defn
-    def update_job_status(self, update: JobStatusUpdate) -> JobRef:
-        """Set a job's status with its PR link and error (the seed's updateJobStatus)."""
-        try:
-            with self.session_factory.begin() as session:
-                return edits.update_status(
-                    session, update.job_id, update.status, utcnow(), update.pr_link, update.error, update.error_kind
-                )
-        except QueueError as err:
-            raise _invalid(err) from None
-
-    @activity.defn
     def log_to_job(self, entry: JobLogEntry) -> None:
         """Store one orchestrator-side line for the job (level, message, stage), beside the agent's own lines."""
         level = entry.level.lower()
@@ -185,51 +139,10 @@ class QueueActivities:
             return bool(result.rowcount)  # type: ignore[attr-defined]
 
     @activity.defn
-    def remove_job_from_queue(self, request: RemoveInput) -> JobRef:
-        """Take a queued job out of the queue (cancelled) and close up its project's queue."""
-        try:
-            with self.session_factory.begin() as session:
-                return edits.remove(session, request.job_id, request.reason, utcnow())
-        except QueueError as err:
-            raise _invalid(err) from None
-
-    @activity.defn
-    def reprioritize_queue_after_removal(self, project: ProjectRef) -> int:
-        """Renumber the project's queued jobs 1..n in their order (no gaps, no duplicates); returns n."""
-        with self.session_factory.begin() as session:
-            begin_write(session)
-            lock_project(session, project.project_key)
-            return renumber(session, project.project_key)
-
-    @activity.defn
-    def is_queue_paused(self, project: ProjectRef) -> bool:
-        """True when the project's queue is paused."""
-        with self.session_factory() as session:
-            return views.is_paused(session, project.project_key)
-
-    @activity.defn
-    def get_agent(self, agent: AgentRef) -> agents.AgentView | None:
-        """A registered agent and its health, or None."""
-        with self.session_factory() as session:
-            return agents.get_agent(session, agent.agent_id)
-
-    @activity.defn
-    def has_agent_in_progress_job(self, agent: AgentRef) -> bool:
-        """True while the agent has a job in progress."""
-        with self.session_factory() as session:
-            return claims.agent_busy(session, agent.agent_id)
-
-    @activity.defn
     def list_idle_agents(self, _query: IdleAgentsQuery) -> list[str]:
         """Online, healthy agents with no job in progress."""
         with self.session_factory() as session:
             return agents.idle_agents(session)
-
-    @activity.defn
-    def get_job_details(self, job: JobIdInput) -> views.JobView | None:
-        """One job's details (the seed's getJobDetails), or None."""
-        with self.session_factory() as session:
-            return views.job_view(session, job.job_id)
 
     @activity.defn
     def withdraw_job(self, request: RemoveInput) -> edits.Withdrawal:

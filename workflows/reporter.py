@@ -18,6 +18,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.jira import (
+        PERMANENT,
         CommentOnce,
         JiraActivities,
         LabelChange,
@@ -26,13 +27,12 @@ with workflow.unsafe.imports_passed_through():
         TransitionInput,
     )
 
-PERMANENT = ["AuthenticationError", "ValidationError", "JiraNotFound"]
 JIRA_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=5),
     backoff_coefficient=2.0,
     maximum_interval=timedelta(minutes=5),
     maximum_attempts=3,
-    non_retryable_error_types=PERMANENT,
+    non_retryable_error_types=list(PERMANENT),
 )
 JIRA_TIMEOUT = timedelta(minutes=5)
 MAX_BACKOFF = timedelta(minutes=5)

@@ -1,4 +1,8 @@
-"""What the gateway returns: small frozen dataclasses, never raw Jira JSON."""
+"""What the gateway returns: small frozen dataclasses, never raw Jira JSON.
+
+The Jira activities return these as they are (activities/jira.py), so they cross into workflow history: fields
+added later need defaults, or the saved histories stop replaying.
+"""
 
 from __future__ import annotations
 
@@ -14,9 +18,9 @@ class IssueSnapshot:
     description: str
     labels: tuple[str, ...]
     status: str
-    status_id: str
-    reporter: str | None
+    reporter: str | None  # an account id
     project_key: str
+    status_id: str = ""
     issue_id: str = ""
 
 

@@ -84,12 +84,6 @@ def list_agents(session: Session, status: str | None = None) -> list[AgentView]:
     return [_view(agent, _running(session, agent.id)) for agent in session.scalars(query)]
 
 
-def get_agent(session: Session, agent_id: str) -> AgentView | None:
-    """One agent, or None."""
-    agent = session.get(Agent, agent_id)
-    return _view(agent, _running(session, agent.id)) if agent is not None else None
-
-
 def idle_agents(session: Session) -> list[str]:
     """Ids of online, healthy agents with no job in progress: the ones a nudge tries to give work."""
     busy = select(AgentJob.agent_id).where(AgentJob.status == IN_PROGRESS, AgentJob.agent_id.is_not(None))

@@ -46,12 +46,6 @@ def agent_busy(session: Session, agent_id: str) -> bool:
     return session.scalar(query) is not None
 
 
-def project_busy(session: Session, project_key: str) -> bool:
-    """True while a job of the project is in progress."""
-    query = select(AgentJob.id).where(AgentJob.project_key == project_key, AgentJob.status == IN_PROGRESS).limit(1)
-    return session.scalar(query) is not None
-
-
 def project_heads(session: Session, project_key: str | None = None) -> list[AgentJob]:
     """The next job of each free, unpaused project (its first in claim order); rework heads first, then oldest.
 

@@ -101,9 +101,3 @@ def job_view(session: Session, job_id: str) -> JobView | None:
     """One job's details, or None."""
     job = session.get(AgentJob, job_id)
     return as_view(job) if job is not None else None
-
-
-def is_paused(session: Session, project_key: str) -> bool:
-    """True when the project's queue is paused."""
-    row = session.get(ProjectQueue, project_key)
-    return bool(row and row.paused)

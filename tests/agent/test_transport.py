@@ -10,7 +10,7 @@ import grpc
 import pytest
 
 from activities.agent import AgentActivities
-from activities.agent_types import CredentialsRequest, PingInput
+from activities.agent_types import CredentialsRequest
 from app.agent_client.client import AgentClient
 from app.agent_server.server import AgentServer
 from app.store.db import make_engine, make_session_factory
@@ -65,17 +65,19 @@ def test_agent_serves_tls_and_callers_verify_it(tmp_path: Path) -> None:
         server.stop(grace=1)
 
 
-def test_ping_agent_answers_ok_or_says_why_not(agent_world: AgentWorld, sqlite_url: str) -> None:
-    factory = make_session_factory(make_engine(sqlite_url))
-    activities = AgentActivities(agent_world.settings.agents, TOKEN, factory)
-    answer = activities.ping_agent(PingInput(agent_world.address))
-    assert answer.ok and answer.agent_id == "local-agent" and answer.profile == "test" and answer.running_jobs == []
-    down = activities.ping_agent(PingInput(f"127.0.0.1:{free_port()}"))
-    assert not down.ok and down.error.startswith("UNAVAILABLE")
-    refused = AgentActivities(agent_world.settings.agents, "not-the-token", factory).ping_agent(
-        PingInput(agent_world.address)
-    )
-    assert not refused.ok and refused.error == "UNAUTHENTICATED: missing or wrong agent token"
+def test_ping_answers_with_the_agent_or_says_why_not(agent_world: AgentWorld) -> None:
+    agents = agent_world.settings.agents
+    with AgentClient(agent_world.address, agents, TOKEN) as client:
+        answer = client.ping("n-1", timeout=5)
+    assert answer.nonce == "n-1" and answer.agent_id == "local-agent" and answer.profile == "test"
+    assert list(answer.running_jobs) == []
+    with AgentClient(f"127.0.0.1:{free_port()}", agents, TOKEN) as client, pytest.raises(grpc.RpcError) as down:
+        client.ping("n-2", timeout=5)
+    assert down.value.code() == grpc.StatusCode.UNAVAILABLE
+    with AgentClient(agent_world.address, agents, "not-the-token") as client, pytest.raises(grpc.RpcError) as refused:
+        client.ping("n-3", timeout=5)
+    assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    assert refused.value.details() == "missing or wrong agent token"
 
 
 def test_credential_activities_hand_out_references_only(tmp_path: Path, sqlite_url: str) -> None:

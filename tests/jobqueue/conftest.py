@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from activities.jobs import JobActivities, NewJob
+from activities.jobs import JobActivities, JobFinished, NewJob
 from activities.queue import EnqueueInput, QueueActivities
 from app.jobqueue import agents
 from app.store.db import make_engine, make_session_factory
@@ -99,3 +99,8 @@ def rows(factory: sessionmaker[Session]) -> dict[str, Row]:
 def positions(factory: sessionmaker[Session], project: str) -> list[int]:
     """The positions of the project's queued jobs, sorted."""
     return sorted(r.position or 0 for r in rows(factory).values() if r.project == project and r.status == "queued")
+
+
+def finish(factory: sessionmaker[Session], job_id: str, status: str = "completed", **fields: str) -> None:
+    """End a job the way its job workflow does (JobActivities.finish_job)."""
+    JobActivities(factory, []).finish_job(JobFinished(job_id, status, **fields))  # type: ignore[arg-type]

@@ -14,9 +14,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy.orm import Session, sessionmaker
 
-from activities.queue import AgentRef, JobStatusUpdate, ProjectRef, QueueActivities
+from activities.queue import AgentRef, QueueActivities
+from app.jobqueue.claims import next_job
 from app.jobqueue.edits import set_paused
-from tests.jobqueue.conftest import add_agents, add_job, job_input, positions, rows, wipe
+from app.jobqueue.views import queue_status
+from app.store.models import Agent
+from tests.jobqueue.conftest import add_agents, add_job, finish, job_input, positions, rows, wipe
 
 PROJECTS = ("ALPHA", "BETA", "GAMMA")
 AGENTS = ("10.0.0.1:50051", "10.0.0.2:50051", "10.0.0.3:50051")
@@ -82,7 +85,7 @@ def test_claims_follow_the_rules(factory: sessionmaker[Session], initial: list[t
             assert (claimed.job.job_id if claimed else None) == model.claim(arg)
         elif arg in model.running:
             job_id, _ = model.running.pop(arg)
-            queue.update_job_status(JobStatusUpdate(job_id, "completed"))
+            finish(factory, job_id)
         current = rows(factory)
         running = [r for r in current.values() if r.status == "in_progress"]
         assert {r.agent: r.job_id for r in running} == {a: j for a, (j, _) in model.running.items()}
@@ -98,10 +101,11 @@ def test_a_paused_project_offers_nothing_until_resumed(factory: sessionmaker[Ses
     add_job(factory, job_input("p2", "BETA"))
     with factory.begin() as session:
         set_paused(session, "ALPHA", True, "test")
-    assert queue.is_queue_paused(ProjectRef("ALPHA")) and not queue.is_queue_paused(ProjectRef("BETA"))
+    with factory() as session:
+        assert queue_status(session, "ALPHA").paused and not queue_status(session, "BETA").paused
     claimed = queue.claim_next_job(AgentRef(AGENTS[0]))
     assert claimed is not None and claimed.job.job_id == "p2"  # ALPHA's rework job waits while paused
-    queue.update_job_status(JobStatusUpdate("p2", "completed"))
+    finish(factory, "p2")
     with factory.begin() as session:
         set_paused(session, "ALPHA", False, "test")
     claimed = queue.claim_next_job(AgentRef(AGENTS[0]))
@@ -113,7 +117,8 @@ def test_only_queued_jobs_with_a_spec_are_claimed(factory: sessionmaker[Session]
     add_agents(factory, AGENTS[0])
     add_job(factory, job_input("old", "ALPHA"), enqueue=False)  # an older release starts its job directly
     assert queue.claim_next_job(AgentRef(AGENTS[0])) is None
-    assert queue.get_next_job(AgentRef(AGENTS[0])) is None
+    with factory() as session:
+        assert next_job(session, session.get(Agent, AGENTS[0])) is None
 
 
 def test_an_unhealthy_or_offline_agent_gets_nothing(factory: sessionmaker[Session]) -> None:
@@ -168,7 +173,7 @@ def test_concurrent_claimers_never_share_a_job_an_agent_or_a_project(factory: se
             with lock:
                 claims.append((claimed.job.job_id, agent, time.monotonic()))
             time.sleep(0.003)  # the job "runs": long enough for the auditor to see two at once, if ever
-            queue.update_job_status(JobStatusUpdate(claimed.job.job_id, "completed"))
+            finish(factory, claimed.job.job_id)
 
     def auditor() -> None:
         while not done.is_set() and time.monotonic() < deadline:

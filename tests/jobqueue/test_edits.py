@@ -7,12 +7,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
-from temporalio.exceptions import ApplicationError
 
-from activities.queue import AgentRef, JobIdInput, JobStatusUpdate, ProjectRef, QueueActivities, RemoveInput
-from app.jobqueue import edits
+from activities.queue import AgentRef, QueueActivities
+from app.jobqueue import edits, views
+from app.jobqueue.locks import begin_write, lock_project
+from app.jobqueue.order import renumber
 from app.store.models import AgentJob, utcnow
-from tests.jobqueue.conftest import add_agents, add_job, job_input, positions, rows, wipe
+from tests.jobqueue.conftest import add_agents, add_job, finish, job_input, positions, rows, wipe
 
 AGENT = "10.0.0.1:50051"
 SETTINGS = settings(
@@ -38,7 +39,8 @@ def test_positions_have_no_gaps_and_no_duplicates(factory: sessionmaker[Session]
             created.append(f"e{len(created):02d}")
             add_job(factory, job_input(created[-1], "ALPHA"))
         elif action == "remove" and queued:
-            queue.remove_job_from_queue(RemoveInput(queued[n % len(queued)].job_id, "test"))
+            with factory.begin() as session:
+                edits.remove(session, queued[n % len(queued)].job_id, "test", utcnow())
         elif action == "move" and queued:
             job = queued[n % len(queued)]
             with factory.begin() as session:
@@ -53,12 +55,15 @@ def test_positions_have_no_gaps_and_no_duplicates(factory: sessionmaker[Session]
         elif action == "finish":
             for row in rows(factory).values():
                 if row.status == "in_progress":
-                    queue.update_job_status(JobStatusUpdate(row.job_id, "completed"))
+                    finish(factory, row.job_id)
         elif action == "gap" and queued:
             # A gap an older release could leave behind; reprioritizing closes it.
             with factory.begin() as session:
                 session.execute(update(AgentJob).where(AgentJob.id == queued[-1].job_id).values(order_in_queue=99))
-            assert queue.reprioritize_queue_after_removal(ProjectRef("ALPHA")) == len(queued)
+            with factory.begin() as session:
+                begin_write(session)
+                lock_project(session, "ALPHA")
+                assert renumber(session, "ALPHA") == len(queued)
         current = positions(factory, "ALPHA")
         assert current == list(range(1, len(current) + 1))
 
@@ -68,32 +73,32 @@ def test_only_a_queued_job_can_be_removed_or_moved(factory: sessionmaker[Session
     add_agents(factory, AGENT)
     add_job(factory, job_input("x1", "ALPHA"))
     queue.claim_next_job(AgentRef(AGENT))
-    with pytest.raises(ApplicationError, match="in_progress, not queued") as err:
-        queue.remove_job_from_queue(RemoveInput("x1", "test"))
-    assert err.value.non_retryable and err.value.type == "ValidationError"
+    with factory.begin() as session, pytest.raises(edits.QueueError, match="in_progress, not queued"):
+        edits.remove(session, "x1", "test", utcnow())
     with factory.begin() as session, pytest.raises(edits.QueueError, match="not queued"):
         edits.move(session, "x1", 1)
-    with pytest.raises(ApplicationError, match="there is no job"):
-        queue.remove_job_from_queue(RemoveInput("nope", "test"))
+    with factory.begin() as session, pytest.raises(edits.QueueError, match="there is no job"):
+        edits.remove(session, "nope", "test", utcnow())
     with factory.begin() as session, pytest.raises(edits.QueueError, match="position must be 1 or more"):
         edits.move(session, "x1", 0)
 
 
 def test_update_job_status_records_pr_link_and_error(factory: sessionmaker[Session]) -> None:
-    queue = QueueActivities(factory)
     add_job(factory, job_input("u1", "ALPHA"))
     add_job(factory, job_input("u2", "ALPHA"))
-    queue.update_job_status(JobStatusUpdate("u1", "failed", pr_link="https://git/pr/1", error="boom", error_kind="X"))
-    job = queue.get_job_details(JobIdInput("u1"))
+    finish(factory, "u1", "failed", pr_url="https://git/pr/1", error="boom", error_kind="X")
+    with factory() as session:
+        job = views.job_view(session, "u1")
     assert job is not None
     assert (job.status, job.pr_link, job.error, job.error_kind, job.position) == (
         "failed", "https://git/pr/1", "boom", "X", None,
     )  # fmt: skip
     assert job.finished_at is not None
     assert rows(factory)["u2"].position == 1  # the queue closed up behind it
-    with pytest.raises(ApplicationError, match="unknown job status"):
-        queue.update_job_status(JobStatusUpdate("u2", "exploded"))
-    assert queue.get_job_details(JobIdInput("nope")) is None
+    with pytest.raises(edits.QueueError, match="unknown job status"):
+        finish(factory, "u2", "exploded")
+    with factory() as session:
+        assert views.job_view(session, "nope") is None
 
 
 def test_withdraw_removes_a_waiting_job_and_reports_a_running_one(factory: sessionmaker[Session]) -> None:
