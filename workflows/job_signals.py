@@ -12,19 +12,16 @@ from temporalio import workflow
 from workflows.job_types import ErrorKind, JobResult
 from workflows.queue_types import JobRecovered
 from workflows.report import inline
-from workflows.reporter import JiraReporter
+from workflows.run_base import RunBase
 
 
-class JobSignals:
-    """The signal handlers; the workflow sets `job_results` in its `__init__` and owns `reporter`."""
-
-    job_results: dict[str, JobResult]
-    reporter: JiraReporter
+class JobSignals(RunBase):
+    """The signal handlers: they record into the run's memory, and report on the issue."""
 
     @workflow.signal
     def job_finished(self, result: JobResult) -> None:
         """A job of this run ended (succeeded, failed or was cancelled)."""
-        self.job_results[result.job_id] = result
+        self.memory.job_results[result.job_id] = result
 
     @workflow.signal
     def job_recovered(self, notice: JobRecovered) -> None:
@@ -39,7 +36,7 @@ class JobSignals:
                 f"⚠️ The agent job {inline(notice.job_id, 120)} was lost ({inline(notice.reason)}) "
                 "and will not be retried automatically."
             )
-            self.job_results[notice.job_id] = JobResult(
+            self.memory.job_results[notice.job_id] = JobResult(
                 notice.job_id, False, error_kind=ErrorKind.AGENT_CRASHED, error=f"the job was lost: {notice.reason}"
             )
         key = f"job-recovered-{notice.job_id}-{notice.recoveries}-{'requeued' if notice.requeued else 'failed'}"

@@ -12,15 +12,15 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError, FailureError
 
 from workflows.job_types import ErrorKind, JobInput, JobResult
-from workflows.messages import CancelInput, OrchestrationInput, RetryInput, RunStatus
+from workflows.messages import OrchestrationInput, RunStatus
 from workflows.outcomes import RunOutcomes
 from workflows.phases import MAX_FIX_ROUNDS, PHASE_ORDER, PHASE_SPECS
 from workflows.policies import DB_RETRY, SEED_RETRY, SHORT
 from workflows.queued_jobs import QueuedJobs
 from workflows.report import gate_comment, phase_prompt
 from workflows.reporter import JiraReporter
+from workflows.run_base import Decision, RunMemory
 from workflows.state import Approval, Cause, Failure, OrchestrationResult, OrchestrationState, Outcome, PhaseRecord
-from workflows.steering import Decision
 
 with workflow.unsafe.imports_passed_through():
     from activities.jira import JiraActivities, ReadIssueInput
@@ -56,15 +56,7 @@ class OrchestrationWorkflow(QueuedJobs, RunOutcomes):
             source=input.source,
         )
         self.reporter = JiraReporter(input.issue_key, info.run_id)
-        self.links: dict[str, str] = {}
-        self.issue_text = ""
-        self.decision: Decision | None = None
-        self.cancel_request: CancelInput | None = None
-        self.retry_request: RetryInput | None = None
-        self.job_results: dict[str, JobResult] = {}
-        self.feedback: dict[str, str] = {}
-        self.seen: list[str] = []
-        self.answers = 0
+        self.memory = RunMemory()
         self.lock = asyncio.Lock()
 
     @workflow.run
@@ -90,8 +82,8 @@ class OrchestrationWorkflow(QueuedJobs, RunOutcomes):
         start = 0
         while True:
             failure = await self._run_from(start)
-            if self.cancel_request is not None:
-                return self._end_cancelled(self.cancel_request.reason or "cancelled on request")
+            if self.memory.cancel_request is not None:
+                return self._end_cancelled(self.memory.cancel_request.reason or "cancelled on request")
             if failure is None:
                 return await self._complete()
             self._block(failure)
@@ -99,8 +91,8 @@ class OrchestrationWorkflow(QueuedJobs, RunOutcomes):
                 return self._end_failed()
             restart = await self._wait_for_retry()
             if restart is None:
-                if self.cancel_request is not None:
-                    return self._end_cancelled(self.cancel_request.reason or "cancelled on request")
+                if self.memory.cancel_request is not None:
+                    return self._end_cancelled(self.memory.cancel_request.reason or "cancelled on request")
                 return self._end_failed()
             start = restart
 
@@ -112,7 +104,7 @@ class OrchestrationWorkflow(QueuedJobs, RunOutcomes):
             start_to_close_timeout=SHORT,
             retry_policy=DB_RETRY,
         )
-        self.links = {"Temporal run": links.temporal, "Dashboard": links.dashboard}
+        self.memory.links = {"Temporal run": links.temporal, "Dashboard": links.dashboard}
         self.state.status = RunStatus.RUNNING
         self._report()
         if self.input.statuses.in_progress:
@@ -124,7 +116,7 @@ class OrchestrationWorkflow(QueuedJobs, RunOutcomes):
                 start_to_close_timeout=SHORT,
                 retry_policy=SEED_RETRY,
             )
-            self.issue_text = json.dumps(
+            self.memory.issue_text = json.dumps(
                 {"summary": issue.summary, "description": issue.description, "labels": issue.labels}
             )
         except ActivityError as err:  # an unreadable issue ends the run before any phase: nothing can be reported
@@ -176,7 +168,7 @@ class OrchestrationWorkflow(QueuedJobs, RunOutcomes):
                     "TEST", Cause.TESTS, f"tests still fail after {MAX_FIX_ROUNDS} fix rounds", test.last_output
                 )
             self.state.fix_rounds += 1
-            self.feedback["FIX"] = test.outputs.get("test_report", test.summary)
+            self.memory.feedback["FIX"] = test.outputs.get("test_report", test.summary)
             if not await self._wait_unpaused():
                 return self._stopped("FIX")
             fixed = await self._run_phase("FIX", "rework")
@@ -233,17 +225,17 @@ class OrchestrationWorkflow(QueuedJobs, RunOutcomes):
             self.state.outputs[phase] = result.outputs.get("report") or result.summary
         if result.pr_url:
             self.state.pr_url = result.pr_url
-        self.feedback.pop(phase, None)
+        self.memory.feedback.pop(phase, None)
         await self._checkpoint(phase)
         return result
 
     def _job_input(self, phase: str, attempt: int, queue_kind: str) -> JobInput:
         spec = PHASE_SPECS[phase]
         context = {
-            "issue": json.loads(self.issue_text or "{}"),
+            "issue": json.loads(self.memory.issue_text or "{}"),
             "previous_outputs": {p: o for p, o in self.state.outputs.items() if p != phase},
             "approvals": [asdict(a) for a in self.state.approvals],
-            "feedback": self.feedback.get(phase, ""),
+            "feedback": self.memory.feedback.get(phase, ""),
         }
         summary = context["issue"].get("summary", "") if isinstance(context["issue"], dict) else ""
         return JobInput(
@@ -270,7 +262,7 @@ class OrchestrationWorkflow(QueuedJobs, RunOutcomes):
         child = await workflow.start_child_workflow(
             JobExecutionWorkflow.run, job, id=f"job-{job.job_id}", task_queue=workflow.info().task_queue
         )
-        await workflow.wait_condition(lambda: child.done() or self.cancel_request is not None)
+        await workflow.wait_condition(lambda: child.done() or self.memory.cancel_request is not None)
         if not child.done():
             child.cancel()
             with contextlib.suppress(ChildWorkflowError, asyncio.CancelledError):
@@ -287,7 +279,7 @@ class OrchestrationWorkflow(QueuedJobs, RunOutcomes):
             return JobResult(job.job_id, False, error_kind=kind or ErrorKind.AGENT_CRASHED, error=str(root))
 
     async def _gate(self, phase: str, next_phase: str | None) -> Decision | Failure | None:
-        self.decision = None
+        self.memory.decision = None
         self.state.pending_gate, self.state.status = phase, RunStatus.WAITING_FOR_APPROVAL
         self.state.step = f"waiting for approval after {phase}"
         self.reporter.comment(
@@ -296,7 +288,7 @@ class OrchestrationWorkflow(QueuedJobs, RunOutcomes):
         self._report()
         try:
             await workflow.wait_condition(
-                lambda: self.decision is not None or self.cancel_request is not None,
+                lambda: self.memory.decision is not None or self.memory.cancel_request is not None,
                 timeout=timedelta(seconds=self.input.gate_timeout_seconds),
                 timeout_summary=f"gate after {phase}",
             )
@@ -305,7 +297,7 @@ class OrchestrationWorkflow(QueuedJobs, RunOutcomes):
             days = self.input.gate_timeout_seconds / 86400
             return Failure(phase, Cause.TIMEOUT, f"no approval or rejection within {days:g} days after {phase}")
         self.state.pending_gate = None
-        decision = self.decision
+        decision = self.memory.decision
         if decision is None:
             return None
         self.state.approvals.append(
@@ -316,7 +308,7 @@ class OrchestrationWorkflow(QueuedJobs, RunOutcomes):
             record.approved_by = decision.actor
         else:
             record.outcome = Outcome.REJECTED
-            self.feedback[phase] = decision.text
+            self.memory.feedback[phase] = decision.text
         self.state.status = RunStatus.RUNNING
         return decision
 
@@ -325,12 +317,12 @@ class OrchestrationWorkflow(QueuedJobs, RunOutcomes):
         if self.reporter.fatal is not None:
             return False
         if not self.state.paused:
-            return self.cancel_request is None
+            return self.memory.cancel_request is None
         self.state.status, self.state.step = RunStatus.PAUSED, "paused before the next phase"
         self._report()
         try:
             await workflow.wait_condition(
-                lambda: not self.state.paused or self.cancel_request is not None,
+                lambda: not self.state.paused or self.memory.cancel_request is not None,
                 timeout=timedelta(seconds=self.input.gate_timeout_seconds),
                 timeout_summary="paused",
             )
@@ -338,7 +330,7 @@ class OrchestrationWorkflow(QueuedJobs, RunOutcomes):
             self.state.paused = False
             return False
         self.state.status = RunStatus.RUNNING
-        return self.cancel_request is None
+        return self.memory.cancel_request is None
 
     def _next_phase(self, index: int) -> str | None:
         return PHASE_ORDER[index + 1] if index + 1 < len(PHASE_ORDER) else None

@@ -16,7 +16,7 @@ from temporalio import workflow
 from workflows import search
 from workflows.commands import retry_phase
 from workflows.job_types import ErrorKind, JobResult
-from workflows.messages import RetryInput, RunStatus
+from workflows.messages import RunStatus
 from workflows.phases import PHASE_ORDER
 from workflows.policies import DB_RETRY, SHORT
 from workflows.report import failure_comment, inline, status_comment, summary_comment
@@ -31,11 +31,8 @@ with workflow.unsafe.imports_passed_through():
 class RunOutcomes(SteeringHandlers):
     """Endings, failure reports, status comment, records and checkpoints of `OrchestrationWorkflow`."""
 
-    links: dict[str, str]
-    retry_request: RetryInput | None
-
     def _stopped(self, phase: str) -> Failure | None:
-        if self.cancel_request is not None:
+        if self.memory.cancel_request is not None:
             return None
         if self.reporter.fatal is not None:
             return self._jira_failure(phase)
@@ -70,18 +67,18 @@ class RunOutcomes(SteeringHandlers):
         self._report()
 
     async def _wait_for_retry(self) -> int | None:
-        self.retry_request = None
+        self.memory.retry_request = None
         try:
             await workflow.wait_condition(
-                lambda: self.retry_request is not None or self.cancel_request is not None,
+                lambda: self.memory.retry_request is not None or self.memory.cancel_request is not None,
                 timeout=timedelta(seconds=self.input.gate_timeout_seconds),
                 timeout_summary="blocked, waiting for /retry",
             )
         except TimeoutError:
             return None
-        if self.retry_request is None:
+        if self.memory.retry_request is None:
             return None
-        target = retry_phase(self.state, self.retry_request.phase)
+        target = retry_phase(self.state, self.memory.retry_request.phase)
         index = PHASE_ORDER.index(target)
         for record in self.state.phases[index:]:
             record.outcome = Outcome.PENDING
@@ -116,7 +113,7 @@ class RunOutcomes(SteeringHandlers):
         for record in self.state.phases:
             if record.outcome == Outcome.RUNNING:
                 record.outcome = Outcome.CANCELLED
-        who = self.cancel_request.context.actor if self.cancel_request else "Temporal"
+        who = self.memory.cancel_request.context.actor if self.memory.cancel_request else "Temporal"
         self.reporter.comment(
             "cancelled",
             f"⛔ Run cancelled by {inline(who, 80)}: {inline(reason)}. "
@@ -149,7 +146,7 @@ class RunOutcomes(SteeringHandlers):
         delivery.cancel()
 
     def _report(self) -> None:
-        self.reporter.status(status_comment(self.state, workflow.now(), self.links))
+        self.reporter.status(status_comment(self.state, workflow.now(), self.memory.links))
         if self.input.index_search_attributes:
             workflow.upsert_search_attributes(
                 [

@@ -15,7 +15,6 @@ from temporalio.exceptions import FailureError
 
 from workflows.job_signals import JobSignals
 from workflows.job_types import JobInput, JobResult
-from workflows.messages import CancelInput
 from workflows.nudge import nudge_queue
 from workflows.policies import DB_RETRY, SHORT
 
@@ -29,9 +28,7 @@ CANCEL_TRIES = 20
 
 
 class QueuedJobs(JobSignals):
-    """Queue a job and wait for its result; `cancel_request` is the workflow's (set by the steering handlers)."""
-
-    cancel_request: CancelInput | None
+    """Queue a job and wait for its result; a cancel request (set by the steering handlers) withdraws it."""
 
     async def _run_queued_job(self, job: JobInput) -> JobResult | None:
         """The job's result, or None when the run was cancelled first (the job withdrawn or cancelled)."""
@@ -39,9 +36,11 @@ class QueuedJobs(JobSignals):
             QueueActivities.enqueue_job, EnqueueInput(job), start_to_close_timeout=SHORT, retry_policy=DB_RETRY
         )
         await nudge_queue(f"{job.job_id} queued", f"queued-{job.job_id}")
-        await workflow.wait_condition(lambda: job.job_id in self.job_results or self.cancel_request is not None)
-        if job.job_id in self.job_results:
-            return self.job_results.pop(job.job_id)
+        await workflow.wait_condition(
+            lambda: job.job_id in self.memory.job_results or self.memory.cancel_request is not None
+        )
+        if job.job_id in self.memory.job_results:
+            return self.memory.job_results.pop(job.job_id)
         await self._stop_job(job)
         return None
 
@@ -61,8 +60,8 @@ class QueuedJobs(JobSignals):
             except FailureError as err:
                 workflow.logger.info("job.cancel-not-delivered job=%s (%s)", job.job_id, err)
             try:
-                await workflow.wait_condition(lambda: job.job_id in self.job_results, timeout=CANCEL_WAIT)
+                await workflow.wait_condition(lambda: job.job_id in self.memory.job_results, timeout=CANCEL_WAIT)
                 break
             except TimeoutError:
                 continue
-        self.job_results.pop(job.job_id, None)
+        self.memory.job_results.pop(job.job_id, None)

@@ -7,9 +7,7 @@ on the issue exactly once per delivery.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from temporalio import workflow
@@ -41,7 +39,7 @@ from workflows.messages import (
 )
 from workflows.policies import SEED_RETRY, SHORT
 from workflows.report import inline
-from workflows.reporter import JiraReporter
+from workflows.run_base import Decision, RunBase
 from workflows.state import OrchestrationState
 
 with workflow.unsafe.imports_passed_through():
@@ -50,29 +48,8 @@ with workflow.unsafe.imports_passed_through():
 SEEN_DELIVERIES = 500
 
 
-@dataclass
-class Decision:
-    """What a person decided at a gate."""
-
-    verb: str
-    actor: str
-    text: str
-
-
-class SteeringHandlers:
-    """Signal, update and query handlers of `OrchestrationWorkflow` (which sets the attributes below)."""
-
-    input: OrchestrationInput
-    state: OrchestrationState
-    reporter: JiraReporter
-    decision: Decision | None
-    cancel_request: CancelInput | None
-    retry_request: RetryInput | None
-    seen: list[str]
-    answers: int
-    lock: asyncio.Lock
-
-    _report: Callable[[], None]  # OrchestrationWorkflow's: queue the status comment's new body
+class SteeringHandlers(RunBase):
+    """Signal, update and query handlers of `OrchestrationWorkflow`."""
 
     @workflow.signal
     async def approve(self, input: ApproveInput) -> None:
@@ -181,9 +158,9 @@ class SteeringHandlers:
     async def _command(self, verb: str, context: CommandContext, apply: Callable[[], Verdict]) -> Verdict | None:
         """Check who sent it (unless trusted), apply it, and answer on the issue; a repeated delivery is ignored."""
         if context.delivery_id:
-            if context.delivery_id in self.seen:
+            if context.delivery_id in self.memory.seen:
                 return None
-            self.seen = [*self.seen[-(SEEN_DELIVERIES - 1) :], context.delivery_id]
+            self.memory.seen = [*self.memory.seen[-(SEEN_DELIVERIES - 1) :], context.delivery_id]
         async with self.lock:
             if not context.trusted:
                 refusal = await self._refusal(verb, context)
@@ -214,8 +191,8 @@ class SteeringHandlers:
         return Verdict(False, f"you may not steer this run: {decision.reason}. {decision.who_may_approve}")
 
     def _answer(self, context: CommandContext, verb: str, verdict: Verdict) -> None:
-        self.answers += 1
-        key = f"answer-{context.delivery_id or context.comment_id or self.answers}"
+        self.memory.answers += 1
+        key = f"answer-{context.delivery_id or context.comment_id or self.memory.answers}"
         mark = "✅" if verdict.accepted else ("🚫" if "may not" in verdict.message else "ℹ️")
         who = inline(context.actor, 80)
         self.reporter.comment(key, f"{mark} {{{{/{verb}}}}} from {who} ({context.source.value}): {verdict.message}")
@@ -226,13 +203,13 @@ class SteeringHandlers:
     def _apply_approve(self, input: ApproveInput) -> Verdict:
         verdict = can_approve(self.state)
         if verdict.accepted:
-            self.decision = Decision("approve", input.context.actor, input.notes)
+            self.memory.decision = Decision("approve", input.context.actor, input.notes)
         return verdict
 
     def _apply_reject(self, input: RejectInput) -> Verdict:
         verdict = can_reject(self.state, input.feedback)
         if verdict.accepted:
-            self.decision = Decision("reject", input.context.actor, input.feedback)
+            self.memory.decision = Decision("reject", input.context.actor, input.feedback)
         return verdict
 
     def _apply_pause(self) -> Verdict:
@@ -249,14 +226,14 @@ class SteeringHandlers:
 
     def _apply_cancel(self, input: CancelInput) -> Verdict:
         verdict = can_cancel(self.state)
-        if verdict.accepted and self.cancel_request is None:
-            self.cancel_request = input
+        if verdict.accepted and self.memory.cancel_request is None:
+            self.memory.cancel_request = input
         return verdict
 
     def _apply_retry(self, input: RetryInput) -> Verdict:
         verdict = can_retry(self.state, input.phase)
         if verdict.accepted:
-            self.retry_request = input
+            self.memory.retry_request = input
         return verdict
 
 
