@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import assert_never
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -38,12 +39,27 @@ JIRA_TIMEOUT = timedelta(minutes=5)
 MAX_BACKOFF = timedelta(minutes=5)
 
 
+# One queued write to the issue: its type picks the activity, and it is that activity's one argument.
+Write = StatusCommentInput | CommentOnce | TransitionInput | LabelChange | RemoteLinkInput
+KINDS: dict[type, str] = {
+    StatusCommentInput: "status",
+    CommentOnce: "comment",
+    TransitionInput: "transition",
+    LabelChange: "labels",
+    RemoteLinkInput: "link",
+}
+
+
 @dataclass
 class Item:
-    """One queued write; `kind` picks the activity, `payload` is its one argument."""
+    """One queued write (a box, so a waiting status body can be replaced in place)."""
 
-    kind: str
-    payload: object
+    payload: Write
+
+    @property
+    def kind(self) -> str:
+        """`status`, `comment`, `transition`, `labels` or `link` (for logs)."""
+        return KINDS[type(self.payload)]
 
 
 class JiraReporter:
@@ -67,26 +83,26 @@ class JiraReporter:
         payload = StatusCommentInput(issue_key=self.issue_key, run_key=self.run_key, body=body)
         # The head may be in flight; only a body still waiting behind it can be replaced.
         for item in self.queue[1:] if self.busy else self.queue:
-            if item.kind == "status":
+            if isinstance(item.payload, StatusCommentInput):
                 item.payload = payload
                 return
-        self.queue.append(Item("status", payload))
+        self.queue.append(Item(payload))
 
     def comment(self, event_key: str, body: str) -> None:
         """Queue a comment that Jira must show exactly once for this event key."""
-        self.queue.append(Item("comment", CommentOnce(self.issue_key, f"{self.run_key}:{event_key}", body)))
+        self.queue.append(Item(CommentOnce(self.issue_key, f"{self.run_key}:{event_key}", body)))
 
     def transition(self, status: str, fallback_label: str | None = None) -> None:
         """Queue a move to `status` (by name), labelling instead when the workflow has no such status."""
-        self.queue.append(Item("transition", TransitionInput(self.issue_key, status, fallback_label)))
+        self.queue.append(Item(TransitionInput(self.issue_key, status, fallback_label)))
 
     def labels(self, add: list[str] | None = None, remove: list[str] | None = None) -> None:
         """Queue a label change."""
-        self.queue.append(Item("labels", LabelChange(self.issue_key, add or [], remove or [])))
+        self.queue.append(Item(LabelChange(self.issue_key, add or [], remove or [])))
 
     def remote_link(self, global_id: str, url: str, title: str) -> None:
         """Queue the PR link (upserted by global id)."""
-        self.queue.append(Item("link", RemoteLinkInput(self.issue_key, global_id, url, title)))
+        self.queue.append(Item(RemoteLinkInput(self.issue_key, global_id, url, title)))
 
     async def run(self) -> None:
         """Deliver forever (the workflow cancels this task when the run ends and the queue is empty)."""
@@ -96,7 +112,7 @@ class JiraReporter:
             item = self.queue[0]
             self.busy = True
             try:
-                await self._deliver(item)
+                await _deliver(item.payload)
             except ActivityError as err:
                 cause = err.cause
                 if isinstance(cause, ApplicationError) and (cause.non_retryable or cause.type in PERMANENT):
@@ -115,17 +131,30 @@ class JiraReporter:
                 self.queue.pop(0)
             self.delivered += 1
 
-    async def _deliver(self, item: Item) -> None:
-        call = {
-            "status": JiraActivities.upsert_status_comment,
-            "comment": JiraActivities.post_comment_once,
-            "transition": JiraActivities.transition_issue,
-            "labels": JiraActivities.change_labels,
-            "link": JiraActivities.upsert_remote_link,
-        }[item.kind]
-        await workflow.execute_activity_method(
-            call,  # type: ignore[arg-type]
-            item.payload,
-            start_to_close_timeout=JIRA_TIMEOUT,
-            retry_policy=JIRA_RETRY,
-        )
+
+async def _deliver(write: Write) -> None:
+    """Run the write's one activity."""
+    timeout, retry = JIRA_TIMEOUT, JIRA_RETRY
+    match write:
+        case StatusCommentInput():
+            await workflow.execute_activity_method(
+                JiraActivities.upsert_status_comment, write, start_to_close_timeout=timeout, retry_policy=retry
+            )
+        case CommentOnce():
+            await workflow.execute_activity_method(
+                JiraActivities.post_comment_once, write, start_to_close_timeout=timeout, retry_policy=retry
+            )
+        case TransitionInput():
+            await workflow.execute_activity_method(
+                JiraActivities.transition_issue, write, start_to_close_timeout=timeout, retry_policy=retry
+            )
+        case LabelChange():
+            await workflow.execute_activity_method(
+                JiraActivities.change_labels, write, start_to_close_timeout=timeout, retry_policy=retry
+            )
+        case RemoteLinkInput():
+            await workflow.execute_activity_method(
+                JiraActivities.upsert_remote_link, write, start_to_close_timeout=timeout, retry_policy=retry
+            )
+        case _:
+            assert_never(write)
