@@ -12,6 +12,8 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from app.jira_gateway.client import build_client
+
 if TYPE_CHECKING:
     from app.config import JiraSettings
 
@@ -64,16 +66,8 @@ class BotIdentity:
 
 def fetch_bot_account_id(settings: JiraSettings) -> str:
     """Ask Jira (or the sandbox Jira) who the bot is: `GET /rest/api/2/myself` → `accountId`."""
-    from jira import JIRA  # only this background lookup needs the package in the web process
-
-    email, token = settings.credentials
-    client = JIRA(
-        server=settings.url,
-        basic_auth=(email, token),
-        timeout=min(settings.timeout.total_seconds(), LOOKUP_TIMEOUT_SECONDS),
-        max_retries=0,  # our own loop retries, with backoff
-        get_server_info=False,
-    )
+    # No retries inside: our own loop retries, with backoff.
+    client = build_client(settings, min(settings.timeout.total_seconds(), LOOKUP_TIMEOUT_SECONDS))
     account_id = client.myself().get("accountId")
     if not isinstance(account_id, str) or not account_id:
         raise ValueError("/myself answered without an accountId")

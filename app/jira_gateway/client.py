@@ -21,9 +21,12 @@ from app.jira_gateway.errors import JiraUnavailable, classify
 CONNECT_TIMEOUT = 10.0
 
 
-def build_client(settings: JiraSettings) -> JIRA:
-    """A REST v2 client for the configured site (or the sandbox) with basic auth and a timeout on every call."""
-    read_timeout = settings.timeout.total_seconds()
+def build_client(settings: JiraSettings, read_timeout: float | None = None) -> JIRA:
+    """A REST v2 client for the configured site (or the sandbox) with basic auth and a timeout on every call.
+
+    The one place a `jira.JIRA` is built (the gateway, `/myself` for the bot's identity, `orchestrator check`).
+    """
+    read_timeout = read_timeout or settings.timeout.total_seconds()
     return JIRA(
         server=settings.url,
         basic_auth=settings.credentials,

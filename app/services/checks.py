@@ -6,9 +6,11 @@ from dataclasses import dataclass
 
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from jira import JIRAError
 from sqlalchemy import Engine
 
 from app.config import JiraSettings
+from app.jira_gateway.client import build_client
 from app.store.db import describe_url, ping
 from app.store.migrate import alembic_config
 from app.temporal.gateway import TemporalGateway
@@ -53,19 +55,10 @@ def check_temporal(gateway: TemporalGateway) -> Check:
 
 def check_jira(settings: JiraSettings) -> Check:
     """Authenticate against Jira (or the sandbox) with `/myself`."""
-    from jira import JIRA, JIRAError  # imported here: the web process does not need it for /healthz
-
     where = f"sandbox Jira at {settings.url}" if settings.uses_sandbox else f"Jira at {settings.url}"
-    email, token = settings.credentials
+    _, token = settings.credentials
     try:
-        client = JIRA(
-            server=settings.url,
-            basic_auth=(email, token),
-            timeout=5,
-            max_retries=0,
-            get_server_info=False,
-        )
-        me = client.myself()
+        me = build_client(settings, read_timeout=5).myself()
     except JIRAError as err:
         detail = (
             "credentials refused (check JIRA_EMAIL and JIRA_API_TOKEN)"
