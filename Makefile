@@ -29,8 +29,8 @@ run: .env migrate
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/honcho start -f Procfile $$($(BIN)/python -m app.cli.stack processes)
 
 # Lint first (seconds), then every test with branch coverage of the product packages; the total is printed and
-# must stay at or above COVERAGE_FLOOR (86.9 % when it was set; measured in-process: code run only by the real subprocesses of the e2e
-# and CLI tests is not counted, so the true figure is higher).
+# must stay at or above COVERAGE_FLOOR (86.9 % when it was set). It is measured in-process: code run only by the
+# real subprocesses of the e2e and CLI tests is not counted, so the true figure is higher.
 COVERAGE_FLOOR ?= 85
 test: lint
 	$(BIN)/python -m pytest --cov --cov-report=term:skip-covered --cov-fail-under=$(COVERAGE_FLOOR)
