@@ -14,9 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from webhooks.adf import UnreadableADF, adf_to_text
-from workflows.ids import is_issue_key
+from workflows.ids import is_account_id, is_issue_key
 
-ACCOUNT_ID = re.compile(r"^[A-Za-z0-9:_-]{1,128}$")
 DELIVERY_ID = re.compile(r"^[\x21-\x7e]{1,128}$")
 MAX_EVENT_NAME = 64
 
@@ -223,7 +222,7 @@ def _issue_key(issue: Mapping[str, Any]) -> str:
 
 def _account_id(user: Mapping[str, Any], where: str) -> str:
     account_id = _str(user, "accountId", f"{where}.accountId")
-    if not ACCOUNT_ID.match(account_id):
+    if not is_account_id(account_id):
         raise MalformedEvent(f"{where}.accountId: expected an Atlassian account id")
     return account_id
 

@@ -222,7 +222,7 @@ class OrchestrationWorkflow(QueuedJobs, RunOutcomes):
         record.summary = result.summary
         record.outcome = Outcome.SUCCEEDED if result.success else Outcome.FAILED
         if result.success or result.error_kind == ErrorKind.TESTS_FAILED:
-            self.state.outputs[phase] = result.outputs.get("report") or result.summary
+            self.state.outputs[phase] = phase_output(phase, result)
         if result.pr_url:
             self.state.pr_url = result.pr_url
         self.memory.feedback.pop(phase, None)
@@ -301,11 +301,12 @@ class OrchestrationWorkflow(QueuedJobs, RunOutcomes):
         if decision is None:
             return None
         self.state.approvals.append(
-            Approval(phase, decision.verb, decision.actor, workflow.now().isoformat(), decision.text)
+            Approval(phase, decision.verb, decision.actor, workflow.now().isoformat(), decision.text, decision.source)
         )
         record = self.state.record(phase)
         if decision.verb == "approve":
             record.approved_by = decision.actor
+            record.approved_via = decision.source
         else:
             record.outcome = Outcome.REJECTED
             self.memory.feedback[phase] = decision.text
@@ -334,3 +335,9 @@ class OrchestrationWorkflow(QueuedJobs, RunOutcomes):
 
     def _next_phase(self, index: int) -> str | None:
         return PHASE_ORDER[index + 1] if index + 1 < len(PHASE_ORDER) else None
+
+
+def phase_output(phase: str, result: JobResult) -> str:
+    """The phase's work as its agent reported it (its named output), else the one-line summary."""
+    outputs = result.outputs
+    return outputs.get(PHASE_SPECS[phase].output) or outputs.get("report") or result.summary

@@ -1,4 +1,4 @@
-"""The six phases: their agent roles (from the seed), the agent command, and whether they push the branch."""
+"""The six phases: their agent roles (from the seed), the output each hands on, and whether they push the branch."""
 
 from __future__ import annotations
 
@@ -14,25 +14,45 @@ class PhaseSpec:
     goal: str
     pushes_branch: bool = False
     verifies: bool = False
+    # The agent's output that is the phase's work: shown at its gate and handed to every later phase. Every
+    # shipped profile names its outputs so (tests/agent/test_profiles.py); "report" is a custom profile's default.
+    output: str = "report"
 
 
 PHASE_SPECS: dict[str, PhaseSpec] = {
     spec.name: spec
     for spec in (
-        PhaseSpec("EXPLORE", ("triage-agent", "requirements-analyzer"), "Explore the issue and the repository."),
-        PhaseSpec("PLAN", ("planner", "architect", "task-enricher"), "Plan the implementation."),
+        PhaseSpec(
+            "EXPLORE",
+            ("triage-agent", "requirements-analyzer"),
+            "Explore the issue and the repository.",
+            output="findings",
+        ),
+        PhaseSpec("PLAN", ("planner", "architect", "task-enricher"), "Plan the implementation.", output="plan"),
         PhaseSpec(
             "CODE",
             ("code-implementer", "commit-tracker"),
             "Implement the plan and commit.",
             pushes_branch=True,
             verifies=True,
+            output="commits",
         ),
-        PhaseSpec("TEST", ("test-runner", "coverage-analyzer"), "Run the tests and report."),
+        PhaseSpec("TEST", ("test-runner", "coverage-analyzer"), "Run the tests and report.", output="test_report"),
         PhaseSpec(
-            "FIX", ("bug-fixer", "code-reviewer"), "Fix what the tests found.", pushes_branch=True, verifies=True
+            "FIX",
+            ("bug-fixer", "code-reviewer"),
+            "Fix what the tests found.",
+            pushes_branch=True,
+            verifies=True,
+            output="commits",
         ),
-        PhaseSpec("DOCUMENT", ("docs-writer", "confluence-manager"), "Document the change.", pushes_branch=True),
+        PhaseSpec(
+            "DOCUMENT",
+            ("docs-writer", "confluence-manager"),
+            "Document the change.",
+            pushes_branch=True,
+            output="changelog",
+        ),
     )
 }
 

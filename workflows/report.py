@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
+from workflows.ids import is_account_id
 from workflows.messages import RunStatus, Source
 from workflows.phases import PHASE_SPECS
 from workflows.state import Failure, OrchestrationState, Outcome
@@ -45,6 +46,8 @@ GATE_COMMANDS = "{{/approve [notes]}} to proceed · {{/reject <feedback>}} to re
 FAILURE_COMMANDS = "{{/retry}} to run the failed phase again · {{/retry PHASE}} to restart from PHASE · {{/cancel}}"
 _WIKI_SPECIAL = re.compile(r"([\[\]{}|*_^~+\-?!#\\])")
 MAX_VERBATIM = 3000
+# Jira Cloud refuses a comment over 32,767 characters: a phase's work at its gate gets all but a margin for the rest.
+MAX_GATE_OUTPUT = 30_000
 
 
 def inline(text: str, limit: int = 200) -> str:
@@ -55,10 +58,28 @@ def inline(text: str, limit: int = 200) -> str:
     return _WIKI_SPECIAL.sub(r"\\\1", line)
 
 
+def person(actor: str, source: Source | None) -> str:
+    """Who did something, as Jira shows a person: a mention of the Jira account behind a comment or transition
+    (Jira renders it as their name), else the operator's name and the way they came (CLI, API)."""
+    if source in (Source.COMMENT, Source.TRANSITION) and is_account_id(actor):
+        return f"[~accountid:{actor}]"
+    how = {Source.CLI: "command line", Source.API: "API"}.get(source) if source else None
+    return inline(actor, 80) + (f" ({how})" if how else "")
+
+
 def verbatim(text: str, limit: int = MAX_VERBATIM) -> str:
     """Untrusted multi-line text shown as-is (a noformat block that it cannot close early)."""
     body = text if len(text) <= limit else "…" + text[-limit:]
     return "{noformat}\n" + body.replace("{noformat}", "{ noformat}") + "\n{noformat}"
+
+
+def excerpt(text: str, limit: int = MAX_GATE_OUTPUT) -> str:
+    """Untrusted text shown as-is from its start (a plan reads top down), saying how much was left out."""
+    body = text if len(text) <= limit else text[:limit]
+    block = "{noformat}\n" + body.replace("{noformat}", "{ noformat}") + "\n{noformat}"
+    if len(text) > limit:
+        block += f"\n_… {len(text) - limit} more characters are not shown here._"
+    return block
 
 
 def elapsed(started_at: str, now: datetime) -> str:
@@ -88,7 +109,7 @@ def status_comment(state: OrchestrationState, now: datetime, links: dict[str, st
     for record in state.phases:
         detail = (record.summary and inline(record.summary, 120)) or " "
         if record.approved_by:
-            detail += f" (approved by {inline(record.approved_by, 60)})"
+            detail += f" (approved by {person(record.approved_by, record.approved_via)})"
         lines.append(f"|{record.phase}|{MARK[record.outcome]}|{record.attempts}|{detail}|")
     if state.pr_url:
         lines += ["", f"*Pull request:* [{inline(state.pr_url, 300)}|{state.pr_url}]"]
@@ -104,7 +125,7 @@ def gate_comment(state: OrchestrationState, phase: str, next_phase: str | None) 
     output = state.outputs.get(phase, "")
     parts = [f"⏸️ Waiting for approval to proceed{ahead}. *{phase}* is done."]
     if output:
-        parts += [f"*{phase} output:*", verbatim(output)]
+        parts += [f"*{phase} output:*", excerpt(output)]
     parts.append(f"Reply with {GATE_COMMANDS}.")
     return "\n".join(parts)
 

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from workflows.job_types import JobResult
-from workflows.messages import CancelInput, OrchestrationInput, RetryInput
+from workflows.messages import CancelInput, OrchestrationInput, RetryInput, Source
 from workflows.reporter import JiraReporter
 from workflows.state import OrchestrationState
 
@@ -24,6 +24,7 @@ class Decision:
     verb: str
     actor: str
     text: str
+    source: Source = Source.COMMENT
 
 
 @dataclass

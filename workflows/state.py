@@ -40,6 +40,7 @@ class Approval:
     actor: str
     at: str
     text: str = ""
+    source: Source = Source.COMMENT  # how the decision came: a comment or transition names a Jira account
 
 
 @dataclass
@@ -52,6 +53,7 @@ class PhaseRecord:
     started_at: str | None = None
     finished_at: str | None = None
     approved_by: str | None = None
+    approved_via: Source | None = None
     summary: str = ""
     job_ids: list[str] = field(default_factory=list)
 

@@ -38,7 +38,7 @@ from workflows.messages import (
     StatusInput,
 )
 from workflows.policies import SEED_RETRY, SHORT
-from workflows.report import inline
+from workflows.report import inline, person
 from workflows.run_base import Decision, RunBase
 from workflows.state import OrchestrationState
 
@@ -194,7 +194,7 @@ class SteeringHandlers(RunBase):
         self.memory.answers += 1
         key = f"answer-{context.delivery_id or context.comment_id or self.memory.answers}"
         mark = "✅" if verdict.accepted else ("🚫" if "may not" in verdict.message else "ℹ️")
-        who = inline(context.actor, 80)
+        who = person(context.actor, context.source)
         self.reporter.comment(key, f"{mark} {{{{/{verb}}}}} from {who} ({context.source.value}): {verdict.message}")
 
     def _apply_explain(self) -> Verdict:
@@ -203,13 +203,13 @@ class SteeringHandlers(RunBase):
     def _apply_approve(self, input: ApproveInput) -> Verdict:
         verdict = can_approve(self.state)
         if verdict.accepted:
-            self.memory.decision = Decision("approve", input.context.actor, input.notes)
+            self.memory.decision = Decision("approve", input.context.actor, input.notes, input.context.source)
         return verdict
 
     def _apply_reject(self, input: RejectInput) -> Verdict:
         verdict = can_reject(self.state, input.feedback)
         if verdict.accepted:
-            self.memory.decision = Decision("reject", input.context.actor, input.feedback)
+            self.memory.decision = Decision("reject", input.context.actor, input.feedback, input.context.source)
         return verdict
 
     def _apply_pause(self) -> Verdict:

@@ -8,6 +8,8 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+from workflows.ids import is_account_id
+
 # Reads one variable: (name, parser, default) -> value (see app.config._build).
 Getter = Callable[[str, Callable[[str, str], Any], Any], Any]
 
@@ -96,7 +98,7 @@ def parse_url(name: str, raw: str) -> str:
 def parse_account_id(name: str, raw: str) -> str:
     """Check an Atlassian account id such as `5f2a7b9c0d1e2f3a4b5c6d7e` or `712020:3f6a9c1e-...`."""
     value = raw.strip()
-    if not re.match(r"^[A-Za-z0-9:_-]{1,128}$", value):
+    if not is_account_id(value):
         raise ConfigError(f"{name}: expected an Atlassian account id (letters, digits, ':', '-'), got {raw!r}")
     return value
 

@@ -13,6 +13,7 @@ from app.agent_client.proto import agent_pb2 as pb
 from app.agent_server.server import AgentServer
 from tests.agent.conftest import AgentWorld, collect, request, world_settings
 from tests.conftest import free_port
+from workflows.phases import PHASE_SPECS
 
 KEY = "DEMO-7"
 CONTEXT = json.dumps({"summary": "Greeting names the issue", "description": "The greeting should mention the issue."})
@@ -63,6 +64,10 @@ def test_demo_run_commits_fails_fixes_and_pushes(demo_world: AgentWorld) -> None
     assert documented.outputs["changelog"].startswith(f"- {KEY}: Greeting names the issue")
     _, pushed = run(demo_world, 9, "createPR")
     assert pushed.success and pushed.outputs["pr_url"] == f"{agents.remote}#jira/{KEY}"
+    phases = {"EXPLORE": explored, "PLAN": planned, "CODE": coded, "TEST": second_test, "FIX": fixed}
+    phases["DOCUMENT"] = documented
+    # What the workflow shows at each gate and hands on: the demo names each phase's work as the workflow reads it.
+    assert all(PHASE_SPECS[phase].output in result.outputs for phase, result in phases.items())
     _, cleaned = run(demo_world, 10, "cleanup")
     assert cleaned.success and not (agents.workspace_dir / KEY).exists()
 

@@ -12,6 +12,7 @@ from app.agent_client.protocol import COMMANDS
 from app.agent_server.profiles import ProfileError, load_profile
 from app.config import ConfigError
 from tests.conftest import make_settings
+from workflows.phases import PHASE_ORDER, PHASE_SPECS
 
 
 @pytest.mark.parametrize("name", ["demo", "claude"])
@@ -20,6 +21,14 @@ def test_shipped_profiles_cover_every_command_but_cleanup(name: str) -> None:
     assert set(profile.commands) == set(COMMANDS) - {"cleanup"}
     assert profile.commands["TEST"].failure == "TESTS_FAILED"
     assert profile.commands["createPR"].outputs["pr_url"] == "{remote}#{branch}"
+
+
+def test_a_cli_profile_names_each_phase_output_as_the_workflow_hands_it_on() -> None:
+    # The workflow shows and hands on PHASE_SPECS[phase].output; a profile naming it otherwise loses the work.
+    profile = load_profile("claude")
+    assert {phase: profile.commands[phase].output for phase in PHASE_ORDER} == {
+        phase: PHASE_SPECS[phase].output for phase in PHASE_ORDER
+    }
 
 
 def test_claude_profile_reads_the_prompt_on_stdin() -> None:

@@ -7,11 +7,15 @@ status comment, one comment per gate, one summary, one remote link and each stat
 
 from __future__ import annotations
 
+import json
 import subprocess
 
 import pytest
+from sqlalchemy import select
 
 from app.sandbox.people import SandboxPerson
+from app.store.db import make_engine, make_session_factory
+from app.store.models import AgentJob
 from tests.e2e.harness import Stack, wait
 
 pytestmark = pytest.mark.e2e
@@ -28,8 +32,14 @@ def test_label_to_done_with_a_worker_crash_in_between(stack: Stack) -> None:
     reviewer.label("DEMO-1", "ai-orchestrate")
     gate = "Waiting for approval to proceed"
     wait(stack, lambda: sum(gate in c for c in bot_comments(stack)) == 1, "the EXPLORE gate")
+    explore_gate = next(c for c in bot_comments(stack) if gate in c)
+    assert "Issue words found:" in explore_gate and "greeting.py" in explore_gate  # the findings, not a count
     reviewer.comment("DEMO-1", "/approve start with the greeting module")
     wait(stack, lambda: sum(gate in c for c in bot_comments(stack)) == 2, "the PLAN gate")
+    # The PLAN gate shows every line of the plan the real demo agent committed to the issue's branch.
+    plan_gate = [c for c in bot_comments(stack) if gate in c][1]
+    plan = git_show(stack, "jira/DEMO-1:docs/plans/DEMO-1.md")
+    assert plan.strip() and all(line in plan_gate for line in plan.splitlines() if line.strip())
 
     reviewer.comment("DEMO-1", "/approve")
     wait(stack, lambda: "|CODE|⏳|" in bot_comments(stack)[0], "CODE to start")
@@ -55,3 +65,16 @@ def test_label_to_done_with_a_worker_crash_in_between(stack: Stack) -> None:
     remote = links[0]["object"]["url"].split("#", 1)[0]
     branches = subprocess.run(["git", "branch", "--list", "jira/DEMO-1"], cwd=remote, capture_output=True, text=True)
     assert "jira/DEMO-1" in branches.stdout
+    # CODE was handed the approved plan verbatim (in the job's context, as the agent received it).
+    engine = make_engine(stack.env["DATABASE_URL"])
+    with make_session_factory(engine)() as session:
+        code_job = session.scalars(select(AgentJob).where(AgentJob.phase == "CODE")).first()
+        assert code_job is not None
+        assert json.loads(code_job.context)["previous_outputs"]["PLAN"] == plan
+    engine.dispose()
+
+
+def git_show(stack: Stack, what: str) -> str:
+    """A file of the demo remote (the bare repository the agent pushes to)."""
+    remote = stack.dir / "var" / "agent" / "demo-remote.git"
+    return subprocess.run(["git", "show", what], cwd=remote, capture_output=True, text=True, check=True).stdout

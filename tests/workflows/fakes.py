@@ -12,6 +12,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.agent_types import AgentCommand, AgentOutcome, CredentialRefs, CredentialsRequest
+from workflows.phases import PHASE_SPECS
 
 APPROVER = "acc-reviewer"
 OUTSIDER = "acc-outsider"
@@ -160,7 +161,9 @@ class FakeAgent:
 
 
 def ok(request: AgentCommand) -> AgentOutcome:
-    outputs = {"report": f"{request.command} output for {request.issue_key}"}
+    # A phase's work under the name the shipped profiles give it (tests/agent/test_profiles.py pins them).
+    name = PHASE_SPECS[request.command].output if request.command in PHASE_SPECS else "report"
+    outputs = {name: f"{request.command} output for {request.issue_key}"}
     if request.command == "createPR":
         outputs["pr_url"] = f"file:///remote.git#jira/{request.issue_key}"
     return AgentOutcome(True, f"{request.command} done", outputs, None, None, f"{request.command} log tail")

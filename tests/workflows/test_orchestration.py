@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import select
 from temporalio.client import WorkflowFailureError, WorkflowUpdateFailedError
 
+from activities.agent_types import AgentOutcome
 from app.store.db import make_engine, make_session_factory
 from app.store.models import AgentJob, Checkpoint, Orchestration
 from tests.workflows.conftest import Harness, keep_history, until, until_state
@@ -276,3 +277,22 @@ async def test_resume_after_pause(harness: Harness) -> None:
     with pytest.raises(WorkflowFailureError):
         await handle.result()
     await until(lambda: any(":cancelled" in k for k in harness.jira.comment_posts), what="the cancel comment")
+
+
+async def test_each_phase_hands_its_work_on_and_the_gate_shows_it(harness: Harness) -> None:
+    findings = "Files (2): greeting.py, tests/test_greeting.py\nIssue words found:\n- greeting: greeting.py"
+    plan = "# Plan\n1. Add greet_issue() to greeting.py\n2. Test it in tests/test_greeting.py"
+    harness.agent.script("EXPLORE", lambda r: AgentOutcome(True, "2 files", {"findings": findings}, None, None, ""))
+    harness.agent.script("PLAN", lambda r: AgentOutcome(True, "plan written", {"plan": plan}, None, None, ""))
+    handle = await harness.start(gates=["PLAN"])
+    await until_state(handle, waiting_at("PLAN"), "the PLAN gate")
+    gate = "Waiting for approval to proceed before *CODE*"
+    await until(lambda: any(gate in t for t in harness.jira.texts()), what="the PLAN gate comment")
+    shown = next(t for t in harness.jira.texts() if gate in t)
+    assert plan in shown  # the whole plan, not its one-line summary
+    await handle.signal(OrchestrationWorkflow.approve, ApproveInput(by(APPROVER, "h1")))
+    assert (await handle.result()).status == RunStatus.COMPLETED
+    code = context_of(harness.agent.calls("CODE")[0])
+    assert code["previous_outputs"] == {"EXPLORE": findings, "PLAN": plan}  # verbatim, under the phase's name
+    document = context_of(harness.agent.calls("DOCUMENT")[0])
+    assert document["previous_outputs"]["CODE"] == f"CODE output for {harness.key}"

@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 
 from workflows.messages import Source
 from workflows.phases import PHASE_ORDER
-from workflows.report import elapsed, inline, status_comment, verbatim
-from workflows.state import OrchestrationState, PhaseRecord
+from workflows.report import elapsed, excerpt, gate_comment, inline, person, status_comment, verbatim
+from workflows.state import OrchestrationState, Outcome, PhaseRecord
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 
@@ -70,3 +70,42 @@ def test_verbatim_text_cannot_close_its_block_early(text: str) -> None:
 )
 def test_elapsed_is_short_and_human(seconds: int, expected: str) -> None:
     assert elapsed((NOW - timedelta(seconds=seconds)).isoformat(), NOW) == expected
+
+
+@given(st.text(max_size=500), st.integers(10, 600))
+def test_a_gate_excerpt_shows_the_start_says_what_is_cut_and_cannot_close_its_block(text: str, limit: int) -> None:
+    shown = excerpt(text, limit)
+    assert shown.startswith("{noformat}\n") and shown.count("{noformat}") == 2
+    body = shown.split("{noformat}")[1][1:-1]
+    assert body == text[:limit].replace("{noformat}", "{ noformat}")
+    assert shown.endswith(f"_… {len(text) - limit} more characters are not shown here._") == (len(text) > limit)
+
+
+def test_a_whole_plan_fits_the_gate_comment_within_jiras_limit() -> None:
+    plan = "\n".join(f"{n}. Step {n}: change `module_{n}.py` and test it" for n in range(1, 2000))
+    record = PhaseRecord("PLAN", Outcome.SUCCEEDED)
+    run = state(outputs={"PLAN": plan}, pending_gate="PLAN", phases=[record])
+    text = gate_comment(run, "PLAN", "CODE")
+    assert len(text) < 32_767 and "1. Step 1:" in text and "more characters are not shown" in text
+    assert gate_comment(state(outputs={"PLAN": "1. one\n2. two"}), "PLAN", "CODE").count("2. two") == 1
+
+
+ALICE = "712020:a11ce000-0000-4000-8000-000000000001"
+
+
+@pytest.mark.parametrize(
+    ("actor", "source", "shown"),
+    [
+        (
+            "712020:a11ce000-0000-4000-8000-000000000001",
+            Source.COMMENT,
+            "[~accountid:712020:a11ce000-0000-4000-8000-000000000001]",
+        ),
+        ("5b10a2844c20165700ede21g", Source.TRANSITION, "[~accountid:5b10a2844c20165700ede21g]"),
+        ("cli:root", Source.CLI, "cli:root (command line)"),
+        ("ops-team", Source.API, "ops\\-team (API)"),
+        ("x] [~accountid:evil", Source.COMMENT, "x\\] \\[\\~accountid:evil"),  # never a mention it did not earn
+    ],
+)
+def test_people_are_shown_as_jira_shows_them(actor: str, source: Source, shown: str) -> None:
+    assert person(actor, source) == shown
