@@ -48,7 +48,6 @@ AUTHENTICATION = "AuthenticationError"
 PERMISSION_DENIED = "PermissionDenied"
 TICK = 0.25  # how often the activity looks at cancellation while the stream is quiet
 BEAT_EVERY = 1.0  # seconds between store-and-heartbeat rounds (the SDK throttles further)
-PING_DEADLINE = 5.0
 CANCEL_DEADLINE = 30.0
 AUTH_CODES = frozenset({grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED})
 BAD_REQUEST_CODES = frozenset(

@@ -1,4 +1,4 @@
-"""The job queue's activities (the seed's getNextJob, updateJobStatus, logToJob, queue management and status).
+"""The job queue's activities: enqueue, claim (the seed's getNextJob, atomically), withdraw, idle agents, logToJob.
 
 Each is a sync method doing one transaction through app.jobqueue; a change that does not fit the job's state
 is a non-retryable ValidationError, so the workflow sees it at once instead of retrying it.
