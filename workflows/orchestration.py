@@ -223,6 +223,10 @@ class OrchestrationWorkflow(QueuedJobs, RunOutcomes):
         record.outcome = Outcome.SUCCEEDED if result.success else Outcome.FAILED
         if result.success or result.error_kind == ErrorKind.TESTS_FAILED:
             self.state.outputs[phase] = phase_output(phase, result)
+            if phase in self.input.gates and result.success:
+                rejected = next((a for a in reversed(self.state.approvals) if a.phase == phase), None)
+                rejection = rejected if rejected is not None and rejected.decision == "reject" else None
+                self.state.add_version(phase, self.state.outputs[phase], record.finished_at, rejection)
         if result.pr_url:
             self.state.pr_url = result.pr_url
         self.memory.feedback.pop(phase, None)

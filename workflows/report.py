@@ -6,6 +6,7 @@ inside `{noformat}` blocks or with wiki characters escaped, never interpreted as
 
 from __future__ import annotations
 
+import difflib
 import re
 from datetime import datetime
 
@@ -48,6 +49,7 @@ _WIKI_SPECIAL = re.compile(r"([\[\]{}|*_^~+\-?!#\\])")
 MAX_VERBATIM = 3000
 # Jira Cloud refuses a comment over 32,767 characters: a phase's work at its gate gets all but a margin for the rest.
 MAX_GATE_OUTPUT = 30_000
+MAX_DIFF = 10_000  # of that, for what changed against the version before
 
 
 def inline(text: str, limit: int = 200) -> str:
@@ -120,14 +122,32 @@ def status_comment(state: OrchestrationState, now: datetime, links: dict[str, st
 
 
 def gate_comment(state: OrchestrationState, phase: str, next_phase: str | None) -> str:
-    """The comment posted when a gate is reached: what the phase produced and the commands that work."""
+    """The comment posted when a gate is reached: what the phase produced (and, after a rejection, what changed
+    against the version before) and the commands that work."""
     ahead = f" before *{next_phase}* starts" if next_phase else ""
     output = state.outputs.get(phase, "")
+    versions = state.versions.get(phase, [])
     parts = [f"⏸️ Waiting for approval to proceed{ahead}. *{phase}* is done."]
+    if len(versions) > 1:
+        now, before = versions[-1], versions[-2]
+        asked = ""
+        if now.feedback_by:
+            asked = f", after feedback from {person(now.feedback_by, now.feedback_via)}: {inline(now.feedback, 300)}"
+        parts += [f"*{phase} v{now.version}*{asked}", f"*What changed since v{before.version}:*"]
+        parts.append(diff_block(before.text, now.text, f"v{before.version}", f"v{now.version}"))
     if output:
-        parts += [f"*{phase} output:*", excerpt(output)]
+        parts += [f"*{phase} output:*", excerpt(output, MAX_GATE_OUTPUT - (MAX_DIFF if len(versions) > 1 else 0))]
     parts.append(f"Reply with {GATE_COMMANDS}.")
     return "\n".join(parts)
+
+
+def diff_block(before: str, after: str, before_name: str, after_name: str) -> str:
+    """A unified diff of two versions of untrusted text, in a `{code:diff}` block it cannot close early."""
+    lines = list(difflib.unified_diff(before.splitlines(), after.splitlines(), before_name, after_name, lineterm=""))
+    text = "\n".join(lines) if lines else "(no change)"
+    if len(text) > MAX_DIFF:
+        text = text[:MAX_DIFF] + f"\n… {len(text) - MAX_DIFF} more characters of the diff are not shown"
+    return "{code:diff}\n" + text.replace("{code", "{ code") + "\n{code}"
 
 
 def failure_comment(failure: Failure, attempts: int) -> str:

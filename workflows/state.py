@@ -7,6 +7,9 @@ from enum import StrEnum
 
 from workflows.messages import RunStatus, Source
 
+# Versions of one phase's work kept in the state (each may be a whole plan; the state is queried and checkpointed).
+MAX_VERSIONS = 5
+
 
 class Outcome(StrEnum):
     """How a phase stands."""
@@ -41,6 +44,18 @@ class Approval:
     at: str
     text: str = ""
     source: Source = Source.COMMENT  # how the decision came: a comment or transition names a Jira account
+
+
+@dataclass
+class OutputVersion:
+    """One version of a phase's work (v1, then one more after each rejection), and the feedback that asked for it."""
+
+    version: int
+    text: str
+    at: str
+    feedback: str = ""
+    feedback_by: str = ""
+    feedback_via: Source | None = None
 
 
 @dataclass
@@ -85,12 +100,26 @@ class OrchestrationState:
     paused: bool = False
     phases: list[PhaseRecord] = field(default_factory=list)
     outputs: dict[str, str] = field(default_factory=dict)
+    # Every version of each gated phase's work, oldest first (the last few; see MAX_VERSIONS).
+    versions: dict[str, list[OutputVersion]] = field(default_factory=dict)
     approvals: list[Approval] = field(default_factory=list)
     fix_rounds: int = 0
     pr_url: str | None = None
     failure: Failure | None = None
     finished_at: str | None = None
     source: Source = Source.LABEL
+
+    def add_version(self, phase: str, text: str, at: str, rejection: Approval | None) -> OutputVersion:
+        """Keep `text` as the phase's next version, naming the rejection that asked for it."""
+        kept = self.versions.setdefault(phase, [])
+        number = kept[-1].version + 1 if kept else 1
+        version = OutputVersion(number, text, at)
+        if rejection is not None:
+            version.feedback, version.feedback_by = rejection.text, rejection.actor
+            version.feedback_via = rejection.source
+        kept.append(version)
+        del kept[:-MAX_VERSIONS]
+        return version
 
     def record(self, phase: str) -> PhaseRecord:
         """The history entry of `phase`."""

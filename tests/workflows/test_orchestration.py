@@ -296,3 +296,30 @@ async def test_each_phase_hands_its_work_on_and_the_gate_shows_it(harness: Harne
     assert code["previous_outputs"] == {"EXPLORE": findings, "PLAN": plan}  # verbatim, under the phase's name
     document = context_of(harness.agent.calls("DOCUMENT")[0])
     assert document["previous_outputs"]["CODE"] == f"CODE output for {harness.key}"
+
+
+async def test_a_rejected_plan_comes_back_as_v2_with_what_changed(harness: Harness) -> None:
+    v1 = "1. Add greet_issue()\n2. Test it"
+    v2 = "1. Add greet_issue()\n2. Test it\n3. Document it in the README"
+    harness.agent.script(
+        "PLAN",
+        lambda r: AgentOutcome(True, "plan v1", {"plan": v1}, None, None, ""),
+        lambda r: AgentOutcome(True, "plan v2", {"plan": v2}, None, None, ""),
+    )
+    handle = await harness.start(gates=["PLAN"])
+    await until_state(handle, waiting_at("PLAN"), "the first PLAN gate")
+    await handle.signal(OrchestrationWorkflow.reject, RejectInput(by(APPROVER, "v1"), feedback="add a docs step"))
+    await until_state(handle, lambda s: s.pending_gate == "PLAN" and len(s.versions.get("PLAN", [])) == 2, "v2")
+    second = "*PLAN v2*, after feedback from"
+    await until(lambda: any(second in t for t in harness.jira.texts()), what="the v2 gate comment")
+    shown = next(t for t in harness.jira.texts() if second in t)
+    assert f"after feedback from [~accountid:{APPROVER}]: add a docs step" in shown
+    assert "{code:diff}\n--- v1\n+++ v2\n" in shown and "\n+3. Document it in the README\n" in shown
+    assert shown.count("+3. Document it") == 1 and v2 in shown  # the diff, then the whole v2
+    state: OrchestrationState = await handle.query(OrchestrationWorkflow.get_status)
+    assert [(v.version, v.text, v.feedback) for v in state.versions["PLAN"]] == [
+        (1, v1, ""), (2, v2, "add a docs step"),
+    ]  # fmt: skip
+    await handle.signal(OrchestrationWorkflow.approve, ApproveInput(by(APPROVER, "v2")))
+    assert (await handle.result()).status == RunStatus.COMPLETED
+    assert context_of(harness.agent.calls("CODE")[0])["previous_outputs"]["PLAN"] == v2

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from workflows.messages import Source
 from workflows.phases import PHASE_ORDER
-from workflows.report import elapsed, excerpt, gate_comment, inline, person, status_comment, verbatim
+from workflows.report import diff_block, elapsed, excerpt, gate_comment, inline, person, status_comment, verbatim
 from workflows.state import OrchestrationState, Outcome, PhaseRecord
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
@@ -109,3 +109,9 @@ ALICE = "712020:a11ce000-0000-4000-8000-000000000001"
 )
 def test_people_are_shown_as_jira_shows_them(actor: str, source: Source, shown: str) -> None:
     assert person(actor, source) == shown
+
+
+@given(st.text(max_size=300), st.text(max_size=300))
+def test_a_diff_of_untrusted_text_cannot_close_its_block(before: str, after: str) -> None:
+    shown = diff_block(before, after, "v1", "v2")
+    assert shown.startswith("{code:diff}\n") and shown.endswith("\n{code}") and shown.count("{code") == 2
