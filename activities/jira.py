@@ -97,8 +97,7 @@ class JiraPort(Protocol):
     def transition_to(
         self, issue_key: str, status_name: str, fallback_label: str | None = None
     ) -> TransitionOutcome: ...
-    def add_labels(self, issue_key: str, labels: list[str]) -> None: ...
-    def remove_labels(self, issue_key: str, labels: list[str]) -> None: ...
+    def change_labels(self, issue_key: str, add: list[str], remove: list[str]) -> None: ...
     def read_issue(self, issue_key: str) -> IssueSnapshot: ...
     def upsert_remote_link(self, issue_key: str, global_id: str, url: str, title: str) -> str | None: ...
     def may_steer(
@@ -150,11 +149,9 @@ class JiraActivities:
 
     @activity.defn
     def change_labels(self, change: LabelChange) -> None:
-        """Add and remove labels."""
-        if change.add:
-            self._call(lambda: self.gateway.add_labels(change.issue_key, list(change.add)))
-        if change.remove:
-            self._call(lambda: self.gateway.remove_labels(change.issue_key, list(change.remove)))
+        """Add and remove labels, in one edit of the issue."""
+        if change.add or change.remove:
+            self._call(lambda: self.gateway.change_labels(change.issue_key, list(change.add), list(change.remove)))
 
     @activity.defn
     def upsert_remote_link(self, link: RemoteLinkInput) -> None:

@@ -69,6 +69,9 @@ class OrchestrationInput:
     agent_heartbeat_seconds: int = 5 * 60
     # False where the Temporal namespace has not registered the Orchestration* search attributes.
     index_search_attributes: bool = True
+    # Show the run's state as one label (ai-running, ai-needs-approval, the blocked label, ai-done). Off for runs
+    # started before the setting existed: their input has no such field.
+    board_labels: bool = False
 
 
 @dataclass(frozen=True)

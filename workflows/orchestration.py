@@ -13,7 +13,7 @@ from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflow
 
 from workflows.job_types import ErrorKind, JobInput, JobResult
 from workflows.messages import OrchestrationInput, RunStatus
-from workflows.outcomes import RunOutcomes
+from workflows.outcomes import NEEDS_APPROVAL_LABEL, RUNNING_LABEL, RunOutcomes
 from workflows.phases import MAX_FIX_ROUNDS, PHASE_ORDER, PHASE_SPECS
 from workflows.policies import DB_RETRY, SEED_RETRY, SHORT
 from workflows.queued_jobs import QueuedJobs
@@ -106,6 +106,7 @@ class OrchestrationWorkflow(QueuedJobs, RunOutcomes):
         )
         self.memory.links = {"Temporal run": links.temporal, "Dashboard": links.dashboard}
         self.state.status = RunStatus.RUNNING
+        self._board(RUNNING_LABEL)
         self._report()
         if self.input.statuses.in_progress:
             self.reporter.transition(self.input.statuses.in_progress)
@@ -193,6 +194,7 @@ class OrchestrationWorkflow(QueuedJobs, RunOutcomes):
         spec = PHASE_SPECS[phase]
         self.state.current_phase, self.state.status = phase, RunStatus.RUNNING
         self.state.step = f"{phase} running ({', '.join(spec.roles)})"
+        self._board(RUNNING_LABEL)
         self._report()
         job = self._job_input(phase, record.attempts, queue_kind)
         record.job_ids.append(job.job_id)
@@ -286,6 +288,7 @@ class OrchestrationWorkflow(QueuedJobs, RunOutcomes):
         self.memory.decision = None
         self.state.pending_gate, self.state.status = phase, RunStatus.WAITING_FOR_APPROVAL
         self.state.step = f"waiting for approval after {phase}"
+        self._board(NEEDS_APPROVAL_LABEL)
         self.reporter.comment(
             f"gate-{phase}-{self.state.record(phase).attempts}", gate_comment(self.state, phase, next_phase)
         )

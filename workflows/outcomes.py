@@ -19,13 +19,18 @@ from workflows.job_types import ErrorKind, JobResult
 from workflows.messages import RunStatus
 from workflows.phases import PHASE_ORDER
 from workflows.policies import DB_RETRY, SHORT
-from workflows.report import failure_comment, inline, status_comment, summary_comment
+from workflows.report import failure_comment, inline, person, status_comment, summary_comment
 from workflows.state import Cause, Failure, OrchestrationResult, Outcome
 from workflows.steering import SteeringHandlers
 
 with workflow.unsafe.imports_passed_through():
     from activities.jobs import CheckpointInput, JobActivities
     from activities.records import OrchestrationRecord, RecordActivities
+
+# The board labels (with the configured blocked label): a board or a JQL filter shows what needs a person.
+RUNNING_LABEL = "ai-running"
+NEEDS_APPROVAL_LABEL = "ai-needs-approval"
+DONE_LABEL = "ai-done"
 
 
 class RunOutcomes(SteeringHandlers):
@@ -56,6 +61,16 @@ class RunOutcomes(SteeringHandlers):
             phase, cause, result.error or result.summary or kind or "the agent job failed", result.last_output
         )
 
+    def _board(self, label: str | None) -> None:
+        """Show the run's state on the issue as exactly one board label (None: none, once the run is cancelled)."""
+        if not self.input.board_labels or not workflow.patched("board-labels"):
+            return
+        if label == self.memory.board:
+            return
+        self.memory.board = label
+        every = [RUNNING_LABEL, NEEDS_APPROVAL_LABEL, self.input.statuses.blocked_label, DONE_LABEL]
+        self.reporter.labels(add=[label] if label else [], remove=[other for other in every if other != label])
+
     def _block(self, failure: Failure) -> None:
         self.state.failure, self.state.status = failure, RunStatus.FAILED
         self.state.step = f"blocked in {failure.phase}" if failure.phase else "blocked"
@@ -64,6 +79,7 @@ class RunOutcomes(SteeringHandlers):
             f"failure-{failure.phase}-{attempts}-{len(self.state.approvals)}", failure_comment(failure, attempts)
         )
         self.reporter.transition(self.input.statuses.blocked, fallback_label=self.input.statuses.blocked_label)
+        self._board(self.input.statuses.blocked_label)
         self._report()
 
     async def _wait_for_retry(self) -> int | None:
@@ -101,6 +117,7 @@ class RunOutcomes(SteeringHandlers):
                 f"Pull request for {self.input.issue_key}",
             )
         self.reporter.comment("summary", summary_comment(self.state, now))
+        self._board(DONE_LABEL)
         if self.input.statuses.done:
             self.reporter.transition(self.input.statuses.done)
         self._report()
@@ -113,12 +130,14 @@ class RunOutcomes(SteeringHandlers):
         for record in self.state.phases:
             if record.outcome == Outcome.RUNNING:
                 record.outcome = Outcome.CANCELLED
-        who = self.memory.cancel_request.context.actor if self.memory.cancel_request else "Temporal"
+        request = self.memory.cancel_request
+        who = person(request.context.actor, request.context.source) if request else "Temporal"
         self.reporter.comment(
             "cancelled",
-            f"⛔ Run cancelled by {inline(who, 80)}: {inline(reason)}. "
+            f"⛔ Run cancelled by {who}: {inline(reason)}. "
             "Any running agent job was stopped; the Temporal history is kept.",
         )
+        self._board(None)
         self._report()
         return OrchestrationResult(RunStatus.CANCELLED, pr_url=self.state.pr_url)
 

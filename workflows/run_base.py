@@ -40,6 +40,7 @@ class RunMemory:
     feedback: dict[str, str] = field(default_factory=dict)  # phase → the last rejection's feedback
     seen: list[str] = field(default_factory=list)  # the last deliveries acted on (a repeat is ignored)
     answers: int = 0  # commands answered, for the answers' event keys
+    board: str | None = None  # the board label the issue carries now (outcomes.py `_board`)
 
 
 class RunBase:

@@ -125,6 +125,7 @@ class OrchestratorSettings:
     gates: tuple[str, ...] = ("EXPLORE", "PLAN")
     gate_timeout: timedelta = timedelta(days=7)
     auto_proceed: bool = False
+    board_labels: bool = True
     public_url: str = "http://localhost:8000"
     api_token: str = field(default="", repr=False)
     # A read-only credential for Prometheus: it opens GET /metrics and nothing else (the API token opens it too).
@@ -214,6 +215,7 @@ def _build(env: Mapping[str, str]) -> Settings:
             gates=get("ORCHESTRATOR_GATES", parse_phases, ("EXPLORE", "PLAN")),
             gate_timeout=get("ORCHESTRATOR_GATE_TIMEOUT", parse_duration, timedelta(days=7)),
             auto_proceed=get("ORCHESTRATOR_AUTO_PROCEED", parse_bool, False),
+            board_labels=get("ORCHESTRATOR_BOARD_LABELS", parse_bool, True),
             public_url=get("ORCHESTRATOR_PUBLIC_URL", parse_url, "http://localhost:8000"),
             api_token=text("ORCHESTRATOR_API_TOKEN", ""),
             metrics_token=text("ORCHESTRATOR_METRICS_TOKEN", ""),

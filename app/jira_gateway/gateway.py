@@ -72,6 +72,10 @@ class JiraGateway:
         """Remove labels (only those present)."""
         self._retried(lambda: self.issues.remove_labels(issue_key, labels), f"remove labels on {issue_key}")
 
+    def change_labels(self, issue_key: str, add: list[str], remove: list[str]) -> None:
+        """Add and remove labels in one edit (only those that change)."""
+        self._retried(lambda: self.issues.change_labels(issue_key, add, remove), f"change labels on {issue_key}")
+
     def read_issue(self, issue_key: str) -> IssueSnapshot:
         """Summary, description, labels, status, reporter and project of an issue."""
         return self._retried(lambda: self.issues.read_issue(issue_key), f"read {issue_key}")

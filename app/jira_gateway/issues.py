@@ -46,6 +46,13 @@ class IssueOps:
         present = set(self.read_issue(issue_key).labels)
         self._edit_labels(issue_key, [{"remove": label} for label in dict.fromkeys(labels) if label in present])
 
+    def change_labels(self, issue_key: str, add: list[str], remove: list[str]) -> None:
+        """Add the missing labels and remove the present ones in one edit (nothing is written when none change)."""
+        present = set(self.read_issue(issue_key).labels)
+        adds = [{"add": label} for label in dict.fromkeys(add) if label not in present]
+        removes = [{"remove": label} for label in dict.fromkeys(remove) if label in present and label not in add]
+        self._edit_labels(issue_key, adds + removes)
+
     def transition_to(self, issue_key: str, status_name: str, fallback_label: str | None = None) -> TransitionOutcome:
         """Move the issue to the status named `status_name` (skipped when there already), read back after.
 

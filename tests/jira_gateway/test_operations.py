@@ -153,6 +153,16 @@ def test_labels_write_only_what_changes(gateway: JiraGateway, rsps: responses.Re
     ]
 
 
+def test_a_label_change_is_one_edit_of_what_changes(gateway: JiraGateway, rsps: responses.RequestsMock) -> None:
+    rsps.get(f"{API}/issue/PAY-1", json=issue_body(labels=["ai-running", "backend"]))
+    rsps.put(f"{API}/issue/PAY-1", status=204)
+    gateway.change_labels("PAY-1", ["ai-needs-approval"], ["ai-running", "ai-done", "ai-needs-approval"])
+    gateway.change_labels("PAY-1", ["backend"], ["ai-done"])  # nothing changes: no PUT
+    assert _sent(rsps, "PUT", "/issue/PAY-1") == [
+        {"update": {"labels": [{"add": "ai-needs-approval"}, {"remove": "ai-running"}]}},
+    ]
+
+
 def test_remote_link_is_sent_with_its_global_id(gateway: JiraGateway, rsps: responses.RequestsMock) -> None:
     rsps.post(f"{API}/issue/PAY-1/remotelink", json={"id": 10000, "self": "x"}, status=201)
     assert gateway.upsert_remote_link("PAY-1", "pr:acme/app#4", "https://git/pr/4", "PR #4") == "10000"

@@ -59,6 +59,7 @@ class FakeJira:
         self.statuses: list[str] = []
         self.status = "To Do"
         self.labels: set[str] = {"ai-orchestrate"}
+        self.label_history: list[list[str]] = []
         self.links: dict[str, str] = {}
         self.refuse_auth = False
         self.has_blocked_status = True
@@ -87,11 +88,10 @@ class FakeJira:
         self.statuses.append(status_name)
         return Moved(status_name, "transitioned")
 
-    def add_labels(self, issue_key: str, labels: list[str]) -> None:
-        self.labels |= set(labels)
-
-    def remove_labels(self, issue_key: str, labels: list[str]) -> None:
-        self.labels -= set(labels)
+    def change_labels(self, issue_key: str, add: list[str], remove: list[str]) -> None:
+        self._check()
+        self.labels = (self.labels - set(remove)) | set(add)
+        self.label_history.append(sorted(self.labels))
 
     def read_issue(self, issue_key: str) -> Snapshot:
         self._check()

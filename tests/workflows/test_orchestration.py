@@ -134,7 +134,7 @@ async def test_cancel_while_a_job_runs_cancels_the_agent_job(harness: Harness) -
     assert result.status == RunStatus.CANCELLED
     await keep_history(handle, "cancel_during_job")
     assert any(job.endswith("-CODE-1") for job in harness.agent.cancelled)
-    assert any("Run cancelled by acc\\-reviewer: wrong issue" in t for t in harness.jira.texts())
+    assert any(f"Run cancelled by [~accountid:{APPROVER}]: wrong issue" in t for t in harness.jira.texts())
     engine = make_engine(harness.database_url)
     with make_session_factory(engine)() as session:
         code = session.scalars(select(AgentJob).where(AgentJob.phase == "CODE")).one()
@@ -323,3 +323,26 @@ async def test_a_rejected_plan_comes_back_as_v2_with_what_changed(harness: Harne
     await handle.signal(OrchestrationWorkflow.approve, ApproveInput(by(APPROVER, "v2")))
     assert (await handle.result()).status == RunStatus.COMPLETED
     assert context_of(harness.agent.calls("CODE")[0])["previous_outputs"]["PLAN"] == v2
+
+
+async def test_the_board_shows_one_label_for_what_the_run_needs(harness: Harness) -> None:
+    board = {"ai-running", "ai-needs-approval", "ai-blocked", "ai-done"}
+    handle = await harness.start(gates=["EXPLORE"], board_labels=True)
+    await until_state(handle, waiting_at("EXPLORE"), "the EXPLORE gate")
+    await until(lambda: harness.jira.labels & board == {"ai-needs-approval"}, what="the needs-approval label")
+    await handle.signal(OrchestrationWorkflow.approve, ApproveInput(by(APPROVER, "b1")))
+    assert (await handle.result()).status == RunStatus.COMPLETED
+    shown = [sorted(set(labels) & board) for labels in harness.jira.label_history]
+    assert shown == [["ai-running"], ["ai-needs-approval"], ["ai-running"], ["ai-done"]]  # one at a time
+    assert "ai-orchestrate" in harness.jira.labels  # other labels are left alone
+
+
+async def test_a_blocked_run_shows_the_blocked_label_and_a_cancelled_run_none(harness: Harness) -> None:
+    harness.agent.script("EXPLORE", bad_request)
+    handle = await harness.start(gates=[], board_labels=True)
+    await until_state(handle, lambda s: s.status == RunStatus.FAILED, "the run to block")
+    await until(lambda: "ai-blocked" in harness.jira.labels, what="the blocked label")
+    assert not harness.jira.labels & {"ai-running", "ai-needs-approval", "ai-done"}
+    await handle.signal(OrchestrationWorkflow.cancel, CancelInput(by(APPROVER, "b2")))
+    assert (await handle.result()).status == RunStatus.CANCELLED
+    assert not harness.jira.labels & {"ai-running", "ai-needs-approval", "ai-blocked", "ai-done"}
