@@ -30,13 +30,20 @@ class Command:
 
 
 @dataclass(frozen=True)
+class UnknownCommand:
+    """The first line is `/<word>`, and no command has that name (answered on the issue with the commands)."""
+
+    word: str
+
+
+@dataclass(frozen=True)
 class NotACommand:
     """The comment is not a command, and why."""
 
     reason: str
 
 
-def parse_command(body: str, bot_account_id: str | None) -> Command | NotACommand:
+def parse_command(body: str, bot_account_id: str | None) -> Command | UnknownCommand | NotACommand:
     """Read the command on the first non-blank line of a comment body."""
     lines = body.strip().splitlines()
     if not lines:
@@ -53,7 +60,7 @@ def parse_command(body: str, bot_account_id: str | None) -> Command | NotAComman
         return NotACommand("no command on the first line")
     verb = COMMAND_WORDS.get(match.group(1).lower())
     if verb is None:
-        return NotACommand(f"unknown command /{match.group(1).lower()[:20]}")
+        return UnknownCommand(match.group(1).lower()[:20])
     rest = line[match.end() :].strip()
     below = "\n".join(lines[1:]).strip()
     text = "\n".join(part for part in (rest, below) if part)[:MAX_TEXT]

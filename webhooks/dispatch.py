@@ -15,7 +15,8 @@ from flask import current_app
 
 from app.temporal import control
 from app.temporal.gateway import TemporalUnavailable
-from webhooks.intents import CommandRequested, Intent, Origin, StartRequested
+from webhooks.intents import CommandRequested, Intent, Origin, StartRequested, UnknownCommandWritten
+from workflows.command_answer import answer_workflow_id
 from workflows.ids import workflow_id_for
 from workflows.messages import CommandContext
 
@@ -48,8 +49,22 @@ def dispatch(intent: Intent, delivery_id: str) -> Dispatched:
             return Dispatched("start", workflow_id, temporal.call(lambda c: control.start(c, task_queue, input)))
         case CommandRequested(verb=verb, text=text, argument=argument):
             context = _context(origin, delivery_id)
-            temporal.call(lambda c: control.signal(c, origin.issue_key, verb, context, text, argument))
+            try:
+                temporal.call(lambda c: control.signal(c, origin.issue_key, verb, context, text, argument))
+            except control.NoRun:
+                if origin.comment_id is not None:  # a person asked in a comment: say there is no run (once)
+                    _answer(temporal, settings, origin, control.no_run_answer(verb))
+                raise
             return Dispatched(verb, workflow_id)
+        case UnknownCommandWritten(word=word):
+            return _answer(temporal, settings, origin, control.unknown_command_answer(word))
+
+
+def _answer(temporal: TemporalGateway, settings: Settings, origin: Origin, text: str) -> Dispatched:
+    comment_id = origin.comment_id or origin.delivery_id
+    task_queue = settings.temporal.task_queue
+    temporal.call(lambda c: control.answer(c, task_queue, origin.issue_key, comment_id, text))
+    return Dispatched("answer", answer_workflow_id(origin.issue_key, comment_id))
 
 
 def _context(origin: Origin, delivery_id: str) -> CommandContext:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from webhooks.commands import NotACommand, parse_command
+from webhooks.commands import NotACommand, UnknownCommand, parse_command
 from webhooks.events import FieldChange, JiraEvent, OtherEvent
 from workflows.messages import Source
 
@@ -67,13 +67,26 @@ class CommandRequested:
 
 
 @dataclass(frozen=True)
+class UnknownCommandWritten:
+    """A comment's first line is `/<word>` that is no command: answered with the commands there are."""
+
+    origin: Origin
+    word: str
+
+    @property
+    def name(self) -> str:
+        """What the delivery store records as the intent."""
+        return "unknown-command"
+
+
+@dataclass(frozen=True)
 class Ignored:
     """Nothing to do, and why (answered with 200 and logged at debug)."""
 
     reason: str
 
 
-Intent = StartRequested | CommandRequested
+Intent = StartRequested | CommandRequested | UnknownCommandWritten
 Parser = Callable[[JiraEvent, IntakeRules], Intent | Ignored]
 
 
@@ -110,6 +123,8 @@ def parse_comment_created(event: JiraEvent, rules: IntakeRules) -> Intent | Igno
     if isinstance(found, NotACommand):
         return Ignored(found.reason)
     origin = _origin(event, Source.COMMENT, event.comment.id)
+    if isinstance(found, UnknownCommand):
+        return UnknownCommandWritten(origin, found.word)
     return CommandRequested(origin, found.verb, text=found.text, argument=found.argument)
 
 

@@ -19,10 +19,12 @@ from typing import Any
 
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.workflow import UpdateMethodMultiParam
 
 from app.config import Settings
 from app.temporal.gateway import Found, not_found_is
+from workflows.command_answer import AnswerInput, CommandAnswerWorkflow, answer_workflow_id
 from workflows.ids import project_key_of, workflow_id_for
 from workflows.messages import (
     ApproveInput,
@@ -121,6 +123,44 @@ COMMANDS: dict[str, Command] = {
 COMMAND_WORDS: dict[str, str] = {word: verb for verb, command in COMMANDS.items() for word in (verb, *command.aliases)}
 # The verbs with an update: what the CLI, the API and the console can send and hear back from.
 UPDATE_VERBS = tuple(verb for verb, command in COMMANDS.items() if command.update is not None)
+
+
+def usage() -> str:
+    """The commands a person can write on the issue, as a one-line Jira wiki list (read off the table)."""
+    words = []
+    for verb, row in COMMANDS.items():
+        argument = f" [{row.text_field}]" if row.text_field else ""
+        words.append("{{/" + verb + argument + "}}")
+    return " · ".join(words)
+
+
+def unknown_command_answer(word: str) -> str:
+    """The answer to `/<word>` when no such command exists."""
+    return f"ℹ️ {{{{/{word}}}}} is not a command I know. Commands: {usage()}."
+
+
+def no_run_answer(verb: str) -> str:
+    """The answer to a command on an issue that has no run."""
+    return (
+        f"ℹ️ There is no run on this issue for {{{{/{verb}}}}}. Add the trigger label to start one; "
+        f"then the commands are: {usage()}."
+    )
+
+
+async def answer(client: Client, task_queue: str, issue_key: str, comment_id: str, text: str) -> bool:
+    """Answer one comment on the issue (a short workflow, so the webhook makes no Jira call); False: answered."""
+    try:
+        await client.start_workflow(
+            CommandAnswerWorkflow.run,
+            AnswerInput(issue_key.upper(), comment_id, text),
+            id=answer_workflow_id(issue_key, comment_id),
+            task_queue=task_queue,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        )
+    except WorkflowAlreadyStartedError:
+        return False
+    return True
 
 
 class NoRun(LookupError):

@@ -34,6 +34,7 @@ from app.temporal.control import Started
 from app.temporal.job_control import temporal_calls
 from app.temporal.schedules import ensure_schedules
 from workflows.agent_health import AgentHealthCheckWorkflow
+from workflows.command_answer import CommandAnswerWorkflow
 from workflows.job_execution import JobExecutionWorkflow
 from workflows.messages import Source
 from workflows.orchestration import OrchestrationWorkflow
@@ -46,7 +47,7 @@ log = logging.getLogger(__name__)
 
 def workflow_classes() -> list[type]:
     """Every workflow this worker runs."""
-    return [OrchestrationWorkflow, JobExecutionWorkflow, *job_system_workflows()]
+    return [OrchestrationWorkflow, JobExecutionWorkflow, CommandAnswerWorkflow, *job_system_workflows()]
 
 
 def activity_functions(settings: Settings, client: Client | None = None) -> list[Callable[..., Any]]:

@@ -65,6 +65,11 @@ def test_label_to_done_with_a_worker_crash_in_between(stack: Stack) -> None:
     remote = links[0]["object"]["url"].split("#", 1)[0]
     branches = subprocess.run(["git", "branch", "--list", "jira/DEMO-1"], cwd=remote, capture_output=True, text=True)
     assert "jira/DEMO-1" in branches.stdout
+    # A typo and a command after the run ended are each answered once, through the real worker.
+    reviewer.comment("DEMO-1", "/aprove")
+    reviewer.comment("DEMO-1", "/approve")
+    answers = ("is not a command I know", "There is no run on this issue for {{/approve}}")
+    wait(stack, lambda: all(sum(a in c for c in bot_comments(stack)) == 1 for a in answers), "the two answers")
     # CODE was handed the approved plan verbatim (in the job's context, as the agent received it).
     engine = make_engine(stack.env["DATABASE_URL"])
     with make_session_factory(engine)() as session:

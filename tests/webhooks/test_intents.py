@@ -13,7 +13,7 @@ from tests.webhooks.jira_payloads import (
     fixture_body,
     fixture_names,
 )
-from webhooks.commands import Command, NotACommand, parse_command
+from webhooks.commands import Command, NotACommand, UnknownCommand, parse_command
 from webhooks.events import read_jira_delivery
 from webhooks.intents import (
     JIRA_INTENT_PARSERS,
@@ -23,6 +23,7 @@ from webhooks.intents import (
     Intent,
     Origin,
     StartRequested,
+    UnknownCommandWritten,
     intent_for,
 )
 from workflows.messages import Source
@@ -77,7 +78,7 @@ TABLE: dict[str, Intent | Ignored] = {
     ),
     "comment_created__bot_authored_command": Ignored("caused by the bot's own account"),
     "comment_created__plain_remark": Ignored("no command on the first line"),
-    "comment_created__unknown_command": Ignored("unknown command /deploy"),
+    "comment_created__unknown_command": UnknownCommandWritten(said("51891"), "deploy"),
     "comment_updated__edited_command": Ignored(
         "comment edits are not commands (the comment was handled when it was created)"
     ),
@@ -135,7 +136,7 @@ def test_status_names_compare_without_case() -> None:
         ("/retry test extra", Command("retry", "test extra", "TEST")),
         (f"[~accountid:{BOT}]: /status", Command("status")),
         (f"[~accountid:{BOT}], [~accountid:{BOT}] /resume", Command("resume")),
-        ("/approved", NotACommand("unknown command /approved")),
+        ("/approved", UnknownCommand("approved")),
         ("/approve-now", NotACommand("no command on the first line")),
         ("approve", NotACommand("no command on the first line")),
         ("please /approve", NotACommand("no command on the first line")),

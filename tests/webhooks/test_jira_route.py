@@ -15,6 +15,7 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.service import RPCError, RPCStatusCode
 
 from app.store.models import WebhookDelivery
+from app.temporal import control
 from app.temporal.gateway import TemporalGateway, TemporalUnavailable
 from app.web.factory import create_app
 from tests.conftest import free_port
@@ -29,6 +30,7 @@ from tests.webhooks.jira_payloads import (
     signed_headers,
 )
 from webhooks.jira import MAX_BODY_BYTES
+from workflows.command_answer import AnswerInput
 from workflows.messages import (
     ApproveInput,
     CancelInput,
@@ -152,7 +154,6 @@ def test_each_command_sends_its_one_typed_signal(
         "comment_created__mention_other_then_command",
         "comment_created__bot_authored_command",
         "comment_created__plain_remark",
-        "comment_created__unknown_command",
         "comment_updated__edited_command",
         "issue_updated__comment_edited_twin",
         "worklog_created__logged",
@@ -173,7 +174,25 @@ def test_a_command_for_an_issue_without_a_run_is_200_no_run(post: Poster, fake_t
     response = post(load_jira_fixture("comment_created__approve_with_notes"))
     assert response.status_code == 200
     assert response.json == {"outcome": "ignored", "reason": "no run for this issue"}
-    assert fake_temporal.calls == []
+    # The person who asked is told so on the issue, once for their comment (a short workflow posts it).
+    [answer] = fake_temporal.starts()
+    assert answer.workflow_id == "command-answer-PAY-317-51877"
+    assert answer.arg == AnswerInput("PAY-317", "51877", control.no_run_answer("approve"))
+    assert (
+        "There is no run on this issue for {{/approve}}" in answer.arg.text and "{{/retry [phase]}}" in answer.arg.text
+    )
+
+
+def test_an_unknown_command_is_answered_with_the_commands(post: Poster, fake_temporal: FakeTemporal) -> None:
+    response = post(load_jira_fixture("comment_created__unknown_command"), "d-unknown")
+    assert response.status_code == 202
+    assert response.json["action"] == "answer"
+    [answer] = fake_temporal.starts()
+    assert answer.workflow_id == "command-answer-PAY-317-51891"
+    assert answer.arg.text.startswith("ℹ️ {{/deploy}} is not a command I know. Commands: {{/approve [notes]}} · ")
+    assert answer.options["id_reuse_policy"] == WorkflowIDReusePolicy.REJECT_DUPLICATE
+    again = post(load_jira_fixture("comment_created__unknown_command"), "d-unknown")
+    assert again.status_code == 200 and len(fake_temporal.starts()) == 1  # a redelivery answers nothing twice
 
 
 @pytest.mark.parametrize(
