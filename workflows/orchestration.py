@@ -293,9 +293,14 @@ class OrchestrationWorkflow(QueuedJobs, RunOutcomes):
             f"gate-{phase}-{self.state.record(phase).attempts}", gate_comment(self.state, phase, next_phase)
         )
         self._report()
+        refusal_ends_wait = self._jira_refusal_ends_waits()
         try:
             await workflow.wait_condition(
-                lambda: self.memory.decision is not None or self.memory.cancel_request is not None,
+                lambda: (
+                    self.memory.decision is not None
+                    or self.memory.cancel_request is not None
+                    or (refusal_ends_wait and self.reporter.fatal is not None)
+                ),
                 timeout=timedelta(seconds=self.input.gate_timeout_seconds),
                 timeout_summary=f"gate after {phase}",
             )
@@ -328,9 +333,14 @@ class OrchestrationWorkflow(QueuedJobs, RunOutcomes):
             return self.memory.cancel_request is None
         self.state.status, self.state.step = RunStatus.PAUSED, "paused before the next phase"
         self._report()
+        refusal_ends_wait = self._jira_refusal_ends_waits()
         try:
             await workflow.wait_condition(
-                lambda: not self.state.paused or self.memory.cancel_request is not None,
+                lambda: (
+                    not self.state.paused
+                    or self.memory.cancel_request is not None
+                    or (refusal_ends_wait and self.reporter.fatal is not None)
+                ),
                 timeout=timedelta(seconds=self.input.gate_timeout_seconds),
                 timeout_summary="paused",
             )
@@ -338,7 +348,8 @@ class OrchestrationWorkflow(QueuedJobs, RunOutcomes):
             self.state.paused = False
             return False
         self.state.status = RunStatus.RUNNING
-        return self.memory.cancel_request is None
+        refused = refusal_ends_wait and self.reporter.fatal is not None
+        return self.memory.cancel_request is None and not refused
 
     def _next_phase(self, index: int) -> str | None:
         return PHASE_ORDER[index + 1] if index + 1 < len(PHASE_ORDER) else None

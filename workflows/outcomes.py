@@ -61,6 +61,11 @@ class RunOutcomes(SteeringHandlers):
             phase, cause, result.error or result.summary or kind or "the agent job failed", result.last_output
         )
 
+    def _jira_refusal_ends_waits(self) -> bool:
+        """Whether a Jira write refused for good ends a wait for a person at once (nobody can see the gate or the
+        pause, so waiting days for an answer would leave the run silently stuck); not in runs from before."""
+        return workflow.patched("jira-refusal-ends-waits")
+
     def _board(self, label: str | None) -> None:
         """Show the run's state on the issue as exactly one board label (None: none, once the run is cancelled)."""
         if not self.input.board_labels or not workflow.patched("board-labels"):

@@ -346,3 +346,16 @@ async def test_a_blocked_run_shows_the_blocked_label_and_a_cancelled_run_none(ha
     await handle.signal(OrchestrationWorkflow.cancel, CancelInput(by(APPROVER, "b2")))
     assert (await handle.result()).status == RunStatus.CANCELLED
     assert not harness.jira.labels & {"ai-running", "ai-needs-approval", "ai-blocked", "ai-done"}
+
+
+async def test_jira_refusing_the_gate_comment_ends_the_run_instead_of_waiting_unseen(harness: Harness) -> None:
+    harness.agent.block.add("EXPLORE")
+    handle = await harness.start(gates=["EXPLORE"], gate_timeout_seconds=30 * 86400)
+    await until(harness.agent.started.is_set, what="EXPLORE to start")
+    harness.jira.refuse_auth = True  # the bot lost its permission: the gate comment can never be posted
+    harness.agent.block.discard("EXPLORE")
+    with pytest.raises(WorkflowFailureError):
+        await handle.result()
+    state: OrchestrationState = await handle.query(OrchestrationWorkflow.get_status)
+    assert state.failure is not None and state.failure.cause.value == "permission"
+    assert "Jira refused a write" in state.failure.message  # not a 30-day gate timeout nobody could see coming
