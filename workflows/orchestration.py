@@ -78,7 +78,10 @@ class OrchestrationWorkflow(QueuedJobs, RunOutcomes):
         return result
 
     async def _orchestrate(self) -> OrchestrationResult:
-        await self._begin()
+        unreadable = await self._begin()
+        if unreadable is not None:
+            self._block(unreadable)  # said on the issue if Jira still takes a comment; in the state either way
+            return self._end_failed()
         start = 0
         while True:
             failure = await self._run_from(start)
@@ -96,7 +99,7 @@ class OrchestrationWorkflow(QueuedJobs, RunOutcomes):
                 return self._end_failed()
             start = restart
 
-    async def _begin(self) -> None:
+    async def _begin(self) -> Failure | None:
         info = workflow.info()
         links = await workflow.execute_activity_method(
             RecordActivities.run_links,
@@ -120,14 +123,17 @@ class OrchestrationWorkflow(QueuedJobs, RunOutcomes):
             self.memory.issue_text = json.dumps(
                 {"summary": issue.summary, "description": issue.description, "labels": issue.labels}
             )
-        except ActivityError as err:  # an unreadable issue ends the run before any phase: nothing can be reported
+        except ActivityError as err:  # an unreadable issue ends the run before any phase
             cause = err.cause
             message = cause.message if isinstance(cause, ApplicationError) else str(cause or err)
             denied = isinstance(cause, ApplicationError) and cause.type == "AuthenticationError"
+            if workflow.patched("unreadable-issue-is-reported"):
+                return Failure(None, Cause.PERMISSION if denied else Cause.JIRA, f"cannot read the issue: {message}")
             raise ApplicationError(
                 f"cannot read {self.input.issue_key}: {message}", type="RunPERMISSION" if denied else "RunJIRA"
             ) from err
         await self._record()
+        return None
 
     async def _run_from(self, start: int) -> Failure | None:
         index = start

@@ -1,8 +1,12 @@
 """The run's Jira outbox: every write to the issue, delivered in order, retried until Jira takes it.
 
 Writes never block the phases: the workflow queues them here and a background task delivers them.
-A Jira outage is waited out (the item stays queued, with backoff up to 5 minutes) rather than dropped;
-an authentication or validation refusal is permanent and is handed back to the workflow as `fatal`.
+A Jira outage is waited out (the item stays queued, with backoff up to 5 minutes) rather than dropped.
+A refusal no retry fixes (authentication, validation, not found) is handled by what was refused: when a comment
+or the status comment is refused, nothing can be said on the issue any more, and the refusal is handed back to
+the workflow as `fatal` (the run ends failed, with that cause); any other write (a transition, labels, the PR
+link) is dropped, said on the issue in a comment, and the rest is still delivered (a refused transition with a
+fallback label adds the label instead). Runs from before that rule keep the old one: any refusal was fatal.
 Each write is idempotent on the Jira side (status comment id in an issue property, comment event keys,
 transition checks, remote-link global ids), so a retry after a lost answer changes nothing twice.
 """
@@ -16,6 +20,8 @@ from typing import assert_never
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
+
+from workflows.report import inline
 
 with workflow.unsafe.imports_passed_through():
     from activities.jira import (
@@ -50,6 +56,16 @@ KINDS: dict[type, str] = {
 }
 
 
+# What a refused write was, for the comment that says so.
+REFUSED_WHAT = {
+    "transition": "to move the issue",
+    "labels": "to change the issue's labels",
+    "link": "to add the pull request link",
+    "status": "to update the status comment",
+    "comment": "a comment",
+}
+
+
 @dataclass
 class Item:
     """One queued write (a box, so a waiting status body can be replaced in place)."""
@@ -71,6 +87,7 @@ class JiraReporter:
         self.queue: list[Item] = []
         self.busy = False
         self.fatal: ApplicationError | None = None
+        self.refused: set[str] = set()  # kinds of write Jira refused for good, that the run went on without
         self.delivered = 0
 
     @property
@@ -104,6 +121,25 @@ class JiraReporter:
         """Queue the PR link (upserted by global id)."""
         self.queue.append(Item(RemoteLinkInput(self.issue_key, global_id, url, title)))
 
+    def _refused(self, item: Item, cause: ApplicationError) -> None:
+        """A write Jira refused for good: fatal when it was something to say, else said and skipped."""
+        said = isinstance(item.payload, StatusCommentInput | CommentOnce)
+        if said or not workflow.patched("outbox-skips-refused-writes"):
+            self.fatal = cause
+            self.queue.clear()
+            return
+        self.queue.remove(item)
+        fallback = ""
+        if isinstance(item.payload, TransitionInput) and item.payload.fallback_label:
+            self.labels(add=[item.payload.fallback_label])
+            fallback = f" The label {inline(item.payload.fallback_label, 60)} marks the issue instead."
+        if item.kind in self.refused:
+            return  # said once per kind of write: a refused label change is refused at every phase
+        self.refused.add(item.kind)
+        what = REFUSED_WHAT[item.kind]
+        text = f"⚠️ Jira refused {what}: {inline(cause.message, 300)}.{fallback} The run goes on without it."
+        self.comment(f"refused-{item.kind}", text)
+
     async def run(self) -> None:
         """Deliver forever (the workflow cancels this task when the run ends and the queue is empty)."""
         backoff = timedelta(seconds=5)
@@ -116,8 +152,7 @@ class JiraReporter:
             except ActivityError as err:
                 cause = err.cause
                 if isinstance(cause, ApplicationError) and (cause.non_retryable or cause.type in PERMANENT):
-                    self.fatal = cause
-                    self.queue.clear()
+                    self._refused(item, cause)
                 else:
                     workflow.logger.warning("jira.outbox.retry-later kind=%s in=%s", item.kind, backoff)
                     self.busy = False

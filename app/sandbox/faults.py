@@ -1,9 +1,10 @@
 """Fault injection for tests and demos: make the sandbox Jira misbehave on purpose, in memory only.
 
 REST faults (`kind`): `429` (with `Retry-After`), `503` (with `Retry-After` if given), `delay` (answer late),
-and `lost` (apply the request, then answer 503 as if the answer was lost on the way). Each applies to the next
-`count` matching requests (or forever when `count` is None), to a `fraction` of them, optionally only to one
-HTTP `method` and to paths containing `path`.
+`lost` (apply the request, then answer 503 as if the answer was lost on the way), and the refusals no retry
+fixes: `400` (a bad request), `403` (a permission removed), `404` (a deleted comment or issue) and `413` (too
+long). Each applies to the next `count` matching requests (or forever when `count` is None), to a `fraction` of
+them, optionally only to one HTTP `method` and to paths containing `path` (or equal to it, with `exact_path`).
 
 Webhook faults: `duplicate` (deliver the next `count` webhooks twice, same identifier) and `reorder` (hold the
 next `count` webhooks and deliver them in reverse order).
@@ -18,7 +19,14 @@ import threading
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-API_KINDS = {"429", "503", "delay", "lost"}
+# A permanent refusal's kind is its status; the message is Jira's kind of wording for it.
+REFUSALS = {
+    "400": "The request is invalid (sandbox fault).",
+    "403": "You do not have the permission to do this (sandbox fault).",
+    "404": "It does not exist or you do not have permission to see it (sandbox fault).",
+    "413": "The request is too large (sandbox fault).",
+}
+API_KINDS = {"429", "503", "delay", "lost", *REFUSALS}
 WEBHOOK_KINDS = {"duplicate", "reorder"}
 
 
@@ -37,12 +45,13 @@ class Fault:
     delay: float = 0.0
     method: str | None = None
     path: str | None = None
+    exact_path: bool = False
 
     def matches(self, method: str, path: str) -> bool:
         """Does this REST fault apply to the request?"""
-        return (self.method is None or self.method.upper() == method.upper()) and (
-            self.path is None or self.path in path
-        )
+        if self.path is not None and (path != self.path if self.exact_path else self.path not in path):
+            return False
+        return self.method is None or self.method.upper() == method.upper()
 
 
 class Faults:

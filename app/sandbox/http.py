@@ -10,7 +10,7 @@ from flask import Flask, Response, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from app.sandbox import shapes
-from app.sandbox.faults import Faults
+from app.sandbox.faults import REFUSALS, Faults
 from app.sandbox.tracker import SandboxError, Tracker
 
 REST_PREFIX = "/rest/api/2/"
@@ -93,6 +93,10 @@ def _faults_before() -> Response | None:
     if fault.kind == "lost":
         g.lose_answer = True
         return None
+    if fault.kind in REFUSALS:
+        refused = jsonify(shapes.errors_json(REFUSALS[fault.kind]))
+        refused.status_code = int(fault.kind)
+        return refused
     answer = jsonify(shapes.errors_json("Rate limit exceeded." if fault.kind == "429" else "Service unavailable."))
     answer.status_code = int(fault.kind)
     if fault.retry_after is not None:
