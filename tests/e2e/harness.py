@@ -118,7 +118,7 @@ class Stack:
             return json.loads(response.read())
 
     def logs(self) -> str:
-        return "\n".join(f"--- {p.name}\n{p.read_text()[-3000:]}" for p in self.dir.glob("*.log"))
+        return "\n".join(f"--- {p.name}\n{p.read_text()[-12000:]}" for p in self.dir.glob("*.log"))
 
 
 def listening(address: str) -> bool:
