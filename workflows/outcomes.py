@@ -160,11 +160,17 @@ class RunOutcomes(SteeringHandlers):
     async def _drain(self, delivery: asyncio.Task[None]) -> None:
         """Let queued Jira writes and message handlers finish (bounded), then stop the delivery task."""
         await self._record()
+        reporter = self.reporter
         try:
             await workflow.wait_condition(
-                lambda: self.reporter.idle or self.reporter.fatal is not None, timeout=timedelta(days=1)
+                lambda: reporter.idle or reporter.fatal is not None, timeout=timedelta(days=1)
             )
             await workflow.wait_condition(workflow.all_handlers_finished, timeout=timedelta(minutes=10))
+            if workflow.patched("drain-delivers-late-answers"):
+                # A handler that finished last may have queued its answer: deliver it before the run closes.
+                await workflow.wait_condition(
+                    lambda: reporter.idle or reporter.fatal is not None, timeout=timedelta(minutes=10)
+                )
         except TimeoutError:
             workflow.logger.warning("jira.outbox.undelivered count=%d", len(self.reporter.queue))
         delivery.cancel()

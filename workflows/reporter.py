@@ -13,13 +13,14 @@ transition checks, remote-link global ids), so a retry after a lost answer chang
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import assert_never
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, CancelledError
 
 from workflows.report import inline
 
@@ -151,6 +152,10 @@ class JiraReporter:
                 await _deliver(item.payload)
             except ActivityError as err:
                 cause = err.cause
+                if isinstance(cause, CancelledError):
+                    # The run is closing and stopped this task mid-write: stop, starting nothing more (a timer
+                    # started now would follow the run's completion, which Temporal refuses).
+                    raise asyncio.CancelledError() from err
                 if isinstance(cause, ApplicationError) and (cause.non_retryable or cause.type in PERMANENT):
                     self._refused(item, cause)
                 else:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -60,6 +61,9 @@ class FakeJira:
         self.status = "To Do"
         self.labels: set[str] = {"ai-orchestrate"}
         self.label_history: list[list[str]] = []
+        self.steering = threading.Event()
+        self.steer_released = threading.Event()
+        self.steer_released.set()
         self.links: dict[str, str] = {}
         self.refuse_auth = False
         self.has_blocked_status = True
@@ -101,6 +105,8 @@ class FakeJira:
         self.links[global_id] = url
 
     def may_steer(self, issue_key: str, account_id: str, started_by: str | None = None, verb: str = "") -> Steer:
+        self.steering.set()
+        self.steer_released.wait(30)  # a test may hold the approver check (a command still being handled)
         if account_id == BOT:
             return Steer(False, "that is the bot itself", "", is_bot=True)
         if account_id == APPROVER:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -359,3 +360,20 @@ async def test_jira_refusing_the_gate_comment_ends_the_run_instead_of_waiting_un
     state: OrchestrationState = await handle.query(OrchestrationWorkflow.get_status)
     assert state.failure is not None and state.failure.cause.value == "permission"
     assert "Jira refused a write" in state.failure.message  # not a 30-day gate timeout nobody could see coming
+
+
+async def test_a_command_still_being_handled_as_the_run_ends_is_answered_and_the_run_closes(harness: Harness) -> None:
+    harness.agent.block.add("DOCUMENT")
+    handle = await harness.start(auto_proceed=True)
+    await until(harness.agent.started.is_set, what="DOCUMENT to start")
+    harness.jira.steer_released.clear()  # the approver check of the next command hangs until released
+    harness.jira.steering.clear()
+    await handle.signal(OrchestrationWorkflow.approve, ApproveInput(by(APPROVER, "late")))
+    await until(harness.jira.steering.is_set, what="the approver check to start")
+    harness.agent.block.discard("DOCUMENT")  # the run completes while the command is still being handled
+    await asyncio.sleep(0.5)
+    harness.jira.steer_released.set()
+    result = await asyncio.wait_for(handle.result(), 60)  # a hang here is the run unable to close
+    assert result.status == RunStatus.COMPLETED
+    answer = harness.jira.comments[next(k for k in harness.jira.comment_posts if ":answer-late" in k)]
+    assert "nothing to approve" in answer
