@@ -10,6 +10,8 @@ credentials (the gateway builds them from status codes and Jira's messages).
 
 from __future__ import annotations
 
+import contextvars
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -22,6 +24,8 @@ from app.jira_gateway.models import ApproverDecision, IssueSnapshot, TransitionO
 
 T = TypeVar("T")
 
+# How often a running Jira activity heartbeats (the workflows' heartbeat timeout for Jira writes is 30 s).
+HEARTBEAT_EVERY = 5.0
 # Exception class names (from app/jira_gateway/errors.py) that no retry can fix.
 PERMANENT = ("AuthenticationError", "ValidationError", "JiraNotFound")
 
@@ -117,6 +121,33 @@ def _classified() -> Iterator[None]:
         raise ApplicationError(str(err), type=name, non_retryable=name in PERMANENT) from err
 
 
+@contextmanager
+def _heartbeating() -> Iterator[None]:
+    """Heartbeat every few seconds while a blocking Jira call runs (it may retry for minutes), so Temporal learns
+    within the heartbeat timeout that a worker died mid-write and retries the write elsewhere, instead of waiting
+    out the whole start-to-close timeout with the issue's outbox stalled behind it."""
+    if not activity.in_activity():
+        yield
+        return
+    stop = threading.Event()
+    context = contextvars.copy_context()  # the activity's context, for a heartbeat from another thread
+
+    def beat() -> None:
+        while not stop.wait(HEARTBEAT_EVERY):
+            try:
+                context.run(activity.heartbeat)
+            except RuntimeError:  # the activity has just ended
+                return
+
+    thread = threading.Thread(target=beat, name="jira-activity-heartbeat", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(HEARTBEAT_EVERY)
+
+
 class JiraActivities:
     """The Jira writes and reads of a run, each idempotent."""
 
@@ -124,7 +155,7 @@ class JiraActivities:
         self.gateway = gateway
 
     def _call(self, fn: Callable[[], T]) -> T:
-        with _classified():
+        with _classified(), _heartbeating():
             return fn()
 
     # These four return what they returned when the saved workflow histories (tests/fixtures/histories) were

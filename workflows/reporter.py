@@ -43,6 +43,8 @@ JIRA_RETRY = RetryPolicy(
     non_retryable_error_types=list(PERMANENT),
 )
 JIRA_TIMEOUT = timedelta(minutes=5)
+# The Jira activities heartbeat every 5 s while they work: a worker that dies mid-write is noticed in this time.
+JIRA_HEARTBEAT = timedelta(seconds=30)
 MAX_BACKOFF = timedelta(minutes=5)
 
 
@@ -178,23 +180,43 @@ async def _deliver(write: Write) -> None:
     match write:
         case StatusCommentInput():
             await workflow.execute_activity_method(
-                JiraActivities.upsert_status_comment, write, start_to_close_timeout=timeout, retry_policy=retry
+                JiraActivities.upsert_status_comment,
+                write,
+                start_to_close_timeout=timeout,
+                heartbeat_timeout=JIRA_HEARTBEAT,
+                retry_policy=retry,
             )
         case CommentOnce():
             await workflow.execute_activity_method(
-                JiraActivities.post_comment_once, write, start_to_close_timeout=timeout, retry_policy=retry
+                JiraActivities.post_comment_once,
+                write,
+                start_to_close_timeout=timeout,
+                heartbeat_timeout=JIRA_HEARTBEAT,
+                retry_policy=retry,
             )
         case TransitionInput():
             await workflow.execute_activity_method(
-                JiraActivities.transition_issue, write, start_to_close_timeout=timeout, retry_policy=retry
+                JiraActivities.transition_issue,
+                write,
+                start_to_close_timeout=timeout,
+                heartbeat_timeout=JIRA_HEARTBEAT,
+                retry_policy=retry,
             )
         case LabelChange():
             await workflow.execute_activity_method(
-                JiraActivities.change_labels, write, start_to_close_timeout=timeout, retry_policy=retry
+                JiraActivities.change_labels,
+                write,
+                start_to_close_timeout=timeout,
+                heartbeat_timeout=JIRA_HEARTBEAT,
+                retry_policy=retry,
             )
         case RemoteLinkInput():
             await workflow.execute_activity_method(
-                JiraActivities.upsert_remote_link, write, start_to_close_timeout=timeout, retry_policy=retry
+                JiraActivities.upsert_remote_link,
+                write,
+                start_to_close_timeout=timeout,
+                heartbeat_timeout=JIRA_HEARTBEAT,
+                retry_policy=retry,
             )
         case _:
             assert_never(write)

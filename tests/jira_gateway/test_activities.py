@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 import responses
 from temporalio.exceptions import ApplicationError
+from temporalio.testing import ActivityEnvironment
 
+import activities.jira as jira_activities
 from activities.jira import (
     ApproverQuery,
     CommentOnce,
@@ -63,3 +67,22 @@ def test_each_activity_maps_to_its_gateway_call(gateway: JiraGateway, rsps: resp
     refused = acts.check_approver(ApproverQuery("PAY-1", "acc-x", None, "approve"))
     assert not refused.allowed and "Nobody" in refused.who_may_approve
     assert acts.check_approver(ApproverQuery("PAY-1", BOT, None, "approve")).is_bot
+
+
+def test_a_slow_jira_call_heartbeats_so_a_dead_worker_is_noticed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(jira_activities, "HEARTBEAT_EVERY", 0.02)
+
+    class SlowGateway:
+        def post_comment_once(self, issue_key: str, event_key: str, body: str) -> str:
+            time.sleep(0.3)  # a Jira answer that takes a while (or the gateway waiting out a Retry-After)
+            return "7"
+
+    env = ActivityEnvironment()
+    beats: list[object] = []
+    env.on_heartbeat = lambda *details: beats.append(details)
+    acts = JiraActivities(SlowGateway())  # type: ignore[arg-type]
+    assert env.run(acts.post_comment_once, CommentOnce("PAY-1", "e1", "b")) == "7"
+    assert len(beats) >= 3
+    settled = len(beats)
+    time.sleep(0.1)
+    assert len(beats) == settled  # and none once the call is over
