@@ -45,7 +45,7 @@ def migrate(args: argparse.Namespace) -> int:
 
 def check(_args: argparse.Namespace) -> int:
     """Check each dependency; exit 1 when any does not work."""
-    from app.services.checks import check_database, check_jira, check_temporal
+    from app.services.checks import check_database, check_jira, check_temporal, check_webhooks
     from app.store.db import make_engine
     from app.temporal.gateway import TemporalGateway
 
@@ -55,6 +55,7 @@ def check(_args: argparse.Namespace) -> int:
         check_temporal(gateway),
         check_database(make_engine(settings.database_url)),
         check_jira(settings.jira),
+        check_webhooks(settings.jira),
     ]
     gateway.close()
     for result in results:
@@ -72,7 +73,10 @@ def worker(_args: argparse.Namespace) -> int:
 
 def web(_args: argparse.Namespace) -> int:
     """Exec gunicorn with our config file (sync gthread workers; never gevent, which breaks asyncio)."""
-    Settings.from_env()  # fail here, in one line, rather than inside every gunicorn worker
+    from app.web.factory import refuse_unsigned_webhooks
+
+    # Fail here, in one line, rather than inside every gunicorn worker.
+    refuse_unsigned_webhooks(Settings.from_env())
     gunicorn = shutil.which("gunicorn", path=str(Path(sys.executable).parent)) or "gunicorn"
     os.execv(gunicorn, [gunicorn, "-c", "python:app.web.gunicorn_conf", "app:create_app()"])
 

@@ -81,6 +81,8 @@ class JiraSettings:
     email: str = ""
     api_token: str = field(default="", repr=False)
     webhook_secret: str = field(default="", repr=False)
+    # The only way to accept unsigned deliveries from a real site (anyone who can reach the port could approve).
+    allow_unsigned: bool = False
     timeout: timedelta = timedelta(seconds=30)
     retry_budget: timedelta = timedelta(minutes=2)
     sandbox_port: int = 8090
@@ -190,6 +192,7 @@ def _build(env: Mapping[str, str]) -> Settings:
             email=text("JIRA_EMAIL", ""),
             api_token=text("JIRA_API_TOKEN", ""),
             webhook_secret=text("JIRA_WEBHOOK_SECRET", ""),
+            allow_unsigned=get("JIRA_WEBHOOK_ALLOW_UNSIGNED", parse_bool, False),
             timeout=get("JIRA_TIMEOUT", parse_duration, timedelta(seconds=30)),
             retry_budget=get("JIRA_RETRY_BUDGET", parse_duration, timedelta(minutes=2)),
             sandbox_port=get("SANDBOX_JIRA_PORT", parse_int, 8090),

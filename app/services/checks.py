@@ -53,6 +53,28 @@ def check_temporal(gateway: TemporalGateway) -> Check:
     return Check("temporal", True, f"{settings.address} reachable, namespace {settings.namespace}")
 
 
+def check_webhooks(settings: JiraSettings) -> Check:
+    """Are Jira's webhooks authenticated? Unsigned deliveries from a real site need JIRA_WEBHOOK_ALLOW_UNSIGNED."""
+    if settings.webhook_secret:
+        return Check("webhooks", True, "deliveries must be signed (X-Hub-Signature with JIRA_WEBHOOK_SECRET)")
+    if settings.uses_sandbox:
+        return Check("webhooks", True, "unsigned deliveries accepted (sandbox Jira only; set JIRA_WEBHOOK_SECRET)")
+    if settings.allow_unsigned:
+        return Check(
+            "webhooks",
+            True,
+            "UNSIGNED deliveries accepted (JIRA_WEBHOOK_ALLOW_UNSIGNED=true): anyone who can reach this port can "
+            "post a comment event and approve a run",
+        )
+    return Check(
+        "webhooks",
+        False,
+        f"JIRA_WEBHOOK_SECRET is unset for {settings.url}: the web process will not start, since anyone who can "
+        "reach it could approve a run; set the webhook's secret (or JIRA_WEBHOOK_ALLOW_UNSIGNED=true to accept the "
+        "risk)",
+    )
+
+
 def check_jira(settings: JiraSettings) -> Check:
     """Authenticate against Jira (or the sandbox) with `/myself`."""
     where = f"sandbox Jira at {settings.url}" if settings.uses_sandbox else f"Jira at {settings.url}"

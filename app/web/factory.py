@@ -8,8 +8,9 @@ from flask import Flask, jsonify
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 
-from app.config import Settings
+from app.config import ConfigError, Settings
 from app.config.logs import configure_logging
+from app.services.checks import check_webhooks
 from app.store.db import make_engine, make_session_factory
 from app.temporal.gateway import TemporalGateway
 from app.web.api import bp as api_bp
@@ -26,6 +27,7 @@ log = logging.getLogger(__name__)
 def create_app(settings: Settings | None = None, temporal: TemporalGateway | None = None) -> Flask:
     """Create the web app; tests pass their own settings (and gateway) through this seam."""
     settings = settings or Settings.from_env()
+    refuse_unsigned_webhooks(settings)
     configure_logging(settings.log_level)
     app = Flask(__name__)
     engine = make_engine(settings.database_url)
@@ -44,6 +46,13 @@ def create_app(settings: Settings | None = None, temporal: TemporalGateway | Non
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected_error)
     return app
+
+
+def refuse_unsigned_webhooks(settings: Settings) -> None:
+    """A real Jira site without a webhook secret is refused (ConfigError) unless JIRA_WEBHOOK_ALLOW_UNSIGNED=true."""
+    webhooks = check_webhooks(settings.jira)
+    if not webhooks.ok:
+        raise ConfigError(webhooks.detail)
 
 
 def _http_error(err: HTTPException) -> ResponseReturnValue:

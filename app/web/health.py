@@ -1,11 +1,11 @@
-"""`GET /healthz`: is the database reachable and migrated, and is Temporal reachable."""
+"""`GET /healthz`: is the database reachable and migrated, is Temporal reachable, are webhooks authenticated."""
 
 from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify
 from flask.typing import ResponseReturnValue
 
-from app.services.checks import check_database, check_temporal
+from app.services.checks import check_database, check_temporal, check_webhooks
 
 bp = Blueprint("health", __name__)
 
@@ -16,6 +16,7 @@ def healthz() -> ResponseReturnValue:
     checks = [
         check_database(current_app.extensions["db_engine"]),
         check_temporal(current_app.extensions["temporal"]),
+        check_webhooks(current_app.extensions["settings"].jira),
     ]
     ok = all(check.ok for check in checks)
     body = {

@@ -1,4 +1,4 @@
-"""`/healthz` reports the database and Temporal, 200 when both answer and 503 naming what does not."""
+"""`/healthz` reports the database, Temporal and webhook authentication, 200 when all work, 503 naming what does not."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from flask import Flask
 from temporalio.testing import WorkflowEnvironment
 
-from app.config import Settings
+from app.config import ConfigError, Settings
 from app.web.factory import create_app as build_app
 from tests.conftest import free_port, make_settings
 
@@ -73,3 +73,16 @@ def test_unknown_route_is_json_404(sqlite_url: str, tmp_path: Path, create_app: 
     response = app.test_client().get("/nope")
     assert response.status_code == 404
     assert response.json["error"] == "Not Found"
+
+
+def test_a_real_site_without_a_webhook_secret_is_refused_unless_allowed_and_then_said(
+    sqlite_url: str, tmp_path: Path, create_app: Callable[[Settings], Flask]
+) -> None:
+    site = {"JIRA_BASE_URL": "https://acme.atlassian.net", "JIRA_EMAIL": "bot@acme.test", "JIRA_API_TOKEN": "t"}
+    with pytest.raises(ConfigError, match=r"JIRA_WEBHOOK_SECRET is unset for https://acme\.atlassian\.net"):
+        create_app(make_settings(tmp_path, DATABASE_URL=sqlite_url, **site))
+    allowed = make_settings(tmp_path, DATABASE_URL=sqlite_url, JIRA_WEBHOOK_ALLOW_UNSIGNED="true", **site)
+    webhooks = create_app(allowed).test_client().get("/healthz").json["checks"]["webhooks"]
+    assert webhooks["ok"] is True and webhooks["detail"].startswith("UNSIGNED deliveries accepted")
+    signed = make_settings(tmp_path, DATABASE_URL=sqlite_url, JIRA_WEBHOOK_SECRET="s", **site)
+    assert create_app(signed).test_client().get("/healthz").json["checks"]["webhooks"]["ok"] is True
