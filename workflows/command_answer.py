@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from temporalio import workflow
 
-from workflows.reporter import JIRA_HEARTBEAT, JIRA_RETRY, JIRA_TIMEOUT
+from workflows.reporter import JIRA_OPTIONS
 
 with workflow.unsafe.imports_passed_through():
     from activities.jira import CommentOnce, JiraActivities
@@ -41,7 +41,5 @@ class CommandAnswerWorkflow:
         await workflow.execute_activity_method(
             JiraActivities.post_comment_once,
             CommentOnce(input.issue_key, f"answer-to-{input.comment_id}", input.text),
-            start_to_close_timeout=JIRA_TIMEOUT,
-            heartbeat_timeout=JIRA_HEARTBEAT,
-            retry_policy=JIRA_RETRY,
+            **JIRA_OPTIONS,
         )

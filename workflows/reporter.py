@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import assert_never
+from typing import Any, assert_never
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -45,6 +45,12 @@ JIRA_RETRY = RetryPolicy(
 JIRA_TIMEOUT = timedelta(minutes=5)
 # The Jira activities heartbeat every 5 s while they work: a worker that dies mid-write is noticed in this time.
 JIRA_HEARTBEAT = timedelta(seconds=30)
+# Every Jira write's activity options (the outbox's and the command answers').
+JIRA_OPTIONS: dict[str, Any] = {
+    "start_to_close_timeout": JIRA_TIMEOUT,
+    "heartbeat_timeout": JIRA_HEARTBEAT,
+    "retry_policy": JIRA_RETRY,
+}
 MAX_BACKOFF = timedelta(minutes=5)
 
 
@@ -59,13 +65,11 @@ KINDS: dict[type, str] = {
 }
 
 
-# What a refused write was, for the comment that says so.
+# What a refused write was, for the comment that says so (a refused comment or status write ends the run).
 REFUSED_WHAT = {
     "transition": "to move the issue",
     "labels": "to change the issue's labels",
     "link": "to add the pull request link",
-    "status": "to update the status comment",
-    "comment": "a comment",
 }
 
 
@@ -176,47 +180,16 @@ class JiraReporter:
 
 async def _deliver(write: Write) -> None:
     """Run the write's one activity."""
-    timeout, retry = JIRA_TIMEOUT, JIRA_RETRY
     match write:
         case StatusCommentInput():
-            await workflow.execute_activity_method(
-                JiraActivities.upsert_status_comment,
-                write,
-                start_to_close_timeout=timeout,
-                heartbeat_timeout=JIRA_HEARTBEAT,
-                retry_policy=retry,
-            )
+            await workflow.execute_activity_method(JiraActivities.upsert_status_comment, write, **JIRA_OPTIONS)
         case CommentOnce():
-            await workflow.execute_activity_method(
-                JiraActivities.post_comment_once,
-                write,
-                start_to_close_timeout=timeout,
-                heartbeat_timeout=JIRA_HEARTBEAT,
-                retry_policy=retry,
-            )
+            await workflow.execute_activity_method(JiraActivities.post_comment_once, write, **JIRA_OPTIONS)
         case TransitionInput():
-            await workflow.execute_activity_method(
-                JiraActivities.transition_issue,
-                write,
-                start_to_close_timeout=timeout,
-                heartbeat_timeout=JIRA_HEARTBEAT,
-                retry_policy=retry,
-            )
+            await workflow.execute_activity_method(JiraActivities.transition_issue, write, **JIRA_OPTIONS)
         case LabelChange():
-            await workflow.execute_activity_method(
-                JiraActivities.change_labels,
-                write,
-                start_to_close_timeout=timeout,
-                heartbeat_timeout=JIRA_HEARTBEAT,
-                retry_policy=retry,
-            )
+            await workflow.execute_activity_method(JiraActivities.change_labels, write, **JIRA_OPTIONS)
         case RemoteLinkInput():
-            await workflow.execute_activity_method(
-                JiraActivities.upsert_remote_link,
-                write,
-                start_to_close_timeout=timeout,
-                heartbeat_timeout=JIRA_HEARTBEAT,
-                retry_policy=retry,
-            )
+            await workflow.execute_activity_method(JiraActivities.upsert_remote_link, write, **JIRA_OPTIONS)
         case _:
             assert_never(write)

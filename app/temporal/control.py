@@ -19,11 +19,10 @@ from typing import Any
 
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
-from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.workflow import UpdateMethodMultiParam
 
 from app.config import Settings
-from app.temporal.gateway import Found, not_found_is
+from app.temporal.gateway import Found, not_found_is, start_once
 from workflows.command_answer import AnswerInput, CommandAnswerWorkflow, answer_workflow_id
 from workflows.ids import project_key_of, workflow_id_for
 from workflows.messages import (
@@ -149,18 +148,10 @@ def no_run_answer(verb: str) -> str:
 
 async def answer(client: Client, task_queue: str, issue_key: str, comment_id: str, text: str) -> bool:
     """Answer one comment on the issue (a short workflow, so the webhook makes no Jira call); False: answered."""
-    try:
-        await client.start_workflow(
-            CommandAnswerWorkflow.run,
-            AnswerInput(issue_key.upper(), comment_id, text),
-            id=answer_workflow_id(issue_key, comment_id),
-            task_queue=task_queue,
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-        )
-    except WorkflowAlreadyStartedError:
-        return False
-    return True
+    arg = AnswerInput(issue_key.upper(), comment_id, text)
+    return await start_once(
+        client, task_queue, CommandAnswerWorkflow.run, arg, answer_workflow_id(issue_key, comment_id)
+    )
 
 
 class NoRun(LookupError):

@@ -17,9 +17,11 @@ import threading
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from temporalio.client import Client
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.runtime import Runtime
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -147,6 +149,24 @@ class TemporalGateway:
                 self._thread = threading.Thread(target=self._loop.run_forever, name="temporal-gateway", daemon=True)
                 self._thread.start()
             return self._loop
+
+
+async def start_once(
+    client: Client, task_queue: str, run: Callable[[Any, Any], Awaitable[Any]], arg: Any, workflow_id: str
+) -> bool:
+    """Start `run(arg)` as `workflow_id` unless that id ever ran (a retried start starts nothing); False then."""
+    try:
+        await client.start_workflow(
+            run,
+            arg,
+            id=workflow_id,
+            task_queue=task_queue,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        )
+    except WorkflowAlreadyStartedError:
+        return False  # it ran (and ended) already
+    return True
 
 
 class Found:

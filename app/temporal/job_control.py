@@ -9,17 +9,14 @@ needs the ABANDON policy, and the time-skipping test server never releases its c
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
 from temporalio.client import Client, WorkflowExecutionStatus
-from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
-from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from activities.queue import ClaimedJob
 from activities.temporal_ops import NOT_FOUND, TemporalCalls, TerminateInput, WorkflowState
-from app.temporal.gateway import not_found_is
+from app.temporal.gateway import not_found_is, start_once
 from app.temporal.schedules import set_agent_paused
 from workflows.ids import workflow_id_for
 from workflows.job_execution import JobExecutionWorkflow
@@ -42,30 +39,13 @@ def temporal_calls(client: Client) -> TemporalCalls:
 
 async def start_job(client: Client, task_queue: str, claimed: ClaimedJob) -> bool:
     """Start the claimed job's JobExecutionWorkflow; False when that run already exists (a retried start)."""
-    return await _start_once(client, task_queue, JobExecutionWorkflow.run, claimed.job, claimed.workflow_id)
+    return await start_once(client, task_queue, JobExecutionWorkflow.run, claimed.job, claimed.workflow_id)
 
 
 async def start_monitor(client: Client, task_queue: str, start: MonitorStart) -> bool:
     """Start a queue monitor now (a nudge); False when this nudge already ran."""
     arg = MonitorInput(agent_id=start.agent_id, reason=start.reason)
-    return await _start_once(client, task_queue, QueueMonitorWorkflow.run, arg, nudge_workflow_id(start.key))
-
-
-async def _start_once(
-    client: Client, task_queue: str, run: Callable[[Any, Any], Awaitable[Any]], arg: Any, workflow_id: str
-) -> bool:
-    try:
-        await client.start_workflow(
-            run,
-            arg,
-            id=workflow_id,
-            task_queue=task_queue,
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-        )
-    except WorkflowAlreadyStartedError:
-        return False  # it ran (and ended) already
-    return True
+    return await start_once(client, task_queue, QueueMonitorWorkflow.run, arg, nudge_workflow_id(start.key))
 
 
 async def describe(client: Client, workflow_id: str) -> WorkflowState:

@@ -6,13 +6,13 @@ import asyncio
 import json
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.agent_types import AgentCommand, AgentOutcome, CredentialRefs, CredentialsRequest
+from app.jira_gateway.models import ApproverDecision, IssueSnapshot, TransitionOutcome
 from workflows.phases import PHASE_SPECS
 
 APPROVER = "acc-reviewer"
@@ -22,31 +22,6 @@ BOT = "acc-bot"
 
 class AuthenticationError(Exception):
     """Same class name as the gateway's: the activity layer types it non-retryable."""
-
-
-@dataclass
-class Snapshot:
-    key: str
-    summary: str = "Add a greeting function"
-    description: str = "Say hello."
-    labels: list[str] = field(default_factory=lambda: ["ai-orchestrate"])
-    status: str = "To Do"
-    reporter: str | None = "acc-reporter"
-    project_key: str = "DEMO"
-
-
-@dataclass
-class Steer:
-    allowed: bool
-    reason: str
-    who_may_approve: str
-    is_bot: bool = False
-
-
-@dataclass
-class Moved:
-    status: str
-    how: str
 
 
 class FakeJira:
@@ -81,37 +56,42 @@ class FakeJira:
             self.comment_posts.append(event_key)
         return event_key
 
-    def transition_to(self, issue_key: str, status_name: str, fallback_label: str | None = None) -> Moved:
+    def transition_to(self, issue_key: str, status_name: str, fallback_label: str | None = None) -> TransitionOutcome:
         self._check()
         if status_name == "Blocked" and not self.has_blocked_status:
             self.labels.add(fallback_label or "ai-blocked")
-            return Moved(self.status, "labelled")
+            return TransitionOutcome(self.status, "labelled")
         if self.status == status_name:
-            return Moved(status_name, "already")
+            return TransitionOutcome(status_name, "already")
         self.status = status_name
         self.statuses.append(status_name)
-        return Moved(status_name, "transitioned")
+        return TransitionOutcome(status_name, "transitioned")
 
     def change_labels(self, issue_key: str, add: list[str], remove: list[str]) -> None:
         self._check()
         self.labels = (self.labels - set(remove)) | set(add)
         self.label_history.append(sorted(self.labels))
 
-    def read_issue(self, issue_key: str) -> Snapshot:
+    def read_issue(self, issue_key: str) -> IssueSnapshot:
         self._check()
-        return Snapshot(issue_key)
+        # The gateway's own dataclasses, so the activities hand the workflow what they hand it with the real one.
+        return IssueSnapshot(
+            issue_key, "Add a greeting function", "Say hello.", ("ai-orchestrate",), "To Do", "acc-reporter", "DEMO"
+        )
 
     def upsert_remote_link(self, issue_key: str, global_id: str, url: str, title: str) -> None:
         self.links[global_id] = url
 
-    def may_steer(self, issue_key: str, account_id: str, started_by: str | None = None, verb: str = "") -> Steer:
+    def may_steer(
+        self, issue_key: str, account_id: str, started_by: str | None = None, verb: str = ""
+    ) -> ApproverDecision:
         self.steering.set()
         self.steer_released.wait(30)  # a test may hold the approver check (a command still being handled)
         if account_id == BOT:
-            return Steer(False, "that is the bot itself", "", is_bot=True)
+            return ApproverDecision(False, "that is the bot itself", "", is_bot=True)
         if account_id == APPROVER:
-            return Steer(True, "listed in ORCHESTRATOR_APPROVERS", "")
-        return Steer(False, f"{account_id} is not an approver", "May approve: reviewer (acc-reviewer).")
+            return ApproverDecision(True, "listed in ORCHESTRATOR_APPROVERS", "")
+        return ApproverDecision(False, f"{account_id} is not an approver", "May approve: reviewer (acc-reviewer).")
 
     def texts(self) -> list[str]:
         return [self.comments[key] for key in self.comment_posts]
