@@ -26,9 +26,7 @@ from temporalio.exceptions import ApplicationError, CancelledError
 from activities.agent_stream import Beat, Cursor, LogBuffer, StreamEnd, StreamReader
 from activities.agent_types import (
     EXECUTE_AGENT_JOB,
-    GET_AGENT_CREDENTIALS,
     GET_CREDENTIALS,
-    GET_GIT_CREDENTIALS,
     AgentCommand,
     AgentOutcome,
     CredentialRefs,
@@ -175,16 +173,6 @@ class AgentActivities:
     def get_credentials(self, request: CredentialsRequest) -> CredentialRefs:
         """References to every configured credential (git and coding tool) for the job; never the values."""
         return CredentialRefs(creds.git_refs(self.agents) + creds.agent_refs(self.agents))
-
-    @activity.defn(name=GET_GIT_CREDENTIALS)
-    def get_git_credentials(self, request: CredentialsRequest) -> CredentialRefs:
-        """A reference to the git credential (the seed's getGitCredentials); empty when none is configured."""
-        return CredentialRefs(creds.git_refs(self.agents))
-
-    @activity.defn(name=GET_AGENT_CREDENTIALS)
-    def get_agent_credentials(self, request: CredentialsRequest) -> CredentialRefs:
-        """A reference to the coding tool's credential (the seed's getVibeCoderCredentials); empty when none."""
-        return CredentialRefs(creds.agent_refs(self.agents))
 
 
 def _drain(reader: StreamReader, buffer: LogBuffer, cursor: Cursor, wait: float = 5.0) -> None:

@@ -53,5 +53,3 @@ class AgentOutcome:
 
 
 # Added with the agent activities (activities/agent.py).
-GET_GIT_CREDENTIALS = "get_git_credentials"
-GET_AGENT_CREDENTIALS = "get_agent_credentials"

@@ -67,8 +67,6 @@ def activity_functions(settings: Settings, client: Client | None = None) -> list
     return [
         agent.execute_agent_job,
         agent.get_credentials,
-        agent.get_git_credentials,
-        agent.get_agent_credentials,
         jira.upsert_status_comment,
         jira.post_comment_once,
         jira.transition_issue,

@@ -11,6 +11,7 @@ import pytest
 
 from activities.agent import AgentActivities
 from activities.agent_types import CredentialsRequest
+from app.agent_client import credentials as creds
 from app.agent_client.client import AgentClient
 from app.agent_server.server import AgentServer
 from app.store.db import make_engine, make_session_factory
@@ -88,5 +89,5 @@ def test_credential_activities_hand_out_references_only(tmp_path: Path, sqlite_u
     configured = world_settings(tmp_path / "b", free_port(), AGENT_GIT_TOKEN="git-secret", AGENT_CODER_API_KEY="key-1")
     activities = AgentActivities(configured.settings.agents, TOKEN, factory)
     assert activities.get_credentials(request).refs == ["git:default", "agent:default"]
-    assert activities.get_git_credentials(request).refs == ["git:default"]
-    assert activities.get_agent_credentials(request).refs == ["agent:default"]
+    assert creds.git_refs(configured.settings.agents) == ["git:default"]
+    assert creds.agent_refs(configured.settings.agents) == ["agent:default"]
