@@ -36,7 +36,10 @@ from app.agent_client import credentials as creds
 from app.agent_client.client import AgentClient
 from app.agent_client.proto import agent_pb2 as pb
 from app.agent_client.protocol import COMMANDS, ERROR_KIND_NAMES
+from app.agent_client.results import read_result
 from app.config import AgentSettings
+from workflows.job_types import ErrorKind
+from workflows.results import PHASE_KEYS, PhaseResult, ResultError
 
 log = logging.getLogger(__name__)
 AGENT_CRASHED = "AgentCrashed"
@@ -160,14 +163,33 @@ class AgentActivities:
                 buffer.last_output(),
                 type=AGENT_CRASHED,
             )
+        summary, outputs = creds.mask(result.summary, self.secrets), creds.mask_map(result.outputs, self.secrets)
+        try:
+            typed = self._typed(command, result)
+        except ResultError as err:
+            # Checked here, at the boundary: a malformed document fails the job with the reason, never the workflow.
+            return AgentOutcome(
+                success=False,
+                summary=summary,
+                outputs=outputs,
+                error_kind=ErrorKind.INVALID_RESULT,
+                error=f"the agent's {command.command} result does not meet the result schema: {err}",
+                last_output=buffer.last_output(),
+            )
         return AgentOutcome(
             success=result.success,
-            summary=creds.mask(result.summary, self.secrets),
-            outputs=creds.mask_map(result.outputs, self.secrets),
+            summary=summary,
+            outputs=outputs,
             error_kind=None if result.success else kind,
             error=None if result.success else message,
             last_output=buffer.last_output(),
+            result=typed,
         )
+
+    def _typed(self, command: AgentCommand, result: pb.Result) -> PhaseResult | None:
+        if command.command not in PHASE_KEYS:
+            return None  # the lifecycle commands (startExecution, runVerification, createPR) have no typed result
+        return read_result(command.command, creds.mask(result.result, self.secrets))
 
     @activity.defn(name=GET_CREDENTIALS)
     def get_credentials(self, request: CredentialsRequest) -> CredentialRefs:

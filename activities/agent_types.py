@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from workflows.results import PhaseResult
+
 # Activity names (the agent activities register under these; the job workflow calls them by these).
 EXECUTE_AGENT_JOB = "execute_agent_job"
 GET_CREDENTIALS = "get_credentials"
@@ -50,6 +52,7 @@ class AgentOutcome:
     error_kind: str | None = None
     error: str | None = None
     last_output: str = ""
+    result: PhaseResult | None = None  # the phase's typed result; None when the agent reported only text
 
 
 # Added with the agent activities (activities/agent.py).

@@ -83,7 +83,14 @@ class JobExecutionWorkflow:
                 if not check.success and check.error_kind == ErrorKind.TESTS_FAILED:
                     # Failing tests are TEST's to report (and FIX's to repair), not a reason to block this phase.
                     outputs = {**result.outputs, "verification": check.summary or "tests failing"}
-                    result = JobResult(job.job_id, True, result.summary, outputs, last_output=check.last_output)
+                    result = JobResult(
+                        job.job_id,
+                        True,
+                        result.summary,
+                        outputs,
+                        last_output=check.last_output,
+                        result=result.result,
+                    )
                 elif not check.success:
                     return JobResult(
                         job.job_id,
@@ -93,13 +100,16 @@ class JobExecutionWorkflow:
                         ErrorKind.VERIFICATION_FAILED,
                         check.error or check.summary,
                         last_output=check.last_output,
+                        result=result.result,
                     )
             if result.success and job.pushes_branch:
                 pushed = await self._agent(job, agent, "createPR", credentials.refs)
                 if not pushed.success:
                     return _result(job, pushed)
                 pr_url = pushed.outputs.get("pr_url")
-                return JobResult(job.job_id, True, result.summary, dict(result.outputs), pr_url=pr_url)
+                return JobResult(
+                    job.job_id, True, result.summary, dict(result.outputs), pr_url=pr_url, result=result.result
+                )
             return result
         except ActivityError as err:
             if isinstance(err.cause, CancelledError):
@@ -189,6 +199,7 @@ def _result(job: JobInput, outcome: AgentOutcome) -> JobResult:
         error_kind=outcome.error_kind,
         error=outcome.error,
         last_output=outcome.last_output,
+        result=outcome.result,
     )
 
 

@@ -31,6 +31,7 @@ VERDICTS = frozenset(
         ErrorKind.BAD_REQUEST,
         ErrorKind.PERMISSION_DENIED,
         ErrorKind.CANCELLED,
+        ErrorKind.INVALID_RESULT,
         "ValidationError",
         "AuthenticationError",
     }

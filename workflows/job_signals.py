@@ -11,8 +11,8 @@ from temporalio import workflow
 
 from workflows.job_types import ErrorKind, JobResult
 from workflows.queue_types import JobRecovered
-from workflows.report import inline
 from workflows.run_base import RunBase
+from workflows.wiki import inline
 
 
 class JobSignals(RunBase):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from workflows.results import PhaseResult
+
 
 class ErrorKind:
     """Why a job did not succeed, as agents report it (the workflow branches on TESTS_FAILED)."""
@@ -15,6 +17,7 @@ class ErrorKind:
     TIMEOUT = "TIMEOUT"
     PERMISSION_DENIED = "PERMISSION_DENIED"  # the remote or a service refused the agent's credentials
     VERIFICATION_FAILED = "VERIFICATION_FAILED"
+    INVALID_RESULT = "INVALID_RESULT"  # the agent's typed result did not meet the result schema
 
 
 @dataclass(frozen=True)
@@ -49,3 +52,4 @@ class JobResult:
     error: str | None = None
     pr_url: str | None = None
     last_output: str = ""
+    result: PhaseResult | None = None  # the phase's typed result (None: the agent reported only text)

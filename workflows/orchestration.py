@@ -19,6 +19,7 @@ from workflows.policies import DB_RETRY, SEED_RETRY, SHORT
 from workflows.queued_jobs import QueuedJobs
 from workflows.report import gate_comment, phase_prompt
 from workflows.reporter import JiraReporter
+from workflows.results import plan_lines
 from workflows.run_base import Decision, RunMemory
 from workflows.state import Approval, Cause, Failure, OrchestrationResult, OrchestrationState, Outcome, PhaseRecord
 
@@ -231,10 +232,14 @@ class OrchestrationWorkflow(QueuedJobs, RunOutcomes):
         record.outcome = Outcome.SUCCEEDED if result.success else Outcome.FAILED
         if result.success or result.error_kind == ErrorKind.TESTS_FAILED:
             self.state.outputs[phase] = phase_output(phase, result)
+            if result.result is not None:
+                self.state.results[phase] = result.result
+            else:
+                self.state.results.pop(phase, None)  # this attempt's agent reported only text
             if phase in self.input.gates and result.success:
                 rejected = next((a for a in reversed(self.state.approvals) if a.phase == phase), None)
                 rejection = rejected if rejected is not None and rejected.decision == "reject" else None
-                self.state.add_version(phase, self.state.outputs[phase], record.finished_at, rejection)
+                self.state.add_version(phase, version_text(phase, result), record.finished_at, rejection)
         if result.pr_url:
             self.state.pr_url = result.pr_url
         self.memory.feedback.pop(phase, None)
@@ -246,6 +251,8 @@ class OrchestrationWorkflow(QueuedJobs, RunOutcomes):
         context = {
             "issue": json.loads(self.memory.issue_text or "{}"),
             "previous_outputs": {p: o for p, o in self.state.outputs.items() if p != phase},
+            # The typed results of the earlier phases (CODE gets the approved plan's steps here, and its text above).
+            "previous_results": {p: asdict(r) for p, r in self.state.results.items() if p != phase},
             "approvals": [asdict(a) for a in self.state.approvals],
             "feedback": self.memory.feedback.get(phase, ""),
         }
@@ -365,3 +372,9 @@ def phase_output(phase: str, result: JobResult) -> str:
     """The phase's work as its agent reported it (its named output), else the one-line summary."""
     outputs = result.outputs
     return outputs.get(PHASE_SPECS[phase].output) or outputs.get("report") or result.summary
+
+
+def version_text(phase: str, result: JobResult) -> str:
+    """What a version of a gated phase's work is compared by: a typed plan's steps, one per line, else its text."""
+    typed = result.result.plan if result.result is not None else None
+    return "\n".join(plan_lines(typed)) if typed is not None else phase_output(phase, result)

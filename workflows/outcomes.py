@@ -19,9 +19,10 @@ from workflows.job_types import ErrorKind, JobResult
 from workflows.messages import RunStatus
 from workflows.phases import PHASE_ORDER
 from workflows.policies import DB_RETRY, SHORT
-from workflows.report import failure_comment, inline, person, status_comment, summary_comment
+from workflows.report import failure_comment, status_comment, summary_comment
 from workflows.state import Cause, Failure, OrchestrationResult, Outcome
 from workflows.steering import SteeringHandlers
+from workflows.wiki import inline, person
 
 with workflow.unsafe.imports_passed_through():
     from activities.jobs import CheckpointInput, JobActivities

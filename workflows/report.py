@@ -6,14 +6,14 @@ inside `{noformat}` blocks or with wiki characters escaped, never interpreted as
 
 from __future__ import annotations
 
-import difflib
-import re
 from datetime import datetime
 
-from workflows.ids import is_account_id
 from workflows.messages import RunStatus, Source
 from workflows.phases import PHASE_SPECS
+from workflows.result_markup import result_markup
+from workflows.results import figures
 from workflows.state import Failure, OrchestrationState, Outcome
+from workflows.wiki import MAX_DIFF, MAX_GATE_OUTPUT, diff_block, excerpt, inline, person, verbatim
 
 MARK = {
     Outcome.PENDING: "⬜",
@@ -45,43 +45,6 @@ STARTED_FROM = {
 }
 GATE_COMMANDS = "{{/approve [notes]}} to proceed · {{/reject <feedback>}} to redo the phase · {{/cancel}} to stop"
 FAILURE_COMMANDS = "{{/retry}} to run the failed phase again · {{/retry PHASE}} to restart from PHASE · {{/cancel}}"
-_WIKI_SPECIAL = re.compile(r"([\[\]{}|*_^~+\-?!#\\])")
-MAX_VERBATIM = 3000
-# Jira Cloud refuses a comment over 32,767 characters: a phase's work at its gate gets all but a margin for the rest.
-MAX_GATE_OUTPUT = 30_000
-MAX_DIFF = 10_000  # of that, for what changed against the version before
-
-
-def inline(text: str, limit: int = 200) -> str:
-    """One line of untrusted text with wiki markup neutralised."""
-    line = " ".join(text.split())
-    if len(line) > limit:
-        line = line[: limit - 1] + "…"
-    return _WIKI_SPECIAL.sub(r"\\\1", line)
-
-
-def person(actor: str, source: Source | None) -> str:
-    """Who did something, as Jira shows a person: a mention of the Jira account behind a comment or transition
-    (Jira renders it as their name), else the operator's name and the way they came (CLI, API)."""
-    if source in (Source.COMMENT, Source.TRANSITION) and is_account_id(actor):
-        return f"[~accountid:{actor}]"
-    how = {Source.CLI: "command line", Source.API: "API"}.get(source) if source else None
-    return inline(actor, 80) + (f" ({how})" if how else "")
-
-
-def verbatim(text: str, limit: int = MAX_VERBATIM) -> str:
-    """Untrusted multi-line text shown as-is (a noformat block that it cannot close early)."""
-    body = text if len(text) <= limit else "…" + text[-limit:]
-    return "{noformat}\n" + body.replace("{noformat}", "{ noformat}") + "\n{noformat}"
-
-
-def excerpt(text: str, limit: int = MAX_GATE_OUTPUT) -> str:
-    """Untrusted text shown as-is from its start (a plan reads top down), saying how much was left out."""
-    body = text if len(text) <= limit else text[:limit]
-    block = "{noformat}\n" + body.replace("{noformat}", "{ noformat}") + "\n{noformat}"
-    if len(text) > limit:
-        block += f"\n_… {len(text) - limit} more characters are not shown here._"
-    return block
 
 
 def elapsed(started_at: str, now: datetime) -> str:
@@ -110,6 +73,9 @@ def status_comment(state: OrchestrationState, now: datetime, links: dict[str, st
     ]
     for record in state.phases:
         detail = (record.summary and inline(record.summary, 120)) or " "
+        measured = figures(state.results.get(record.phase)) if record.outcome != Outcome.PENDING else ""
+        if measured:
+            detail += f" · *{inline(measured, 120)}*"
         if record.approved_by:
             detail += f" (approved by {person(record.approved_by, record.approved_via)})"
         lines.append(f"|{record.phase}|{MARK[record.outcome]}|{record.attempts}|{detail}|")
@@ -135,19 +101,17 @@ def gate_comment(state: OrchestrationState, phase: str, next_phase: str | None) 
             asked = f", after feedback from {person(now.feedback_by, now.feedback_via)}: {inline(now.feedback, 300)}"
         parts += [f"*{phase} v{now.version}*{asked}", f"*What changed since v{before.version}:*"]
         parts.append(diff_block(before.text, now.text, f"v{before.version}", f"v{now.version}"))
-    if output:
-        parts += [f"*{phase} output:*", excerpt(output, MAX_GATE_OUTPUT - (MAX_DIFF if len(versions) > 1 else 0))]
+    room = MAX_GATE_OUTPUT - (MAX_DIFF if len(versions) > 1 else 0)
+    typed = state.results.get(phase)
+    if typed is not None:
+        shown = "\n".join(result_markup(typed))
+        parts += [f"*{phase} result:*", shown]
+        room -= len(shown)
+    if output and (typed is None or typed.plan is None):  # a typed plan is its steps: the text would repeat them
+        title = f"*{phase} output:*" if typed is None else f"*{phase} report (as the agent wrote it):*"
+        parts += [title, excerpt(output, max(room, 2000))]
     parts.append(f"Reply with {GATE_COMMANDS}.")
     return "\n".join(parts)
-
-
-def diff_block(before: str, after: str, before_name: str, after_name: str) -> str:
-    """A unified diff of two versions of untrusted text, in a `{code:diff}` block it cannot close early."""
-    lines = list(difflib.unified_diff(before.splitlines(), after.splitlines(), before_name, after_name, lineterm=""))
-    text = "\n".join(lines) if lines else "(no change)"
-    if len(text) > MAX_DIFF:
-        text = text[:MAX_DIFF] + f"\n… {len(text) - MAX_DIFF} more characters of the diff are not shown"
-    return "{code:diff}\n" + text.replace("{code", "{ code") + "\n{code}"
 
 
 def failure_comment(failure: Failure, attempts: int) -> str:
@@ -166,13 +130,39 @@ def failure_comment(failure: Failure, attempts: int) -> str:
 def summary_comment(state: OrchestrationState, now: datetime) -> str:
     """The final summary: every phase's outcome and the pull request."""
     parts = [f"🎉 AI orchestration of {state.issue_key} completed in {elapsed(state.started_at, now)}."]
+    totals = run_figures(state)
+    if totals:
+        parts.append(f"*{totals}*")
     for record in state.phases:
-        parts.append(f"* {MARK[record.outcome]} *{record.phase}*: {inline(record.summary or record.outcome, 200)}")
+        measured = figures(state.results.get(record.phase)) if record.outcome != Outcome.SKIPPED else ""
+        line = inline(record.summary or record.outcome, 200) + (f" ({inline(measured, 120)})" if measured else "")
+        if record.approved_by:
+            line += f" · approved by {person(record.approved_by, record.approved_via)}"
+        parts.append(f"* {MARK[record.outcome]} *{record.phase}*: {line}")
     if state.fix_rounds:
         parts.append(f"Tests passed after {state.fix_rounds} fix round(s).")
     if state.pr_url:
         parts.append(f"*Pull request:* [{state.pr_url}|{state.pr_url}]")
     return "\n".join(parts)
+
+
+def run_figures(state: OrchestrationState) -> str:
+    """The run's figures on one line: the last test run, and the files and lines CODE and FIX changed."""
+    parts = []
+    test = state.results.get("TEST")
+    if test is not None and test.test is not None:
+        parts.append("Tests " + figures(test))
+    changed: list[str] = []
+    added = removed = 0
+    for phase in ("CODE", "FIX"):
+        result = state.results.get(phase)
+        section = result.code or result.fix if result is not None else None
+        if section is not None:
+            changed += [name for name in section.files_changed if name not in changed]
+            added, removed = added + section.lines_added, removed + section.lines_removed
+    if changed:
+        parts.append(f"{len(changed)} file{'s' if len(changed) != 1 else ''} changed, +{added} −{removed}")
+    return " · ".join(parts)
 
 
 def phase_prompt(phase: str, issue_key: str, summary: str) -> str:

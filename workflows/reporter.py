@@ -22,7 +22,7 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, CancelledError
 
-from workflows.report import inline
+from workflows.wiki import inline
 
 with workflow.unsafe.imports_passed_through():
     from activities.jira import (

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from workflows.messages import RunStatus, Source
+from workflows.results import PhaseResult
 
 # Versions of one phase's work kept in the state (each may be a whole plan; the state is queried and checkpointed).
 MAX_VERSIONS = 5
@@ -100,6 +101,8 @@ class OrchestrationState:
     paused: bool = False
     phases: list[PhaseRecord] = field(default_factory=list)
     outputs: dict[str, str] = field(default_factory=dict)
+    # Each phase's typed result (the last attempt's); a phase whose agent reported only text has none ("untyped").
+    results: dict[str, PhaseResult] = field(default_factory=dict)
     # Every version of each gated phase's work, oldest first (the last few; see MAX_VERSIONS).
     versions: dict[str, list[OutputVersion]] = field(default_factory=dict)
     approvals: list[Approval] = field(default_factory=list)

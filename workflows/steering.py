@@ -38,9 +38,9 @@ from workflows.messages import (
     StatusInput,
 )
 from workflows.policies import SEED_RETRY, SHORT
-from workflows.report import inline, person
 from workflows.run_base import Decision, RunBase
 from workflows.state import OrchestrationState
+from workflows.wiki import inline, person
 
 with workflow.unsafe.imports_passed_through():
     from activities.jira import ApproverQuery, JiraActivities

@@ -1,8 +1,12 @@
 """The demo profile's steps (`python -m app.agent_server.demo <step> <job.json>`): deterministic, offline git work.
 
 Each step runs in the issue's worktree, prints what it does (streamed back as log lines), commits what it
-changes, and writes {"summary", "outputs"} to the job's result file. CODE's greeting is deliberately off by one
+changes, and writes {"summary", "outputs", "result"} to the job's result file: "result" is the phase's typed result
+(app/agent_client/result.schema.json), every figure in it read off the real work (the files and words found, the
+plan's steps, `git show --numstat`, the test runner's counts). CODE's greeting is deliberately off by one
 character, so the first TEST fails and FIX has a real failure to repair: the test/fix loop is visible.
+
+Ticket text is data here: it is written into Markdown files and printed, never into source code or a command line.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import re
 import subprocess
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,16 +28,33 @@ STOPWORDS = frozenset(
 )
 
 
+@dataclass
+class Done:
+    """What a step reports: its one-line summary, named outputs, success, and the typed result document section."""
+
+    summary: str
+    outputs: dict[str, str]
+    ok: bool = True
+    result: dict[str, Any] | None = None
+    error_kind: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
 def main(argv: list[str]) -> int:
     """Run one step; the exit code says whether it succeeded."""
     if len(argv) != 2 or argv[0] not in STEPS:
         print(f"usage: python -m app.agent_server.demo {{{','.join(STEPS)}}} JOB_FILE", file=sys.stderr)
         return 2
     job = json.loads(Path(argv[1]).read_text())
-    summary, outputs, ok = STEPS[argv[0]](job)
-    Path(job["result_file"]).write_text(json.dumps({"summary": summary, "outputs": outputs}))
-    print(summary)
-    return 0 if ok else 1
+    done = STEPS[argv[0]](job)
+    report: dict[str, Any] = {"summary": done.summary, "outputs": done.outputs}
+    if done.result is not None:
+        report["result"] = {"version": 1, argv[0]: done.result}
+    if done.error_kind:
+        report["error_kind"] = done.error_kind
+    Path(job["result_file"]).write_text(json.dumps(report))
+    print(done.summary)
+    return 0 if done.ok else 1
 
 
 def issue_text(job: dict[str, Any]) -> str:
@@ -62,14 +84,32 @@ def issue_words(job: dict[str, Any]) -> list[str]:
     return list(seen)[:40]
 
 
+def issue_field(job: dict[str, Any], name: str) -> str:
+    """A text field of the issue from the context (the workflow nests it under "issue"; a direct call may not)."""
+    context = job.get("context", {})
+    if not isinstance(context, dict):
+        return ""
+    issue = context.get("issue")
+    value = issue.get(name) if isinstance(issue, dict) else None
+    if value is None:
+        value = context.get(name)
+    return value.strip() if isinstance(value, str) else ""
+
+
 def summary_of(job: dict[str, Any]) -> str:
     """The issue's one-line summary (from the context, else the prompt's first line)."""
-    context = job.get("context", {})
-    summary = context.get("summary") if isinstance(context, dict) else None
-    if isinstance(summary, str) and summary.strip():
-        return summary.strip()
+    summary = " ".join(issue_field(job, "summary").split())
+    if summary:
+        return summary[:200]
     first = next((line.strip() for line in job.get("prompt", "").splitlines() if line.strip()), "")
     return first[:120] or job["issue_key"]
+
+
+def feedback_of(job: dict[str, Any]) -> str:
+    """The reviewer's feedback this attempt must answer (after a /reject), on one line."""
+    context = job.get("context", {})
+    feedback = context.get("feedback") if isinstance(context, dict) else None
+    return " ".join(feedback.split())[:300] if isinstance(feedback, str) else ""
 
 
 def module_name(job: dict[str, Any]) -> str:
@@ -97,56 +137,183 @@ def commit(job: dict[str, Any], message: str, paths: list[str]) -> str:
     return line
 
 
-def run_tests() -> tuple[bool, str]:
-    """Run the repository's tests; (passed, their output)."""
-    done = subprocess.run(TEST_COMMAND, capture_output=True, text=True, check=False)
-    return done.returncode == 0, done.stdout + done.stderr
+def changes(commit_line: str) -> dict[str, Any]:
+    """The figures of the commit just made (`git show --numstat`): files, lines added and removed."""
+    if not commit_line:
+        return {"files_changed": [], "commits": [], "lines_added": 0, "lines_removed": 0}
+    files, added, removed = [], 0, 0
+    for line in git("show", "--numstat", "--format=", "HEAD").splitlines():
+        plus, minus, name = [*line.split("\t", 2), "", "", ""][:3]
+        if name:
+            files.append(name)
+            added += int(plus) if plus.isdigit() else 0
+            removed += int(minus) if minus.isdigit() else 0
+    return {"files_changed": files, "commits": [commit_line], "lines_added": added, "lines_removed": removed}
 
 
-def explore(job: dict[str, Any]) -> tuple[str, dict[str, str], bool]:
-    """List the repository and the issue's words found in it."""
+@dataclass(frozen=True)
+class SuiteOutcome:
+    """One run of the repository's tests, as unittest reported it."""
+
+    passed: bool
+    output: str
+    counts: dict[str, Any]
+
+
+def run_tests() -> SuiteOutcome:
+    """Run the repository's tests (verbose) and read unittest's counts and failures off its report."""
+    done = subprocess.run([*TEST_COMMAND, "-v"], capture_output=True, text=True, check=False)
+    output = done.stdout + done.stderr
+    return SuiteOutcome(done.returncode == 0, output, suite_counts(output))
+
+
+def suite_counts(output: str) -> dict[str, Any]:
+    """unittest's "Ran N tests" and "FAILED (failures=1, skipped=2)" lines, and each failure's first error line."""
+    ran_match = re.search(r"^Ran (\d+) tests?", output, re.M)
+    ran = int(ran_match.group(1)) if ran_match else 0
+    tallies = {
+        key: int(value) for key, value in re.findall(r"(failures|errors|skipped|expected failures)=(\d+)", output)
+    }
+    failures = []
+    blocks = re.split(r"^=+$", output, flags=re.M)[1:]
+    for block in blocks:
+        head = re.match(r"\s*(FAIL|ERROR): (.+)", block)
+        if head is None:
+            continue
+        after = re.split(r"^-+$", block, maxsplit=1, flags=re.M)[-1]
+        error = next(
+            (
+                line.strip()
+                for line in after.splitlines()
+                if line.strip() and not line.startswith((" ", "-", "Traceback")) and not line.startswith("\t")
+            ),
+            "",
+        )
+        failures.append({"name": head.group(2).strip()[:1000], "error": error[:4000]})
+    failed = tallies.get("failures", 0) + tallies.get("errors", 0)
+    skipped = tallies.get("skipped", 0)
+    passed = max(0, ran - failed - skipped - tallies.get("expected failures", 0))
+    return {"passed": passed, "failed": failed, "skipped": skipped, "failures": failures[:500], "coverage": None}
+
+
+def requirements(job: dict[str, Any]) -> list[str]:
+    """What the issue asks for: its description's lines (list markers dropped), else its summary."""
+    lines = []
+    for raw in issue_field(job, "description").splitlines():
+        line = re.sub(r"^\s*(?:[-*#]+|\d+[.)])\s*", "", raw).strip()
+        if line and not line.startswith(("{", "h1.", "h2.", "h3.")):
+            lines.append(line[:1000])
+    return lines[:20] or [summary_of(job)]
+
+
+def imports_of(text: str) -> list[str]:
+    """The top-level modules a Python file imports (read as text, never run)."""
+    return re.findall(r"^\s*(?:from|import)\s+([A-Za-z_][A-Za-z0-9_]*)", text, re.M)
+
+
+def explore(job: dict[str, Any]) -> Done:
+    """List the repository, find the issue's words in it, and say what it asks, touches, depends on and leaves open."""
     files = [f for f in git("ls-files").splitlines() if f]
     print(f"repository: {len(files)} files")
     for name in files:
         print(f"  {name}")
-    texts = {name: Path(name).read_text(errors="replace").lower() for name in files if Path(name).is_file()}
+    texts = {name: Path(name).read_text(errors="replace") for name in files if Path(name).is_file()}
     words = issue_words(job)
-    found = {word: [name for name, text in texts.items() if word in text] for word in words}
+    found = {word: [name for name, text in texts.items() if word in text.lower()] for word in words}
     lines = [f"{word}: {', '.join(names)}" for word, names in found.items() if names]
     print(f"issue words found in the repository ({len(lines)} of {len(words)}):")
     for line in lines:
         print(f"  {line}")
-    findings = "\n".join([f"Files ({len(files)}): {', '.join(files)}", "Issue words found:", *lines])
-    return f"{len(files)} files; {len(lines)} of {len(words)} issue words found", {"findings": findings}, True
-
-
-def plan(job: dict[str, Any]) -> tuple[str, dict[str, str], bool]:
-    """Write and commit a plan file."""
-    module = module_name(job)
-    text = "\n".join(
+    affected = [name for name in files if any(name in names for names in found.values())]
+    local = {Path(name).stem for name in files if name.endswith(".py")}
+    dependencies = sorted(
+        {module for name in affected if name.endswith(".py") for module in imports_of(texts.get(name, ""))} - local
+    )
+    untested = [
+        name
+        for name in affected
+        if name.endswith(".py")
+        and not name.startswith("tests/")
+        and not any(Path(name).stem in texts[test] for test in texts if test.startswith("tests/"))
+    ]
+    risks = [f"{name} has no test that names it" for name in untested]
+    if not affected:
+        risks.append("none of the issue's words appear in the repository: the change is new code")
+    missing = [word for word, names in found.items() if not names]
+    questions = [
+        f"The issue says '{word}', which the repository never mentions: what does it refer to?" for word in missing[:5]
+    ]
+    complexity = "low" if len(affected) <= 2 else "medium" if len(affected) <= 5 else "high"
+    findings = "\n".join(
         [
-            f"# Plan for {job['issue_key']}: {summary_of(job)}",
-            "",
-            f"1. Add `greet_issue(name)` in `{module}.py`, built on `greeting.greet`, naming {job['issue_key']}.",
-            f"2. Add `tests/test_{module}.py` with the expected greeting.",
-            "3. Run the test suite; fix what fails.",
-            "4. Add a changelog entry.",
-            "",
+            f"Files ({len(files)}): {', '.join(files)}",
+            "Issue words found:",
+            *lines,
+            f"Affected files: {', '.join(affected) or 'none'} (complexity {complexity})",
         ]
     )
+    result = {
+        "requirements": requirements(job),
+        "affected_files": affected,
+        "dependencies": dependencies,
+        "complexity": complexity,
+        "risks": risks,
+        "open_questions": questions,
+    }
+    return Done(
+        f"{len(files)} files; {len(lines)} of {len(words)} issue words found", {"findings": findings}, True, result
+    )
+
+
+def plan_steps(job: dict[str, Any]) -> list[dict[str, Any]]:
+    """The plan's ordered steps (what, where, how to verify); a reviewer's feedback becomes a step of its own."""
+    module, key = module_name(job), job["issue_key"]
+    test = f"tests/test_{module}.py"
+    steps: list[dict[str, Any]] = [
+        {
+            "what": f"Add greet_issue(name) in {module}.py, built on greeting.greet, naming {key}.",
+            "where": [f"{module}.py"],
+            "verify": f"{test} passes",
+        },
+        {"what": f"Add {test} with the expected greeting.", "where": [test], "verify": "the new test runs"},
+        {"what": "Run the test suite; fix what fails.", "where": [], "verify": "every test passes"},
+    ]
+    feedback = feedback_of(job)
+    if feedback:
+        steps.append(
+            {"what": f"Address the review feedback: {feedback}", "where": [], "verify": "the reviewer approves"}
+        )
+    steps.append({"what": "Add a changelog entry.", "where": ["CHANGELOG.md"], "verify": f"CHANGELOG.md names {key}"})
+    return steps
+
+
+def plan(job: dict[str, Any]) -> Done:
+    """Write and commit a plan file; its steps are the typed plan."""
+    steps = plan_steps(job)
+    lines = [f"# Plan for {job['issue_key']}: {summary_of(job)}", ""]
+    for number, step in enumerate(steps, 1):
+        lines.append(f"{number}. {step['what']}")
+        if step["where"]:
+            lines.append(f"   - where: {', '.join(step['where'])}")
+        lines.append(f"   - verify: {step['verify']}")
+    lines += ["", "Risk: low · Estimate: one small commit per step", ""]
+    text = "\n".join(lines)
     path = Path("docs/plans") / f"{job['issue_key']}.md"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
     print(f"wrote {path}")
     commit(job, "plan", [str(path)])
-    return f"plan written to {path}", {"plan": text}, True
+    files = list(dict.fromkeys(name for step in steps for name in step["where"]))
+    result = {"steps": steps, "files": files, "risk": "low", "estimate": "one small commit per step"}
+    return Done(f"plan written to {path}: {len(steps)} steps", {"plan": text}, True, result)
 
 
-def code(job: dict[str, Any]) -> tuple[str, dict[str, str], bool]:
+def code(job: dict[str, Any]) -> Done:
     """Implement greet_issue with its test, and commit (the implementation drops the closing parenthesis)."""
     module, key = module_name(job), job["issue_key"]
     Path(f"{module}.py").write_text(
-        f'"""{key}: {summary_of(job)}"""\n\nfrom greeting import greet\n\n\n'
+        f'"""greet_issue for {key} (the issue is described in docs/plans/{key}.md)."""\n\n'
+        "from greeting import greet\n\n\n"
         f"def greet_issue(name: str) -> str:\n"
         f'    """Greet `name` and say which issue asked for it."""\n'
         f'    return greet(name) + " ({key}"\n'
@@ -160,29 +327,50 @@ def code(job: dict[str, Any]) -> tuple[str, dict[str, str], bool]:
     )
     print(f"wrote {module}.py and {test}")
     line = commit(job, "greet_issue and its test", [f"{module}.py", str(test)])
-    return f"implemented greet_issue in {module}.py", {"commits": line}, True
+    return Done(f"implemented greet_issue in {module}.py", {"commits": line}, True, changes(line))
 
 
-def fix(job: dict[str, Any]) -> tuple[str, dict[str, str], bool]:
+def test(job: dict[str, Any]) -> Done:
+    """Run the repository's tests and report their counts; failing tests are TESTS_FAILED, for FIX to repair."""
+    suite = run_tests()
+    print(suite.output.rstrip())
+    counts = suite.counts
+    summary = f"{counts['passed']} passed, {counts['failed']} failed" + (
+        f", {counts['skipped']} skipped" if counts["skipped"] else ""
+    )
+    tail = "\n".join(suite.output.rstrip().splitlines()[-60:])
+    error_kind = "" if suite.passed else "TESTS_FAILED"
+    return Done(summary, {"test_report": tail}, suite.passed, counts, error_kind)
+
+
+def fix(job: dict[str, Any]) -> Done:
     """Run the tests; repair greet_issue if they fail; commit; confirm with a second run."""
-    passed, output = run_tests()
-    if passed:
-        return "the tests already pass; nothing to fix", {"commits": ""}, True
+    before = run_tests()
+    if before.passed:
+        nothing = {"changed": [], "why": "the tests already pass", **changes("")}
+        return Done("the tests already pass; nothing to fix", {"commits": ""}, True, nothing)
     print("failing tests:")
-    for line in output.splitlines()[-15:]:
+    for line in before.output.splitlines()[-15:]:
         print(f"  {line}")
     path, key = Path(f"{module_name(job)}.py"), job["issue_key"]
     if not path.is_file():
-        return f"the tests fail and {path} does not exist; nothing this step can fix", {}, False
+        return Done(f"the tests fail and {path} does not exist; nothing this step can fix", {}, False)
     path.write_text(path.read_text().replace(f'" ({key}"\n', f'" ({key})"\n'))
     print(f"{path}: close the parenthesis after the issue key")
     line = commit(job, "close the parenthesis in greet_issue", [str(path)])
-    passed, output = run_tests()
-    print("tests after the fix: " + ("pass" if passed else "still failing"))
-    return ("fixed greet_issue; the tests pass" if passed else "the tests still fail"), {"commits": line}, passed
+    after = run_tests()
+    print("tests after the fix: " + ("pass" if after.passed else "still failing"))
+    first = before.counts["failures"][0] if before.counts["failures"] else {"name": "the suite", "error": ""}
+    result = {
+        "changed": [f"{path}: close the parenthesis after the issue key"],
+        "why": f"{first['name']} failed: {first['error']}".strip()[:4000],
+        **changes(line),
+    }
+    summary = "fixed greet_issue; the tests pass" if after.passed else "the tests still fail"
+    return Done(summary, {"commits": line}, after.passed, result)
 
 
-def document(job: dict[str, Any]) -> tuple[str, dict[str, str], bool]:
+def document(job: dict[str, Any]) -> Done:
     """Add (once) and commit a changelog entry."""
     path = Path("CHANGELOG.md")
     text = path.read_text() if path.is_file() else "# Changelog\n\n## Unreleased\n"
@@ -193,13 +381,14 @@ def document(job: dict[str, Any]) -> tuple[str, dict[str, str], bool]:
         path.write_text(text)
         print(f"CHANGELOG.md: {entry}")
     commit(job, "changelog", [str(path)])
-    return "changelog entry added", {"changelog": entry}, True
+    return Done("changelog entry added", {"changelog": entry}, True, {"docs_touched": [str(path)], "changelog": entry})
 
 
-STEPS: dict[str, Callable[[dict[str, Any]], tuple[str, dict[str, str], bool]]] = {
+STEPS: dict[str, Callable[[dict[str, Any]], Done]] = {
     "explore": explore,
     "plan": plan,
     "code": code,
+    "test": test,
     "fix": fix,
     "document": document,
 }

@@ -204,10 +204,12 @@ def _result(job: Job, spec: CommandSpec, ran: _Ran) -> pb.Result:
     if spec.output and spec.output not in outputs:
         outputs[spec.output] = "\n".join(ran.tail)
     kind = str(reported.get("error_kind") or "")
+    # The typed result travels as the command wrote it: the orchestrator's activity checks it against the schema.
+    typed = json.dumps(reported["result"]) if "result" in reported else ""
     if outcome.exit_code == 0 and kind not in ERROR_KINDS:
         outputs.update({key: expand(template, ran.values) for key, template in spec.outputs.items()})
         summary = str(reported.get("summary") or expand(spec.summary, ran.values) or last)
-        return pb.Result(success=True, summary=summary, outputs=outputs)
+        return pb.Result(success=True, summary=summary, outputs=outputs, result=typed)
     message = f"{job.command} exited with code {outcome.exit_code}: {last}"
     error_kind = ERROR_KINDS.get(kind, ERROR_KINDS[spec.failure])
     refused = _git_refusal(spec, ran) if error_kind == pb.ERROR_KIND_AGENT_CRASHED else None
@@ -219,6 +221,7 @@ def _result(job: Job, spec: CommandSpec, ran: _Ran) -> pb.Result:
         outputs=outputs,
         error_kind=error_kind,
         error_message=message,
+        result=typed,
     )
 
 

@@ -149,6 +149,7 @@ class Job:
         """Emit the run's one result and record how the job ended."""
         result.summary = mask(result.summary, self.secrets)
         result.error_message = mask(result.error_message, self.secrets)
+        result.result = mask(result.result, self.secrets)
         outputs = mask_map(result.outputs, self.secrets)
         result.outputs.clear()
         result.outputs.update({key: value[-MAX_OUTPUT:] for key, value in outputs.items()})

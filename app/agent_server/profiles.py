@@ -29,7 +29,9 @@ PLACEHOLDERS = frozenset(
         "job_file",  # JSON: every request field but the credentials, plus the paths below
         "prompt_file",
         "context_file",
-        "result_file",  # the command may write {"summary": ..., "outputs": {...}, "error_kind": ...} here
+        # The command may write {"summary": ..., "outputs": {...}, "error_kind": ..., "result": {...}} here;
+        # "result" is the phase's typed result (app/agent_client/result.schema.json).
+        "result_file",
     }
 )
 STDIN_MODES = ("prompt", "none")

@@ -15,6 +15,7 @@ from app.temporal import control
 from app.temporal.control import Started
 from app.temporal.gateway import TemporalGateway
 from workflows.messages import CommandContext, CommandResult, Source
+from workflows.results import figures
 
 
 class OrchestrationService:
@@ -49,4 +50,10 @@ class OrchestrationService:
             "run_id": view.run_id,
             "temporal_status": view.temporal_status,
             **asdict(view.state),
+            # Each phase's figures on one line; "untyped" where its agent reported only text (see `results`).
+            "figures": {
+                record.phase: figures(view.state.results.get(record.phase)) or "untyped"
+                for record in view.state.phases
+                if record.attempts
+            },
         }

@@ -76,6 +76,8 @@ async def test_start_read_steer_and_dashboard(api: FlaskClient) -> None:
     assert state["pending_gate"] == "EXPLORE"
     assert state["phases"][0]["outcome"] == "succeeded"
     assert [(v["version"], v["text"]) for v in state["versions"]["EXPLORE"]] == [(1, "EXPLORE output for API-7")]
+    assert state["results"]["EXPLORE"]["explore"]["complexity"] == "medium"  # typed (the shared fixture)
+    assert state["figures"] == {"EXPLORE": "3 affected files, complexity medium"}
 
     approved = await call(api, "post", "/api/orchestrations/API-7/approve", json={"notes": "go"}, headers=AUTH)
     assert approved.status_code == 200
@@ -88,6 +90,7 @@ async def test_start_read_steer_and_dashboard(api: FlaskClient) -> None:
     assert page.status_code == 200
     assert b"EXPLORE" in page.data
     assert b"Agent jobs" in page.data
+    assert b"3 affected files, complexity medium" in page.data
     assert b"EXPLORE: 1 version" in page.data and b"<pre>EXPLORE output for API-7</pre>" in page.data
     assert (await call(api, "get", "/")).status_code == 200
 

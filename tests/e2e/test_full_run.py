@@ -1,13 +1,14 @@
 """The whole product as `make run` starts it: sandbox Jira, web (gunicorn), worker and demo agent as real processes.
 
-Label → EXPLORE → /approve → PLAN → /approve → CODE → TEST fails → FIX → TEST passes → DOCUMENT → PR link →
-Done; the worker is SIGKILLed in the middle of a phase and restarted, and the issue still ends with exactly one
-status comment, one comment per gate, one summary, one remote link and each status transition once.
+Label → EXPLORE → /approve → PLAN → /reject → PLAN v2 → /approve → CODE → TEST fails → FIX → TEST passes →
+DOCUMENT → PR link → Done; the worker is SIGKILLed in the middle of a phase and restarted, and the issue still ends
+with exactly one status comment, one comment per gate, one summary, one remote link and each status transition once.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 
 import pytest
@@ -34,12 +35,22 @@ def test_label_to_done_with_a_worker_crash_in_between(stack: Stack) -> None:
     wait(stack, lambda: sum(gate in c for c in bot_comments(stack)) == 1, "the EXPLORE gate")
     explore_gate = next(c for c in bot_comments(stack) if gate in c)
     assert "Issue words found:" in explore_gate and "greeting.py" in explore_gate  # the findings, not a count
+    assert "*Affected files* (complexity" in explore_gate and "{{greeting.py}}" in explore_gate  # typed, too
     reviewer.comment("DEMO-1", "/approve start with the greeting module")
     wait(stack, lambda: sum(gate in c for c in bot_comments(stack)) == 2, "the PLAN gate")
-    # The PLAN gate shows every line of the plan the real demo agent committed to the issue's branch.
-    plan_gate = [c for c in bot_comments(stack) if gate in c][1]
+    # The PLAN gate shows every step of the plan the real demo agent committed to the issue's branch.
+    plan_gate = unescaped([c for c in bot_comments(stack) if gate in c][1])
+    steps = plan_steps(git_show(stack, "jira/DEMO-1:docs/plans/DEMO-1.md"))
+    assert len(steps) == 4 and all(f"# {step}" in plan_gate for step in steps), plan_gate
+
+    reviewer.comment("DEMO-1", "/reject add a step for docs")
+    wait(stack, lambda: sum(gate in c for c in bot_comments(stack)) == 3, "the PLAN v2 gate")
+    v2_gate = unescaped([c for c in bot_comments(stack) if gate in c][2])
     plan = git_show(stack, "jira/DEMO-1:docs/plans/DEMO-1.md")
-    assert plan.strip() and all(line in plan_gate for line in plan.splitlines() if line.strip())
+    steps = plan_steps(plan)
+    assert len(steps) == 5 and all(f"# {step}" in v2_gate for step in steps), v2_gate
+    assert "*PLAN v2*, after feedback from [~accountid:sandbox-reviewer]: add a step for docs" in v2_gate
+    assert "{code:diff}" in v2_gate and "+4. Address the review feedback: add a step for docs" in v2_gate
 
     reviewer.comment("DEMO-1", "/approve")
     wait(stack, lambda: "|CODE|⏳|" in bot_comments(stack)[0], "CODE to start")
@@ -53,8 +64,12 @@ def test_label_to_done_with_a_worker_crash_in_between(stack: Stack) -> None:
     status = [c for c in comments if c.startswith("h3. 🤖 AI orchestration")]
     assert len(status) == 1, comments
     assert "Completed" in status[0]
-    assert sum(gate in c for c in comments) == 2
-    assert sum(c.startswith("🎉") for c in comments) == 1
+    assert sum(gate in c for c in comments) == 3
+    [summary] = [c for c in comments if c.startswith("🎉")]
+    # The real test counts and diff stat: the demo repository's two tests, CODE's two files and FIX's one line.
+    assert "*Tests 2 passed / 0 failed · 2 files changed, +" in summary, summary
+    labels = stack.rest("issue/DEMO-1?fields=labels")["fields"]["labels"]
+    assert "ai-done" in labels and not {"ai-running", "ai-needs-approval", "ai-blocked"} & set(labels), labels
     assert "|FIX|✅|1|" in status[0], status[0]  # the demo's CODE breaks the test; FIX repairs it
     history = stack.rest("issue/DEMO-1?expand=changelog&fields=status")["changelog"]["histories"]
     moves = [(i["fromString"], i["toString"]) for h in history for i in h["items"] if i["field"] == "status"]
@@ -75,7 +90,9 @@ def test_label_to_done_with_a_worker_crash_in_between(stack: Stack) -> None:
     with make_session_factory(engine)() as session:
         code_job = session.scalars(select(AgentJob).where(AgentJob.phase == "CODE")).first()
         assert code_job is not None
-        assert json.loads(code_job.context)["previous_outputs"]["PLAN"] == plan
+        context = json.loads(code_job.context)
+        assert context["previous_outputs"]["PLAN"] == plan
+        assert [step["what"] for step in context["previous_results"]["PLAN"]["plan"]["steps"]] == steps
     engine.dispose()
 
 
@@ -83,3 +100,13 @@ def git_show(stack: Stack, what: str) -> str:
     """A file of the demo remote (the bare repository the agent pushes to)."""
     remote = stack.dir / "var" / "agent" / "demo-remote.git"
     return subprocess.run(["git", "show", what], cwd=remote, capture_output=True, text=True, check=True).stdout
+
+
+def plan_steps(plan: str) -> list[str]:
+    """The numbered steps of a plan file the demo agent wrote."""
+    return [line.split(". ", 1)[1] for line in plan.splitlines() if re.match(r"\d+\. ", line)]
+
+
+def unescaped(text: str) -> str:
+    """Wiki text as Jira shows it (backslash escapes dropped)."""
+    return re.sub(r"\\(.)", r"\1", text)

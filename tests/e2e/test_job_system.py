@@ -47,7 +47,7 @@ from workflows.ids import workflow_id_for
 from workflows.messages import RunStatus
 from workflows.orchestration import OrchestrationWorkflow
 from workflows.queue_types import AgentHealth, agent_schedule_ids, job_workflow_id
-from workflows.report import inline
+from workflows.wiki import inline
 
 pytestmark = pytest.mark.e2e
 

@@ -6,6 +6,7 @@ import asyncio
 import json
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from temporalio import activity
@@ -14,10 +15,18 @@ from temporalio.exceptions import ApplicationError
 from activities.agent_types import AgentCommand, AgentOutcome, CredentialRefs, CredentialsRequest
 from app.jira_gateway.models import ApproverDecision, IssueSnapshot, TransitionOutcome
 from workflows.phases import PHASE_SPECS
+from workflows.results import PHASE_KEYS, PhaseResult, from_document
 
 APPROVER = "acc-reviewer"
 OUTSIDER = "acc-outsider"
 BOT = "acc-bot"
+# The typed results the demo profile writes (tests/agent/test_demo_profile.py checks it writes this shape).
+RESULTS = Path(__file__).resolve().parents[1] / "fixtures" / "results"
+
+
+def typed(name: str) -> PhaseResult:
+    """A shared fixture's typed result (tests/fixtures/results/<name>.json), as the dispatch activity reads it."""
+    return from_document(name.split("-")[0], json.loads((RESULTS / f"{name}.json").read_text()))
 
 
 class AuthenticationError(Exception):
@@ -152,7 +161,8 @@ def ok(request: AgentCommand) -> AgentOutcome:
     outputs = {name: f"{request.command} output for {request.issue_key}"}
     if request.command == "createPR":
         outputs["pr_url"] = f"file:///remote.git#jira/{request.issue_key}"
-    return AgentOutcome(True, f"{request.command} done", outputs, None, None, f"{request.command} log tail")
+    result = typed(request.command) if request.command in PHASE_KEYS else None
+    return AgentOutcome(True, f"{request.command} done", outputs, None, None, f"{request.command} log tail", result)
 
 
 def failing_tests(request: AgentCommand) -> AgentOutcome:
@@ -163,6 +173,7 @@ def failing_tests(request: AgentCommand) -> AgentOutcome:
         "TESTS_FAILED",
         "1 failed",
         "FAILED test_greeting",
+        typed("TEST-failing"),
     )
 
 

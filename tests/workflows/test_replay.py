@@ -1,6 +1,7 @@
 """Determinism guard: every saved history replays against today's workflow code.
 
-Histories are recorded from the workflow tests with `RECORD_HISTORIES=1`. A change that makes one of these fail
+Histories are recorded from the workflow tests with `RECORD_HISTORIES=1`; all but typed_results.json were recorded
+before the typed phase results, so they prove runs from before still replay. A change that makes one of these fail
 would break runs in flight: guard it with `workflow.patched(...)` instead of re-recording.
 """
 
@@ -21,7 +22,7 @@ SAVED = sorted(HISTORIES.glob("*.json"))
 
 def test_the_required_histories_are_saved() -> None:
     names = {path.stem for path in SAVED}
-    assert {"full_run", "rejected_phase", "test_fix_loop", "cancel_during_job"} <= names
+    assert {"full_run", "rejected_phase", "test_fix_loop", "cancel_during_job", "typed_results"} <= names
 
 
 @pytest.mark.parametrize("path", SAVED, ids=[p.stem for p in SAVED])

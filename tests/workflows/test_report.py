@@ -10,8 +10,11 @@ from hypothesis import strategies as st
 
 from workflows.messages import Source
 from workflows.phases import PHASE_ORDER
-from workflows.report import diff_block, elapsed, excerpt, gate_comment, inline, person, status_comment, verbatim
+from workflows.report import elapsed, gate_comment, status_comment
+from workflows.result_markup import MAX_ITEMS, result_markup
+from workflows.results import FailingTest, Findings, PhaseResult, Plan, PlanStep, SuiteRun
 from workflows.state import OrchestrationState, Outcome, PhaseRecord
+from workflows.wiki import diff_block, excerpt, inline, person, verbatim
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 
@@ -115,3 +118,20 @@ def test_people_are_shown_as_jira_shows_them(actor: str, source: Source, shown: 
 def test_a_diff_of_untrusted_text_cannot_close_its_block(before: str, after: str) -> None:
     shown = diff_block(before, after, "v1", "v2")
     assert shown.startswith("{code:diff}\n") and shown.endswith("\n{code}") and shown.count("{code") == 2
+
+
+def test_typed_results_render_escaped_and_bounded() -> None:
+    hostile = "[~accountid:712020:evil] {noformat} *bold* |cell| {{mono}}"
+    plan = PhaseResult(plan=Plan([PlanStep(hostile, [hostile], hostile)], [hostile], "low", hostile))
+    shown = "\n".join(result_markup(plan))
+    assert "[~accountid" not in shown and "{noformat}" not in shown and "|cell|" not in shown
+    assert shown.count("\n# ") + shown.startswith("# ") == 1 and "#* where: {{" in shown
+    many = PhaseResult(explore=Findings(risks=[f"risk {n}" for n in range(500)]))
+    lines = result_markup(many)
+    assert len([line for line in lines if line.startswith("* risk")]) == MAX_ITEMS
+    assert "_… and 460 more_" in lines[-1]
+    failing = PhaseResult(test=SuiteRun(3, 1, 0, [FailingTest("test_x (t.T.test_x)", "AssertionError: 1 != 2")]))
+    assert result_markup(failing) == [
+        "*Tests:* 3 passed / 1 failed",
+        "* ❌ {{test\\_x (t.T.test\\_x)}}: AssertionError: 1 \\!= 2",
+    ]

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"app/agent_client/proto/agent.proto\x12\x15orchestrator.agent.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xac\x01\n\x0b\x43redentials\x12\x14\n\x0cgit_username\x18\x01 \x01(\t\x12\x11\n\tgit_token\x18\x02 \x01(\t\x12\x43\n\tagent_env\x18\x03 \x03(\x0b\x32\x30.orchestrator.agent.v1.Credentials.AgentEnvEntry\x1a/\n\rAgentEnvEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x96\x02\n\x0e\x45xecuteRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\x05\x12/\n\x07\x63ommand\x18\x03 \x01(\x0e\x32\x1e.orchestrator.agent.v1.Command\x12\x11\n\tissue_key\x18\x04 \x01(\t\x12\r\n\x05phase\x18\x05 \x01(\t\x12\r\n\x05roles\x18\x06 \x03(\t\x12\x0e\n\x06prompt\x18\x07 \x01(\t\x12\x0f\n\x07\x63ontext\x18\x08 \x01(\t\x12\x37\n\x0b\x63redentials\x18\t \x01(\x0b\x32\".orchestrator.agent.v1.Credentials\x12\x11\n\tafter_seq\x18\n \x01(\x04\x12\x14\n\x0crerun_failed\x18\x0b \x01(\x08\"Y\n\x07LogLine\x12.\n\x05level\x18\x01 \x01(\x0e\x32\x1f.orchestrator.agent.v1.LogLevel\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\r\n\x05stage\x18\x03 \x01(\t\";\n\x08Progress\x12\r\n\x05stage\x18\x01 \x01(\t\x12\x0f\n\x07percent\x18\x02 \x01(\r\x12\x0f\n\x07message\x18\x03 \x01(\t\"\xe4\x01\n\x06Result\x12\x0f\n\x07success\x18\x01 \x01(\x08\x12\x0f\n\x07summary\x18\x02 \x01(\t\x12;\n\x07outputs\x18\x03 \x03(\x0b\x32*.orchestrator.agent.v1.Result.OutputsEntry\x12\x34\n\nerror_kind\x18\x04 \x01(\x0e\x32 .orchestrator.agent.v1.ErrorKind\x12\x15\n\rerror_message\x18\x05 \x01(\t\x1a.\n\x0cOutputsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xe2\x01\n\x0c\x45xecuteEvent\x12\x0b\n\x03seq\x18\x01 \x01(\x04\x12(\n\x04time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12-\n\x03log\x18\x03 \x01(\x0b\x32\x1e.orchestrator.agent.v1.LogLineH\x00\x12\x33\n\x08progress\x18\x04 \x01(\x0b\x32\x1f.orchestrator.agent.v1.ProgressH\x00\x12/\n\x06result\x18\x05 \x01(\x0b\x32\x1d.orchestrator.agent.v1.ResultH\x00\x42\x06\n\x04\x62ody\"/\n\rCancelRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"@\n\x0e\x43\x61ncelResponse\x12.\n\x05state\x18\x01 \x01(\x0e\x32\x1f.orchestrator.agent.v1.JobState\"\x1c\n\x0bPingRequest\x12\r\n\x05nonce\x18\x01 \x01(\t\"h\n\x0cPingResponse\x12\r\n\x05nonce\x18\x01 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x02 \x01(\t\x12\x10\n\x08protocol\x18\x03 \x01(\t\x12\x0f\n\x07profile\x18\x04 \x01(\t\x12\x14\n\x0crunning_jobs\x18\x05 \x03(\t*\xfb\x01\n\x07\x43ommand\x12\x17\n\x13\x43OMMAND_UNSPECIFIED\x10\x00\x12\x13\n\x0f\x43OMMAND_EXPLORE\x10\x01\x12\x10\n\x0c\x43OMMAND_PLAN\x10\x02\x12\x10\n\x0c\x43OMMAND_CODE\x10\x03\x12\x10\n\x0c\x43OMMAND_TEST\x10\x04\x12\x0f\n\x0b\x43OMMAND_FIX\x10\x05\x12\x14\n\x10\x43OMMAND_DOCUMENT\x10\x06\x12\x1b\n\x17\x43OMMAND_START_EXECUTION\x10\x07\x12\x1c\n\x18\x43OMMAND_RUN_VERIFICATION\x10\x08\x12\x15\n\x11\x43OMMAND_CREATE_PR\x10\t\x12\x13\n\x0f\x43OMMAND_CLEANUP\x10\n*\xd2\x01\n\tErrorKind\x12\x1a\n\x16\x45RROR_KIND_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x45RROR_KIND_TESTS_FAILED\x10\x01\x12\x1c\n\x18\x45RROR_KIND_AGENT_CRASHED\x10\x02\x12\x1a\n\x16\x45RROR_KIND_BAD_REQUEST\x10\x03\x12\x18\n\x14\x45RROR_KIND_CANCELLED\x10\x04\x12\x16\n\x12\x45RROR_KIND_TIMEOUT\x10\x05\x12 \n\x1c\x45RROR_KIND_PERMISSION_DENIED\x10\x06*z\n\x08LogLevel\x12\x19\n\x15LOG_LEVEL_UNSPECIFIED\x10\x00\x12\x13\n\x0fLOG_LEVEL_DEBUG\x10\x01\x12\x12\n\x0eLOG_LEVEL_INFO\x10\x02\x12\x15\n\x11LOG_LEVEL_WARNING\x10\x03\x12\x13\n\x0fLOG_LEVEL_ERROR\x10\x04*\xcf\x01\n\x08JobState\x12\x19\n\x15JOB_STATE_UNSPECIFIED\x10\x00\x12\x17\n\x13JOB_STATE_NOT_FOUND\x10\x01\x12\x15\n\x11JOB_STATE_WAITING\x10\x02\x12\x15\n\x11JOB_STATE_RUNNING\x10\x03\x12\x17\n\x13JOB_STATE_SUCCEEDED\x10\x04\x12\x14\n\x10JOB_STATE_FAILED\x10\x05\x12\x17\n\x13JOB_STATE_CANCELLED\x10\x06\x12\x19\n\x15JOB_STATE_INTERRUPTED\x10\x07\x32\x8f\x02\n\x0c\x41gentService\x12W\n\x07\x45xecute\x12%.orchestrator.agent.v1.ExecuteRequest\x1a#.orchestrator.agent.v1.ExecuteEvent0\x01\x12U\n\x06\x43\x61ncel\x12$.orchestrator.agent.v1.CancelRequest\x1a%.orchestrator.agent.v1.CancelResponse\x12O\n\x04Ping\x12\".orchestrator.agent.v1.PingRequest\x1a#.orchestrator.agent.v1.PingResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"app/agent_client/proto/agent.proto\x12\x15orchestrator.agent.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xac\x01\n\x0b\x43redentials\x12\x14\n\x0cgit_username\x18\x01 \x01(\t\x12\x11\n\tgit_token\x18\x02 \x01(\t\x12\x43\n\tagent_env\x18\x03 \x03(\x0b\x32\x30.orchestrator.agent.v1.Credentials.AgentEnvEntry\x1a/\n\rAgentEnvEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x96\x02\n\x0e\x45xecuteRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\x05\x12/\n\x07\x63ommand\x18\x03 \x01(\x0e\x32\x1e.orchestrator.agent.v1.Command\x12\x11\n\tissue_key\x18\x04 \x01(\t\x12\r\n\x05phase\x18\x05 \x01(\t\x12\r\n\x05roles\x18\x06 \x03(\t\x12\x0e\n\x06prompt\x18\x07 \x01(\t\x12\x0f\n\x07\x63ontext\x18\x08 \x01(\t\x12\x37\n\x0b\x63redentials\x18\t \x01(\x0b\x32\".orchestrator.agent.v1.Credentials\x12\x11\n\tafter_seq\x18\n \x01(\x04\x12\x14\n\x0crerun_failed\x18\x0b \x01(\x08\"Y\n\x07LogLine\x12.\n\x05level\x18\x01 \x01(\x0e\x32\x1f.orchestrator.agent.v1.LogLevel\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\r\n\x05stage\x18\x03 \x01(\t\";\n\x08Progress\x12\r\n\x05stage\x18\x01 \x01(\t\x12\x0f\n\x07percent\x18\x02 \x01(\r\x12\x0f\n\x07message\x18\x03 \x01(\t\"\xf4\x01\n\x06Result\x12\x0f\n\x07success\x18\x01 \x01(\x08\x12\x0f\n\x07summary\x18\x02 \x01(\t\x12;\n\x07outputs\x18\x03 \x03(\x0b\x32*.orchestrator.agent.v1.Result.OutputsEntry\x12\x34\n\nerror_kind\x18\x04 \x01(\x0e\x32 .orchestrator.agent.v1.ErrorKind\x12\x15\n\rerror_message\x18\x05 \x01(\t\x12\x0e\n\x06result\x18\x06 \x01(\t\x1a.\n\x0cOutputsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xe2\x01\n\x0c\x45xecuteEvent\x12\x0b\n\x03seq\x18\x01 \x01(\x04\x12(\n\x04time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12-\n\x03log\x18\x03 \x01(\x0b\x32\x1e.orchestrator.agent.v1.LogLineH\x00\x12\x33\n\x08progress\x18\x04 \x01(\x0b\x32\x1f.orchestrator.agent.v1.ProgressH\x00\x12/\n\x06result\x18\x05 \x01(\x0b\x32\x1d.orchestrator.agent.v1.ResultH\x00\x42\x06\n\x04\x62ody\"/\n\rCancelRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"@\n\x0e\x43\x61ncelResponse\x12.\n\x05state\x18\x01 \x01(\x0e\x32\x1f.orchestrator.agent.v1.JobState\"\x1c\n\x0bPingRequest\x12\r\n\x05nonce\x18\x01 \x01(\t\"h\n\x0cPingResponse\x12\r\n\x05nonce\x18\x01 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x02 \x01(\t\x12\x10\n\x08protocol\x18\x03 \x01(\t\x12\x0f\n\x07profile\x18\x04 \x01(\t\x12\x14\n\x0crunning_jobs\x18\x05 \x03(\t*\xfb\x01\n\x07\x43ommand\x12\x17\n\x13\x43OMMAND_UNSPECIFIED\x10\x00\x12\x13\n\x0f\x43OMMAND_EXPLORE\x10\x01\x12\x10\n\x0c\x43OMMAND_PLAN\x10\x02\x12\x10\n\x0c\x43OMMAND_CODE\x10\x03\x12\x10\n\x0c\x43OMMAND_TEST\x10\x04\x12\x0f\n\x0b\x43OMMAND_FIX\x10\x05\x12\x14\n\x10\x43OMMAND_DOCUMENT\x10\x06\x12\x1b\n\x17\x43OMMAND_START_EXECUTION\x10\x07\x12\x1c\n\x18\x43OMMAND_RUN_VERIFICATION\x10\x08\x12\x15\n\x11\x43OMMAND_CREATE_PR\x10\t\x12\x13\n\x0f\x43OMMAND_CLEANUP\x10\n*\xd2\x01\n\tErrorKind\x12\x1a\n\x16\x45RROR_KIND_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x45RROR_KIND_TESTS_FAILED\x10\x01\x12\x1c\n\x18\x45RROR_KIND_AGENT_CRASHED\x10\x02\x12\x1a\n\x16\x45RROR_KIND_BAD_REQUEST\x10\x03\x12\x18\n\x14\x45RROR_KIND_CANCELLED\x10\x04\x12\x16\n\x12\x45RROR_KIND_TIMEOUT\x10\x05\x12 \n\x1c\x45RROR_KIND_PERMISSION_DENIED\x10\x06*z\n\x08LogLevel\x12\x19\n\x15LOG_LEVEL_UNSPECIFIED\x10\x00\x12\x13\n\x0fLOG_LEVEL_DEBUG\x10\x01\x12\x12\n\x0eLOG_LEVEL_INFO\x10\x02\x12\x15\n\x11LOG_LEVEL_WARNING\x10\x03\x12\x13\n\x0fLOG_LEVEL_ERROR\x10\x04*\xcf\x01\n\x08JobState\x12\x19\n\x15JOB_STATE_UNSPECIFIED\x10\x00\x12\x17\n\x13JOB_STATE_NOT_FOUND\x10\x01\x12\x15\n\x11JOB_STATE_WAITING\x10\x02\x12\x15\n\x11JOB_STATE_RUNNING\x10\x03\x12\x17\n\x13JOB_STATE_SUCCEEDED\x10\x04\x12\x14\n\x10JOB_STATE_FAILED\x10\x05\x12\x17\n\x13JOB_STATE_CANCELLED\x10\x06\x12\x19\n\x15JOB_STATE_INTERRUPTED\x10\x07\x32\x8f\x02\n\x0c\x41gentService\x12W\n\x07\x45xecute\x12%.orchestrator.agent.v1.ExecuteRequest\x1a#.orchestrator.agent.v1.ExecuteEvent0\x01\x12U\n\x06\x43\x61ncel\x12$.orchestrator.agent.v1.CancelRequest\x1a%.orchestrator.agent.v1.CancelResponse\x12O\n\x04Ping\x12\".orchestrator.agent.v1.PingRequest\x1a#.orchestrator.agent.v1.PingResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,14 +36,14 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CREDENTIALS_AGENTENVENTRY']._serialized_options = b'8\001'
   _globals['_RESULT_OUTPUTSENTRY']._loaded_options = None
   _globals['_RESULT_OUTPUTSENTRY']._serialized_options = b'8\001'
-  _globals['_COMMAND']._serialized_start=1414
-  _globals['_COMMAND']._serialized_end=1665
-  _globals['_ERRORKIND']._serialized_start=1668
-  _globals['_ERRORKIND']._serialized_end=1878
-  _globals['_LOGLEVEL']._serialized_start=1880
-  _globals['_LOGLEVEL']._serialized_end=2002
-  _globals['_JOBSTATE']._serialized_start=2005
-  _globals['_JOBSTATE']._serialized_end=2212
+  _globals['_COMMAND']._serialized_start=1430
+  _globals['_COMMAND']._serialized_end=1681
+  _globals['_ERRORKIND']._serialized_start=1684
+  _globals['_ERRORKIND']._serialized_end=1894
+  _globals['_LOGLEVEL']._serialized_start=1896
+  _globals['_LOGLEVEL']._serialized_end=2018
+  _globals['_JOBSTATE']._serialized_start=2021
+  _globals['_JOBSTATE']._serialized_end=2228
   _globals['_CREDENTIALS']._serialized_start=95
   _globals['_CREDENTIALS']._serialized_end=267
   _globals['_CREDENTIALS_AGENTENVENTRY']._serialized_start=220
@@ -55,19 +55,19 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_PROGRESS']._serialized_start=641
   _globals['_PROGRESS']._serialized_end=700
   _globals['_RESULT']._serialized_start=703
-  _globals['_RESULT']._serialized_end=931
-  _globals['_RESULT_OUTPUTSENTRY']._serialized_start=885
-  _globals['_RESULT_OUTPUTSENTRY']._serialized_end=931
-  _globals['_EXECUTEEVENT']._serialized_start=934
-  _globals['_EXECUTEEVENT']._serialized_end=1160
-  _globals['_CANCELREQUEST']._serialized_start=1162
-  _globals['_CANCELREQUEST']._serialized_end=1209
-  _globals['_CANCELRESPONSE']._serialized_start=1211
-  _globals['_CANCELRESPONSE']._serialized_end=1275
-  _globals['_PINGREQUEST']._serialized_start=1277
-  _globals['_PINGREQUEST']._serialized_end=1305
-  _globals['_PINGRESPONSE']._serialized_start=1307
-  _globals['_PINGRESPONSE']._serialized_end=1411
-  _globals['_AGENTSERVICE']._serialized_start=2215
-  _globals['_AGENTSERVICE']._serialized_end=2486
+  _globals['_RESULT']._serialized_end=947
+  _globals['_RESULT_OUTPUTSENTRY']._serialized_start=901
+  _globals['_RESULT_OUTPUTSENTRY']._serialized_end=947
+  _globals['_EXECUTEEVENT']._serialized_start=950
+  _globals['_EXECUTEEVENT']._serialized_end=1176
+  _globals['_CANCELREQUEST']._serialized_start=1178
+  _globals['_CANCELREQUEST']._serialized_end=1225
+  _globals['_CANCELRESPONSE']._serialized_start=1227
+  _globals['_CANCELRESPONSE']._serialized_end=1291
+  _globals['_PINGREQUEST']._serialized_start=1293
+  _globals['_PINGREQUEST']._serialized_end=1321
+  _globals['_PINGRESPONSE']._serialized_start=1323
+  _globals['_PINGRESPONSE']._serialized_end=1427
+  _globals['_AGENTSERVICE']._serialized_start=2231
+  _globals['_AGENTSERVICE']._serialized_end=2502
 # @@protoc_insertion_point(module_scope)

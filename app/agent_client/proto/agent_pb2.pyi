@@ -148,7 +148,7 @@ class Progress(_message.Message):
     def __init__(self, stage: _Optional[str] = ..., percent: _Optional[int] = ..., message: _Optional[str] = ...) -> None: ...
 
 class Result(_message.Message):
-    __slots__ = ("success", "summary", "outputs", "error_kind", "error_message")
+    __slots__ = ("success", "summary", "outputs", "error_kind", "error_message", "result")
     class OutputsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -161,12 +161,14 @@ class Result(_message.Message):
     OUTPUTS_FIELD_NUMBER: _ClassVar[int]
     ERROR_KIND_FIELD_NUMBER: _ClassVar[int]
     ERROR_MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    RESULT_FIELD_NUMBER: _ClassVar[int]
     success: bool
     summary: str
     outputs: _containers.ScalarMap[str, str]
     error_kind: ErrorKind
     error_message: str
-    def __init__(self, success: _Optional[bool] = ..., summary: _Optional[str] = ..., outputs: _Optional[_Mapping[str, str]] = ..., error_kind: _Optional[_Union[ErrorKind, str]] = ..., error_message: _Optional[str] = ...) -> None: ...
+    result: str
+    def __init__(self, success: _Optional[bool] = ..., summary: _Optional[str] = ..., outputs: _Optional[_Mapping[str, str]] = ..., error_kind: _Optional[_Union[ErrorKind, str]] = ..., error_message: _Optional[str] = ..., result: _Optional[str] = ...) -> None: ...
 
 class ExecuteEvent(_message.Message):
     __slots__ = ("seq", "time", "log", "progress", "result")
