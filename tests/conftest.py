@@ -17,6 +17,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from app.config import Settings
 from app.store.migrate import upgrade
+from tests.webhook_listener import Listener
 from workflows import search
 
 BIN = Path(sys.executable).parent
@@ -135,3 +136,11 @@ def make_settings(tmp_path: Path, **env: str) -> Settings:
     base = {"ORCHESTRATOR_VAR_DIR": str(tmp_path / "var")}
     base.update(env)
     return Settings.from_env(environ=base, env_file=None)
+
+
+@pytest.fixture
+def listener() -> Iterator[Listener]:
+    """A webhook receiver on a free local port, closed after the test."""
+    server = Listener()
+    yield server
+    server.close()

@@ -53,6 +53,16 @@ class JiraStatuses:
 
 
 @dataclass(frozen=True)
+class NotifyPolicy:
+    """Who hears about a run and how (NOTIFY_EVENTS, NOTIFY_MENTION, NOTIFY_WEBHOOK_URL): empty for runs from before."""
+
+    events: list[str] = field(default_factory=list)  # gate, completed, failed, gate_timeout
+    mention: list[str] = field(default_factory=list)  # starter, approvers: mentioned on the issue (Jira notifies them)
+    webhook: bool = False  # whether the worker posts each event to the chat webhook (its URL stays in the worker)
+    approvers: list[str] = field(default_factory=list)  # approvers' account ids, mentioned at gates
+
+
+@dataclass(frozen=True)
 class OrchestrationInput:
     """Start an issue's orchestration (`orchestration-<KEY>`)."""
 
@@ -72,6 +82,7 @@ class OrchestrationInput:
     # Show the run's state as one label (ai-running, ai-needs-approval, the blocked label, ai-done). Off for runs
     # started before the setting existed: their input has no such field.
     board_labels: bool = False
+    notify: NotifyPolicy = field(default_factory=NotifyPolicy)
 
 
 @dataclass(frozen=True)

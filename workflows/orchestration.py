@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from collections.abc import Callable
 from dataclasses import asdict
 from datetime import timedelta
 
@@ -13,13 +14,14 @@ from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflow
 
 from workflows.job_types import ErrorKind, JobInput, JobResult
 from workflows.messages import OrchestrationInput, RunStatus
+from workflows.notifier import Notifier
 from workflows.outcomes import NEEDS_APPROVAL_LABEL, RUNNING_LABEL, RunOutcomes
 from workflows.phases import MAX_FIX_ROUNDS, PHASE_ORDER, PHASE_SPECS
 from workflows.policies import DB_RETRY, SEED_RETRY, SHORT
 from workflows.queued_jobs import QueuedJobs
-from workflows.report import gate_comment, phase_prompt
+from workflows.report import GATE_COMMANDS, gate_comment, phase_prompt
 from workflows.reporter import JiraReporter
-from workflows.results import plan_lines
+from workflows.results import figures, plan_lines
 from workflows.run_base import Decision, RunMemory
 from workflows.state import Approval, Cause, Failure, OrchestrationResult, OrchestrationState, Outcome, PhaseRecord
 
@@ -28,6 +30,10 @@ with workflow.unsafe.imports_passed_through():
     from activities.jobs import JobActivities, NewJob
     from activities.records import RecordActivities, RunLinksInput
     from workflows.job_execution import JobExecutionWorkflow
+
+
+# A gate that is about to time out reminds the people it needs this long before (NOTIFY_EVENTS gate_timeout).
+REMIND_BEFORE = timedelta(days=1)
 
 
 @workflow.defn
@@ -57,6 +63,7 @@ class OrchestrationWorkflow(QueuedJobs, RunOutcomes):
             source=input.source,
         )
         self.reporter = JiraReporter(input.issue_key, info.run_id)
+        self.notifier = Notifier(f"{info.workflow_id}/{info.run_id}")
         self.memory = RunMemory()
         self.lock = asyncio.Lock()
 
@@ -302,20 +309,21 @@ class OrchestrationWorkflow(QueuedJobs, RunOutcomes):
         self.state.pending_gate, self.state.status = phase, RunStatus.WAITING_FOR_APPROVAL
         self.state.step = f"waiting for approval after {phase}"
         self._board(NEEDS_APPROVAL_LABEL)
-        self.reporter.comment(
-            f"gate-{phase}-{self.state.record(phase).attempts}", gate_comment(self.state, phase, next_phase)
-        )
+        key = f"gate-{phase}-{self.state.record(phase).attempts}"
+        self.reporter.comment(key, gate_comment(self.state, phase, next_phase) + self._mentions("gate"))
+        measured = figures(self.state.results.get(phase))
+        self._notify("gate", key, f"{phase} is done{f' ({measured})' if measured else ''}; waiting for approval.")
         self._report()
         refusal_ends_wait = self._jira_refusal_ends_waits()
         try:
-            await workflow.wait_condition(
+            await self._wait_at_gate(
+                phase,
+                key,
                 lambda: (
                     self.memory.decision is not None
                     or self.memory.cancel_request is not None
                     or (refusal_ends_wait and self.reporter.fatal is not None)
                 ),
-                timeout=timedelta(seconds=self.input.gate_timeout_seconds),
-                timeout_summary=f"gate after {phase}",
             )
         except TimeoutError:
             self.state.pending_gate = None
@@ -337,6 +345,28 @@ class OrchestrationWorkflow(QueuedJobs, RunOutcomes):
             self.memory.feedback[phase] = decision.text
         self.state.status = RunStatus.RUNNING
         return decision
+
+    async def _wait_at_gate(self, phase: str, key: str, answered: Callable[[], bool]) -> None:
+        """Wait for the gate's answer until it times out (TimeoutError); a day before, remind the people it needs."""
+        timeout = timedelta(seconds=self.input.gate_timeout_seconds)
+        summary = f"gate after {phase}"
+        remind = "gate_timeout" in self.input.notify.events and timeout > 2 * REMIND_BEFORE
+        if not remind or not workflow.patched("gate-timeout-reminder"):
+            await workflow.wait_condition(answered, timeout=timeout, timeout_summary=summary)
+            return
+        try:
+            await workflow.wait_condition(answered, timeout=timeout - REMIND_BEFORE, timeout_summary=summary)
+            return
+        except TimeoutError:
+            pass
+        ends = (workflow.now() + REMIND_BEFORE).strftime("%Y-%m-%d %H:%M UTC")
+        self.reporter.comment(
+            f"{key}-reminder",
+            f"⏰ The gate after *{phase}* is still waiting and times out in one day ({ends}); then the run ends. "
+            f"Reply with {GATE_COMMANDS}." + self._mentions("gate_timeout"),
+        )
+        self._notify("gate_timeout", f"{key}-reminder", f"the gate after {phase} times out in one day ({ends}).")
+        await workflow.wait_condition(answered, timeout=REMIND_BEFORE, timeout_summary=summary)
 
     async def _wait_unpaused(self) -> bool:
         """Hold before a phase while paused; False when cancelled, Jira refused us, or the pause timed out."""

@@ -17,9 +17,10 @@ from workflows import search
 from workflows.commands import retry_phase
 from workflows.job_types import ErrorKind, JobResult
 from workflows.messages import RunStatus
+from workflows.notices import RunNotices
 from workflows.phases import PHASE_ORDER
 from workflows.policies import DB_RETRY, SHORT
-from workflows.report import failure_comment, status_comment, summary_comment
+from workflows.report import failure_comment, run_figures, status_comment, summary_comment
 from workflows.state import Cause, Failure, OrchestrationResult, Outcome
 from workflows.steering import SteeringHandlers
 from workflows.wiki import inline, person
@@ -32,9 +33,11 @@ with workflow.unsafe.imports_passed_through():
 RUNNING_LABEL = "ai-running"
 NEEDS_APPROVAL_LABEL = "ai-needs-approval"
 DONE_LABEL = "ai-done"
+# How long a closing run waits for its chat notifications' retries before it closes without them.
+NOTIFY_DRAIN = timedelta(minutes=30)
 
 
-class RunOutcomes(SteeringHandlers):
+class RunOutcomes(SteeringHandlers, RunNotices):
     """Endings, failure reports, status comment, records and checkpoints of `OrchestrationWorkflow`."""
 
     def _stopped(self, phase: str) -> Failure | None:
@@ -81,9 +84,10 @@ class RunOutcomes(SteeringHandlers):
         self.state.failure, self.state.status = failure, RunStatus.FAILED
         self.state.step = f"blocked in {failure.phase}" if failure.phase else "blocked"
         attempts = self.state.record(failure.phase).attempts if failure.phase else 0
-        self.reporter.comment(
-            f"failure-{failure.phase}-{attempts}-{len(self.state.approvals)}", failure_comment(failure, attempts)
-        )
+        key = f"failure-{failure.phase}-{attempts}-{len(self.state.approvals)}"
+        self.reporter.comment(key, failure_comment(failure, attempts) + self._mentions("failed"))
+        where = f"blocked in {failure.phase}" if failure.phase else "blocked before any phase"
+        self._notify("failed", key, f"{where} ({failure.cause.value}): {failure.message[:300]}")
         self.reporter.transition(self.input.statuses.blocked, fallback_label=self.input.statuses.blocked_label)
         self._board(self.input.statuses.blocked_label)
         self._report()
@@ -122,7 +126,10 @@ class RunOutcomes(SteeringHandlers):
                 self.state.pr_url,
                 f"Pull request for {self.input.issue_key}",
             )
-        self.reporter.comment("summary", summary_comment(self.state, now))
+        self.reporter.comment("summary", summary_comment(self.state, now) + self._mentions("completed"))
+        figures = run_figures(self.state)
+        pr = f" Pull request: {self.state.pr_url}" if self.state.pr_url else ""
+        self._notify("completed", "completed", f"completed.{f' {figures}.' if figures else ''}{pr}")
         self._board(DONE_LABEL)
         if self.input.statuses.done:
             self.reporter.transition(self.input.statuses.done)
@@ -174,6 +181,11 @@ class RunOutcomes(SteeringHandlers):
                 )
         except TimeoutError:
             workflow.logger.warning("jira.outbox.undelivered count=%d", len(self.reporter.queue))
+        if not self.notifier.idle:  # (runs without notifications never wait here: no new command in their history)
+            try:
+                await workflow.wait_condition(lambda: self.notifier.idle, timeout=NOTIFY_DRAIN)
+            except TimeoutError:
+                workflow.logger.warning("notify.undelivered: the run closes without them")
         delivery.cancel()
 
     def _report(self) -> None:

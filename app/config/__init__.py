@@ -1,7 +1,7 @@
 """Every setting of the service, read from the environment (and `.env`) in this one place.
 
-The parsers (parsing.py) and the agents' and queue's settings (agents.py, queue.py) live beside it; everything
-is built here, by `Settings.from_env()`.
+The parsers (parsing.py) and the agents', queue's and notifications' settings (agents.py, queue.py, notify.py) live
+beside it; everything is built here, by `Settings.from_env()`.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from dotenv import dotenv_values
 from temporalio.envconfig import ClientConfig
 
 from app.config.agents import AgentSettings, agent_settings
+from app.config.notify import NotifySettings, notify_settings
 from app.config.parsing import (
     PHASES,
     ConfigError,
@@ -145,6 +146,7 @@ class Settings:
     orchestrator: OrchestratorSettings = field(default_factory=OrchestratorSettings)
     agents: AgentSettings = field(default_factory=AgentSettings)
     queue: QueueSettings = field(default_factory=QueueSettings)
+    notify: NotifySettings = field(default_factory=NotifySettings)
     log_level: str = "INFO"
     web_port: int = 8000
     web_workers: int = 2
@@ -225,6 +227,7 @@ def _build(env: Mapping[str, str]) -> Settings:
         ),
         agents=agent_settings(env, get, text, var_dir),
         queue=queue_settings(get),
+        notify=notify_settings(get),
         log_level=log_level,
         web_port=get("WEB_PORT", lambda n, raw: parse_int(n, raw, 1), 8000),
         web_workers=get("WEB_WORKERS", lambda n, raw: parse_int(n, raw, 1), 2),
@@ -266,6 +269,7 @@ __all__ = [
     "AgentSettings",
     "ConfigError",
     "JiraSettings",
+    "NotifySettings",
     "OrchestratorSettings",
     "QueueSettings",
     "Settings",

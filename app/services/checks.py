@@ -9,7 +9,7 @@ from alembic.script import ScriptDirectory
 from jira import JIRAError
 from sqlalchemy import Engine
 
-from app.config import JiraSettings
+from app.config import JiraSettings, NotifySettings
 from app.jira_gateway.client import build_client
 from app.store.db import describe_url, ping
 from app.store.migrate import alembic_config
@@ -73,6 +73,14 @@ def check_webhooks(settings: JiraSettings) -> Check:
         "reach it could approve a run; set the webhook's secret (or JIRA_WEBHOOK_ALLOW_UNSIGNED=true to accept the "
         "risk)",
     )
+
+
+def check_notify(settings: NotifySettings) -> Check:
+    """Is a chat webhook configured? Shown by host only: the URL's path is the webhook's credential."""
+    if not settings.webhook_url:
+        return Check("notify", True, "disabled (set NOTIFY_WEBHOOK_URL to post to a Slack-compatible channel)")
+    # Not probed: any request to an incoming webhook posts a message to the channel.
+    return Check("notify", True, f"webhook configured ({settings.webhook_host}); events {', '.join(settings.events)}")
 
 
 def check_jira(settings: JiraSettings) -> Check:

@@ -188,3 +188,20 @@ class Checkpoint(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
     __table_args__ = (UniqueConstraint("temporal_run_id", "phase", name="uq_checkpoints_run_phase"),)
+
+
+class NotificationDelivery(Base):
+    """One chat notification, keyed by its event: a retried or re-run send finds it sent and posts nothing."""
+
+    __tablename__ = "notifications"
+
+    # Chosen by the workflow per event (run + event + gate), so every attempt of one send shares it.
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    issue_key: Mapped[str] = mapped_column(String(64))
+    event: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(default=0)
+    # What the webhook answered, in our words: never the URL, whose path is the webhook's credential.
+    last_error: Mapped[str | None] = mapped_column(CleanText())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

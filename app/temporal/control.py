@@ -24,7 +24,7 @@ from temporalio.workflow import UpdateMethodMultiParam
 from app.config import Settings
 from app.temporal.gateway import Found, not_found_is, start_once
 from workflows.command_answer import AnswerInput, CommandAnswerWorkflow, answer_workflow_id
-from workflows.ids import project_key_of, workflow_id_for
+from workflows.ids import is_cloud_account_id, project_key_of, workflow_id_for
 from workflows.messages import (
     ApproveInput,
     CancelInput,
@@ -32,6 +32,7 @@ from workflows.messages import (
     CommandInput,
     CommandResult,
     JiraStatuses,
+    NotifyPolicy,
     OrchestrationInput,
     PauseInput,
     RejectInput,
@@ -191,6 +192,12 @@ def orchestration_input(
         agent_start_to_close_seconds=int(settings.agents.start_to_close.total_seconds()),
         agent_heartbeat_seconds=int(settings.agents.heartbeat_timeout.total_seconds()),
         board_labels=orch.board_labels,
+        notify=NotifyPolicy(
+            events=list(settings.notify.events),
+            mention=list(settings.notify.mention),
+            webhook=settings.notify.webhook_url is not None,
+            approvers=[a for a in orch.approvers if is_cloud_account_id(a)],
+        ),
     )
 
 

@@ -19,6 +19,7 @@ from activities.agent import AgentActivities
 from activities.agent_health import AgentHealthActivities
 from activities.jira import JiraActivities
 from activities.jobs import JobActivities
+from activities.notify import NotifyActivities
 from activities.queue import QueueActivities
 from activities.reconcile import IssueSearch, ReconcileActivities
 from activities.records import RecordActivities
@@ -63,6 +64,7 @@ def activity_functions(settings: Settings, client: Client | None = None) -> list
     jira = JiraActivities(gateway)
     token = agent_token(settings)
     agent = AgentActivities(settings.agents, token, session_factory)
+    notify = NotifyActivities(settings.notify, session_factory)
     job_system = job_system_activities(session_factory, client, settings, token, gateway) if client else []
     return [
         agent.execute_agent_job,
@@ -80,6 +82,7 @@ def activity_functions(settings: Settings, client: Client | None = None) -> list
         jobs.assign_agent,
         jobs.finish_job,
         jobs.save_checkpoint,
+        notify.send_notification,
         *job_system,
     ]
 

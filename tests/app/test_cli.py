@@ -15,7 +15,7 @@ ORCHESTRATOR = str(Path(sys.executable).parent / "orchestrator")
 
 
 def run(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("TEMPORAL_", "JIRA_", "DATABASE_"))}
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("TEMPORAL_", "JIRA_", "DATABASE_", "NOTIFY_"))}
     clean.update({"ORCHESTRATOR_VAR_DIR": str(tmp_path / "var"), "SANDBOX_JIRA_PORT": str(free_port())})
     clean.update(env)
     return subprocess.run(
@@ -45,7 +45,8 @@ def test_check_says_what_works_and_what_does_not(tmp_path: Path) -> None:
     result = run(tmp_path, "check", TEMPORAL_ADDRESS="nowhere:1")
     assert result.returncode == 1
     lines = dict(line[5:].split(":", 1) for line in result.stdout.strip().splitlines())
-    assert set(lines) == {"temporal", "database", "jira", "webhooks"}
+    assert set(lines) == {"temporal", "database", "jira", "webhooks", "notify"}
+    assert lines["notify"].strip().startswith("disabled")
     assert "unsigned deliveries accepted (sandbox Jira only" in lines["webhooks"]
     assert result.stdout.count("FAIL") == 2  # Temporal and the (absent) sandbox Jira
     assert "nowhere:1" in lines["temporal"] and "does not resolve" in lines["temporal"]

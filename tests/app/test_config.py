@@ -84,6 +84,13 @@ def test_every_contract_variable_is_read() -> None:
         ("WORKER_METRICS_ADDRESS", "::1:9464"),
         ("WORKER_METRICS_ADDRESS", "127.0.0.1:0"),
         ("AGENT_REMOTE", "https://bot:ghp_secret123@github.com/acme/app.git"),
+        ("NOTIFY_WEBHOOK_URL", "hooks.slack.com/services/T1/B2/ghp_secret123"),
+        ("NOTIFY_WEBHOOK_URL", "https://hooks.slack.com/services/ghp_secret123 x"),
+        ("NOTIFY_TIMEOUT", "soon"),
+        ("NOTIFY_TIMEOUT", "0s"),
+        ("NOTIFY_EVENTS", "gate,deploy"),
+        ("NOTIFY_EVENTS", ","),
+        ("NOTIFY_MENTION", "starter,everyone"),
     ],
 )
 def test_bad_values_name_the_variable(variable: str, value: str) -> None:
@@ -123,6 +130,7 @@ def test_secrets_stay_out_of_repr() -> None:
         ORCHESTRATOR_API_TOKEN="api-secret-4",
         AGENT_TOKEN="agent-secret-5",
         ORCHESTRATOR_METRICS_TOKEN="metrics-secret-6",
+        NOTIFY_WEBHOOK_URL="https://hooks.slack.com/services/T1/B2/notify-secret-7",
     )
     text = repr(s)
     secrets = (
@@ -132,6 +140,7 @@ def test_secrets_stay_out_of_repr() -> None:
         "api-secret-4",
         "agent-secret-5",
         "metrics-secret-6",
+        "notify-secret-7",
     )
     for secret in secrets:
         assert secret not in text
@@ -149,3 +158,33 @@ def test_temporal_ui_links() -> None:
     assert s.temporal.workflow_url("orchestration-A-1", "r1") == (
         "http://ui.example:8233/namespaces/default/workflows/orchestration-A-1/r1"
     )
+
+
+def test_notifications_are_off_by_default_and_read_when_configured() -> None:
+    off = settings().notify
+    assert off.webhook_url is None and off.webhook_host is None
+    assert off.timeout_seconds == 10.0
+    assert off.events == ("gate", "completed", "failed", "gate_timeout")
+    assert off.mention == ("starter", "approvers")
+    on = settings(
+        NOTIFY_WEBHOOK_URL=" https://hooks.slack.com/services/T1/B2/tok ",
+        NOTIFY_TIMEOUT="2500ms",
+        NOTIFY_EVENTS="Failed, gate_timeout, failed",
+        NOTIFY_MENTION="approvers",
+    ).notify
+    assert on.webhook_url == "https://hooks.slack.com/services/T1/B2/tok"
+    assert on.webhook_host == "hooks.slack.com"
+    assert on.timeout_seconds == 2.5
+    assert on.events == ("failed", "gate_timeout")
+    assert on.mention == ("approvers",)
+
+
+def test_an_unknown_notify_word_is_named_with_the_choices() -> None:
+    with pytest.raises(ConfigError) as err:
+        settings(NOTIFY_EVENTS="gate,deploy")
+    assert str(err.value) == (
+        "NOTIFY_EVENTS: unknown event(s) deploy; expected some of gate, completed, failed, gate_timeout"
+    )
+    with pytest.raises(ConfigError) as err:
+        settings(NOTIFY_MENTION="everyone")
+    assert str(err.value) == "NOTIFY_MENTION: unknown mention(s) everyone; expected some of starter, approvers"

@@ -9,10 +9,13 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from tests.e2e.harness import Stack, drop_namespace, own_namespace
+from tests.webhook_listener import Listener
 
 
 @pytest.fixture
-async def stack(temporal_env: WorkflowEnvironment, tmp_path: Path, empty_database_url: str) -> AsyncIterator[Stack]:
+async def stack(
+    temporal_env: WorkflowEnvironment, tmp_path: Path, empty_database_url: str, listener: Listener
+) -> AsyncIterator[Stack]:
     """Sandbox Jira, demo agent, web and worker as `make run` starts them, in a Temporal namespace of their own.
 
     Once on SQLite (the embedded default) and once on PostgreSQL: every process on the same real database.
@@ -23,6 +26,7 @@ async def stack(temporal_env: WorkflowEnvironment, tmp_path: Path, empty_databas
     client = await own_namespace(temporal_env)
     running = Stack(tmp_path, temporal_env.client.service_client.config.target_host, database_url=empty_database_url)
     running.env["TEMPORAL_NAMESPACE"] = client.namespace
+    running.env["NOTIFY_WEBHOOK_URL"] = listener.url  # the chat notifications go to a local receiver
     try:
         for name, args in (
             ("sandbox", ["sandbox", "serve"]),

@@ -17,7 +17,8 @@ from sqlalchemy import select
 from app.sandbox.people import SandboxPerson
 from app.store.db import make_engine, make_session_factory
 from app.store.models import AgentJob
-from tests.e2e.harness import Stack, wait
+from tests.e2e.harness import ORCHESTRATOR, Stack, wait
+from tests.webhook_listener import Listener
 
 pytestmark = pytest.mark.e2e
 
@@ -27,12 +28,15 @@ def bot_comments(stack: Stack) -> list[str]:
     return [c["body"] for c in comments if c["author"]["accountId"] == "sandbox-bot"]
 
 
-def test_label_to_done_with_a_worker_crash_in_between(stack: Stack) -> None:
+def test_label_to_done_with_a_worker_crash_in_between(stack: Stack, listener: Listener) -> None:
     reviewer = SandboxPerson(stack.jira_url, "reviewer")
     wait(stack, lambda: bool(stack.rest("myself")), "the sandbox")
     reviewer.label("DEMO-1", "ai-orchestrate")
     gate = "Waiting for approval to proceed"
     wait(stack, lambda: sum(gate in c for c in bot_comments(stack)) == 1, "the EXPLORE gate")
+    # Killed as soon as the gate is on the issue: its chat notification is sent before or after, never twice.
+    stack.kill("worker")
+    stack.start("worker", "worker")
     explore_gate = next(c for c in bot_comments(stack) if gate in c)
     assert "Issue words found:" in explore_gate and "greeting.py" in explore_gate  # the findings, not a count
     assert "*Affected files* (complexity" in explore_gate and "{{greeting.py}}" in explore_gate  # typed, too
@@ -80,7 +84,14 @@ def test_label_to_done_with_a_worker_crash_in_between(stack: Stack) -> None:
     remote = links[0]["object"]["url"].split("#", 1)[0]
     branches = subprocess.run(["git", "branch", "--list", "jira/DEMO-1"], cwd=remote, capture_output=True, text=True)
     assert "jira/DEMO-1" in branches.stdout
-    # A typo and a command after the run ended are each answered once, through the real worker.
+    # Each gate (EXPLORE, PLAN, PLAN v2) and the completion reached the chat webhook exactly once, crashes or not.
+    wait(stack, lambda: any(": completed." in t for t in listener.events()), "the completion's notification")
+    texts = listener.events()
+    assert [t.split(": ", 1)[1].split(" ", 1)[0] for t in texts] == ["EXPLORE", "PLAN", "PLAN", "completed."], texts
+    assert len({r.headers["Idempotency-Key"] for r in listener.requests}) == 4
+    # A typo and a command after the run ended are each answered once, through the real worker. (The run closes
+    # once its last notification is in: wait for that, or /approve would still find the run.)
+    wait(stack, lambda: "[COMPLETED]" in orchestrator(stack, "status", "DEMO-1"), "the run to close")
     reviewer.comment("DEMO-1", "/aprove")
     reviewer.comment("DEMO-1", "/approve")
     answers = ("is not a command I know", "There is no run on this issue for {{/approve}}")
@@ -110,3 +121,9 @@ def plan_steps(plan: str) -> list[str]:
 def unescaped(text: str) -> str:
     """Wiki text as Jira shows it (backslash escapes dropped)."""
     return re.sub(r"\\(.)", r"\1", text)
+
+
+def orchestrator(stack: Stack, *args: str) -> str:
+    """The CLI's output, run with the stack's settings."""
+    done = subprocess.run([ORCHESTRATOR, *args], env=stack.env, cwd=stack.dir, capture_output=True, text=True)
+    return done.stdout

@@ -22,6 +22,7 @@ from temporalio.worker import Worker
 
 from activities.jira import JiraActivities
 from activities.jobs import JobActivities
+from activities.notify import NotifyActivities
 from activities.records import RecordActivities
 from app.config import Settings
 from app.jobqueue import agents
@@ -127,6 +128,7 @@ async def running_worker(
             agents.register(session, address)
     settings = settings or Settings.from_env(environ={"DATABASE_URL": database_url}, env_file=None)
     job_system = job_system_activities(factory, client, settings, "", search or NoSearch())
+    notify = NotifyActivities(settings.notify, factory)
     with ThreadPoolExecutor(32) as pool:
         async with Worker(
             client,
@@ -146,6 +148,7 @@ async def running_worker(
                 jobs.save_checkpoint,
                 records.record_orchestration,
                 records.run_links,
+                notify.send_notification,
                 *agent.activities(),
                 *job_system,
             ],

@@ -22,7 +22,14 @@ SAVED = sorted(HISTORIES.glob("*.json"))
 
 def test_the_required_histories_are_saved() -> None:
     names = {path.stem for path in SAVED}
-    assert {"full_run", "rejected_phase", "test_fix_loop", "cancel_during_job", "typed_results"} <= names
+    assert {
+        "full_run",
+        "rejected_phase",
+        "test_fix_loop",
+        "cancel_during_job",
+        "typed_results",
+        "gate_reminder_notifications",
+    } <= names
 
 
 @pytest.mark.parametrize("path", SAVED, ids=[p.stem for p in SAVED])
