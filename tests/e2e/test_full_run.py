@@ -78,6 +78,14 @@ def test_label_to_done_with_a_worker_crash_in_between(stack: Stack, listener: Li
     history = stack.rest("issue/DEMO-1?expand=changelog&fields=status")["changelog"]["histories"]
     moves = [(i["fromString"], i["toString"]) for h in history for i in h["items"] if i["field"] == "status"]
     assert moves == [("To Do", "In Progress"), ("In Progress", "Done")], moves  # each transition once, crash or not
+    # The board label moved running → needs-approval → running … → done, exactly one at a time.
+    board = {"ai-running", "ai-needs-approval", "ai-blocked", "ai-done"}
+    shown = [board & set(i["toString"].split()) for h in history for i in h["items"] if i["field"] == "labels"]
+    assert all(len(labels) <= 1 for labels in shown), shown
+    moved = [label for labels in shown for label in labels]
+    moved = [label for n, label in enumerate(moved) if n == 0 or moved[n - 1] != label]
+    assert moved == ["ai-running", "ai-needs-approval", "ai-running", "ai-needs-approval", "ai-running",
+                     "ai-needs-approval", "ai-running", "ai-done"], moved  # fmt: skip
     links = stack.rest("issue/DEMO-1/remotelink")
     assert len(links) == 1
     assert links[0]["object"]["url"].endswith("#jira/DEMO-1")
