@@ -56,6 +56,7 @@ class DeliveryStore:
         row = {
             "delivery_id": event.delivery_id,
             "comment_id": comment_id,
+            "body_sha256": event.body_sha256 or None,
             "webhook_event": event.webhook_event,
             "issue_key": event.issue_key,
             "outcome": CLAIMED,

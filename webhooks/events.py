@@ -10,7 +10,7 @@ import hashlib
 import json
 import re
 from collections.abc import Container, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from webhooks.adf import UnreadableADF, adf_to_text
@@ -61,6 +61,7 @@ class JiraEvent:
     changelog: tuple[FieldChange, ...]
     labels: tuple[str, ...]
     comment: JiraComment | None
+    body_sha256: str = ""  # of the raw body: a replay under a new identifier has the same one
 
     @classmethod
     def from_payload(cls, data: Mapping[str, Any], delivery_id: str | None = None) -> JiraEvent:
@@ -110,7 +111,7 @@ def read_jira_delivery(body: bytes, delivery_header: str | None, reads: Containe
     name = event_name(data)
     if name not in reads:
         return OtherEvent(name)
-    return JiraEvent.from_payload(data, delivery_id=delivery_id)
+    return replace(JiraEvent.from_payload(data, delivery_id=delivery_id), body_sha256=hashlib.sha256(body).hexdigest())
 
 
 def check_delivery_header(value: str | None) -> str | None:

@@ -1,13 +1,16 @@
 """`POST /webhooks/jira`: verify → parse → intent → dispatch once → answer, with no Jira call in the request.
 
-Answers: 202 acted on (JSON says what), 200 ignored (JSON says why), 400 malformed, 401 bad or missing
-signature, 413 over 1 MiB, 503 Temporal (or the database) unavailable, so Jira retries. Logs at info carry only
-the issue key, event name and delivery id.
+Replays: a delivery is acted on once by its identifier, its comment and its body's hash, and not at all when its
+event is older than JIRA_WEBHOOK_MAX_AGE. Answers: 202 acted on (JSON says what), 200 ignored (JSON says why), 400
+malformed, 401 bad or missing signature, 413 over 1 MiB, 503 Temporal (or the database) unavailable, so Jira
+retries. Logs at info carry only the issue key, event name and delivery id.
 """
 
 from __future__ import annotations
 
 import logging
+import time
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING
 
@@ -50,7 +53,24 @@ def receive_jira_webhook() -> ResponseReturnValue:
         log.debug("jira.webhook.ignored event=%s reason=%s", event.webhook_event, intent.reason)
         return jsonify(outcome="ignored", reason=intent.reason), 200
     assert isinstance(event, JiraEvent)  # only read events have intents
+    late = too_old(event, settings.jira.webhook_max_age, time.time())
+    if late is not None:
+        log.warning("jira.webhook.too-old issue=%s event=%s delivery=%s", event.issue_key, event.webhook_event,
+                    event.delivery_id)  # fmt: skip
+        return jsonify(outcome="ignored", reason=late), 200
     return _act_once(event, intent)
+
+
+def too_old(event: JiraEvent, max_age: timedelta, now: float) -> str | None:
+    """Why an event is too old to act on (a captured delivery replayed later), or None; a zero max_age never is."""
+    age = now - event.timestamp / 1000
+    if not max_age or age <= max_age.total_seconds():
+        return None
+    happened = datetime.fromtimestamp(event.timestamp / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return (
+        f"the event happened at {happened}, more than {max_age} ago (JIRA_WEBHOOK_MAX_AGE): "
+        "a replayed delivery, not acted on"
+    )
 
 
 def _act_once(event: JiraEvent, intent: Intent) -> ResponseReturnValue:

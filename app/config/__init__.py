@@ -84,6 +84,9 @@ class JiraSettings:
     webhook_secret: str = field(default="", repr=False)
     # The only way to accept unsigned deliveries from a real site (anyone who can reach the port could approve).
     allow_unsigned: bool = False
+    # Deliveries whose event happened longer ago than this are not acted on (a captured body replayed later); Jira's
+    # own retries come at most about 75 minutes late (5 retries, 5-15 minutes apart). Zero turns the check off.
+    webhook_max_age: timedelta = timedelta(hours=2)
     timeout: timedelta = timedelta(seconds=30)
     retry_budget: timedelta = timedelta(minutes=2)
     sandbox_port: int = 8090
@@ -195,6 +198,7 @@ def _build(env: Mapping[str, str]) -> Settings:
             api_token=text("JIRA_API_TOKEN", ""),
             webhook_secret=text("JIRA_WEBHOOK_SECRET", ""),
             allow_unsigned=get("JIRA_WEBHOOK_ALLOW_UNSIGNED", parse_bool, False),
+            webhook_max_age=get("JIRA_WEBHOOK_MAX_AGE", parse_duration, timedelta(hours=2)),
             timeout=get("JIRA_TIMEOUT", parse_duration, timedelta(seconds=30)),
             retry_budget=get("JIRA_RETRY_BUDGET", parse_duration, timedelta(minutes=2)),
             sandbox_port=get("SANDBOX_JIRA_PORT", parse_int, 8090),

@@ -82,6 +82,8 @@ class WebhookDelivery(Base):
     # A comment arrives twice (comment_created and issue_updated/issue_commented); the unique comment id
     # makes the second one a no-op. NULLs do not collide on SQLite or PostgreSQL.
     comment_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    # A captured body re-sent under a new identifier is the same body: its hash is unique too (NULL before 0006).
+    body_sha256: Mapped[str | None] = mapped_column(String(64), unique=True)
     webhook_event: Mapped[str] = mapped_column(String(64))
     issue_key: Mapped[str | None] = mapped_column(String(64), index=True)
     outcome: Mapped[str] = mapped_column(String(32))

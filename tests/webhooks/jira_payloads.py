@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import copy
 import json
+import re
+import time
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -25,9 +27,15 @@ def fixture_names() -> list[str]:
     return sorted(path.stem for path in FIXTURES.glob("*.json"))
 
 
+# Jira stamps each event when it happens; the captured fixtures are older than the route's JIRA_WEBHOOK_MAX_AGE,
+# so they are served stamped with this session's start (one stamp: the same fixture stays the same body).
+SESSION_STAMP = int(time.time() * 1000)
+
+
 @cache
 def _raw(name: str) -> bytes:
-    return (FIXTURES / f"{name}.json").read_bytes()
+    raw = (FIXTURES / f"{name}.json").read_bytes()
+    return re.sub(rb'("timestamp":\s*)\d{13}', rb"\g<1>" + str(SESSION_STAMP).encode(), raw, count=1)
 
 
 @cache

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 import pytest
 
-from tests.webhooks.jira_payloads import BOT, MARCO, PRIYA, encode, fixture_body, load_jira_fixture
+from tests.webhooks.jira_payloads import BOT, MARCO, PRIYA, SESSION_STAMP, encode, fixture_body, load_jira_fixture
 from webhooks.adf import UnreadableADF, adf_to_text
 from webhooks.events import (
     FieldChange,
@@ -25,16 +26,18 @@ def read(name: str, delivery_id: str | None = "d-1") -> JiraEvent | OtherEvent:
 
 def test_label_change_reads_full_label_sets_and_the_user() -> None:
     event = read("issue_updated__label_added_among_others")
+    body = fixture_body("issue_updated__label_added_among_others")
     assert event == JiraEvent(
         webhook_event="jira:issue_updated",
         delivery_id="d-1",
         issue_key="PAY-317",
-        timestamp=1767268800512,
+        timestamp=SESSION_STAMP,
         actor_account_id=PRIYA,
         issue_event_type_name="issue_updated",
         changelog=(FieldChange("labels", "labels", "backend", "ai-orchestrate backend needs-review"),),
         labels=("ai-orchestrate", "backend", "needs-review"),
         comment=None,
+        body_sha256=hashlib.sha256(body).hexdigest(),
     )
 
 

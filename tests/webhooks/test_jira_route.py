@@ -25,6 +25,7 @@ from tests.webhooks.jira_payloads import (
     MARCO,
     PRIYA,
     SECRET,
+    encode,
     fixture_body,
     load_jira_fixture,
     signed_headers,
@@ -384,3 +385,32 @@ def test_accepted_deliveries_are_recorded_with_their_outcome(
             r.delivery_id: (r.outcome, r.comment_id, r.issue_key) for r in session.scalars(select(WebhookDelivery))
         }
     assert stored == {"d-rec": ("dispatched", None, "PAY-317"), "d-pause": ("dispatched", "51881", "PAY-317")}
+
+
+def test_a_captured_body_replayed_under_a_new_identifier_acts_once(post: Poster, fake_temporal: FakeTemporal) -> None:
+    payload = load_jira_fixture("issue_updated__label_added_among_others")
+    first = post(payload, "delivery-original")
+    replayed = post(payload, "delivery-forged-new-id")  # the same signed bytes, a fresh identifier
+    assert (first.status_code, replayed.status_code) == (202, 200)
+    assert "already handled" in replayed.json["reason"]
+    assert len(fake_temporal.starts()) == 1
+
+
+def test_an_event_older_than_the_window_is_not_acted_on(
+    make_app: Callable[..., Flask], fake_temporal: FakeTemporal
+) -> None:
+    client = make_app(JIRA_WEBHOOK_MAX_AGE="1h").test_client()
+    payload = load_jira_fixture("issue_updated__label_added_among_others")
+    payload["timestamp"] -= 61 * 60 * 1000  # captured 61 minutes ago, sent now
+    body = encode(payload)
+    late = client.post("/webhooks/jira", data=body, headers=signed_headers(body, "late-1"))
+    assert late.status_code == 200 and late.json["outcome"] == "ignored"
+    assert "more than 1:00:00 ago (JIRA_WEBHOOK_MAX_AGE): a replayed delivery" in late.json["reason"]
+    payload["timestamp"] += 2 * 60 * 1000  # 59 minutes: a late retry of Jira's own is still acted on
+    body = encode(payload)
+    assert client.post("/webhooks/jira", data=body, headers=signed_headers(body, "late-2")).status_code == 202
+    assert len(fake_temporal.starts()) == 1
+    off = make_app(JIRA_WEBHOOK_MAX_AGE="0s").test_client()
+    payload["timestamp"] -= 365 * 86400 * 1000
+    body = encode(payload)
+    assert off.post("/webhooks/jira", data=body, headers=signed_headers(body, "old-3")).status_code == 202
