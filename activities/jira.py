@@ -20,7 +20,7 @@ from typing import Protocol, TypeVar
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from app.jira_gateway.models import ApproverDecision, IssueSnapshot, TransitionOutcome
+from app.jira_gateway.models import ApproverDecision, Attachment, IssueSnapshot, TransitionOutcome
 
 T = TypeVar("T")
 
@@ -77,6 +77,15 @@ class RemoteLinkInput:
 
 
 @dataclass(frozen=True)
+class AttachmentInput:
+    """A text attached to the issue as `filename` (once: a retry finds the first upload)."""
+
+    issue_key: str
+    filename: str
+    text: str
+
+
+@dataclass(frozen=True)
 class ReadIssueInput:
     """Which issue to read."""
 
@@ -103,6 +112,7 @@ class JiraPort(Protocol):
     ) -> TransitionOutcome: ...
     def change_labels(self, issue_key: str, add: list[str], remove: list[str]) -> None: ...
     def read_issue(self, issue_key: str) -> IssueSnapshot: ...
+    def attach_text(self, issue_key: str, filename: str, text: str) -> Attachment: ...
     def upsert_remote_link(self, issue_key: str, global_id: str, url: str, title: str) -> str | None: ...
     def may_steer(
         self, issue_key: str, account_id: str, started_by: str | None = None, verb: str = ""
@@ -189,6 +199,12 @@ class JiraActivities:
         """Add or update the PR link (by global id)."""
         g = self.gateway
         self._call(lambda: g.upsert_remote_link(link.issue_key, link.global_id, link.url, link.title))
+
+    @activity.defn
+    def attach_text(self, attachment: AttachmentInput) -> Attachment:
+        """Attach a text to the issue once (the whole of a phase's work too long for a comment)."""
+        g = self.gateway
+        return self._call(lambda: g.attach_text(attachment.issue_key, attachment.filename, attachment.text))
 
     @activity.defn
     def read_issue(self, target: ReadIssueInput) -> IssueSnapshot:

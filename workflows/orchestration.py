@@ -19,7 +19,7 @@ from workflows.outcomes import NEEDS_APPROVAL_LABEL, RUNNING_LABEL, RunOutcomes
 from workflows.phases import MAX_FIX_ROUNDS, PHASE_ORDER, PHASE_SPECS
 from workflows.policies import DB_RETRY, SEED_RETRY, SHORT
 from workflows.queued_jobs import QueuedJobs
-from workflows.report import GATE_COMMANDS, gate_comment, phase_prompt
+from workflows.report import GATE_COMMANDS, gate_attachment, gate_comment, phase_prompt
 from workflows.reporter import JiraReporter
 from workflows.results import figures, plan_lines
 from workflows.run_base import Decision, RunMemory
@@ -310,6 +310,9 @@ class OrchestrationWorkflow(QueuedJobs, RunOutcomes):
         self.state.step = f"waiting for approval after {phase}"
         self._board(NEEDS_APPROVAL_LABEL)
         key = f"gate-{phase}-{self.state.record(phase).attempts}"
+        attachment = gate_attachment(self.state, phase)
+        if attachment is not None and workflow.patched("gate-attachments"):
+            self.reporter.attach(*attachment)  # before the comment that points at it
         self.reporter.comment(key, gate_comment(self.state, phase, next_phase) + self._mentions("gate"))
         measured = figures(self.state.results.get(phase))
         self._notify("gate", key, f"{phase} is done{f' ({measured})' if measured else ''}; waiting for approval.")

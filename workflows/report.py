@@ -6,12 +6,14 @@ inside `{noformat}` blocks or with wiki characters escaped, never interpreted as
 
 from __future__ import annotations
 
+import json
+from dataclasses import asdict
 from datetime import datetime
 
 from workflows.messages import RunStatus, Source
 from workflows.phases import PHASE_SPECS
 from workflows.result_markup import result_markup
-from workflows.results import figures
+from workflows.results import figures, plan_lines
 from workflows.state import Failure, OrchestrationState, Outcome
 from workflows.wiki import MAX_DIFF, MAX_GATE_OUTPUT, diff_block, excerpt, inline, person, verbatim
 
@@ -89,7 +91,32 @@ def status_comment(state: OrchestrationState, now: datetime, links: dict[str, st
 
 def gate_comment(state: OrchestrationState, phase: str, next_phase: str | None) -> str:
     """The comment posted when a gate is reached: what the phase produced (and, after a rejection, what changed
-    against the version before) and the commands that work."""
+    against the version before) and the commands that work; within Jira's comment limit (the rest is attached)."""
+    return _gate(state, phase, next_phase)[0]
+
+
+def gate_attachment(state: OrchestrationState, phase: str) -> tuple[str, str] | None:
+    """(file name, full text) of the phase's work when its gate comment cannot show all of it, else None."""
+    if not _gate(state, phase, None)[1]:
+        return None
+    typed = state.results.get(phase)
+    parts = [f"# {phase} of {state.issue_key}", ""]
+    if typed is not None and typed.plan is not None:
+        parts += plan_lines(typed.plan)
+    elif typed is not None:
+        parts += ["```json", json.dumps(asdict(typed), indent=2, ensure_ascii=False), "```"]
+    parts += ["", state.outputs.get(phase, "")]
+    return attachment_name(state, phase), "\n".join(parts).strip() + "\n"
+
+
+def attachment_name(state: OrchestrationState, phase: str) -> str:
+    """The attachment's file name: the issue, the phase and its version (PAY-1-PLAN-v2.md)."""
+    versions = state.versions.get(phase, [])
+    version = versions[-1].version if versions else state.record(phase).attempts
+    return f"{state.issue_key}-{phase}-v{version}.md"
+
+
+def _gate(state: OrchestrationState, phase: str, next_phase: str | None) -> tuple[str, bool]:
     ahead = f" before *{next_phase}* starts" if next_phase else ""
     output = state.outputs.get(phase, "")
     versions = state.versions.get(phase, [])
@@ -102,16 +129,27 @@ def gate_comment(state: OrchestrationState, phase: str, next_phase: str | None) 
         parts += [f"*{phase} v{now.version}*{asked}", f"*What changed since v{before.version}:*"]
         parts.append(diff_block(before.text, now.text, f"v{before.version}", f"v{now.version}"))
     room = MAX_GATE_OUTPUT - (MAX_DIFF if len(versions) > 1 else 0)
+    attached = f"_The whole of it is attached to this issue as {{{{{attachment_name(state, phase)}}}}}._"
+    overflow = False
     typed = state.results.get(phase)
     if typed is not None:
-        shown = "\n".join(result_markup(typed))
+        lines = result_markup(typed)
+        shown = "\n".join(lines)
+        while len(shown) > room and len(lines) > 1:  # whole lines only: a cut mid-line could open markup
+            overflow = True
+            lines = lines[: max(1, len(lines) * 3 // 4)]
+            shown = "\n".join(lines)
         parts += [f"*{phase} result:*", shown]
         room -= len(shown)
     if output and (typed is None or typed.plan is None):  # a typed plan is its steps: the text would repeat them
         title = f"*{phase} output:*" if typed is None else f"*{phase} report (as the agent wrote it):*"
-        parts += [title, excerpt(output, max(room, 2000))]
+        limit = max(room, 2000)
+        overflow = overflow or len(output) > limit
+        parts += [title, excerpt(output, limit)]
+    if overflow:
+        parts.append(attached)
     parts.append(f"Reply with {GATE_COMMANDS}.")
-    return "\n".join(parts)
+    return "\n".join(parts), overflow
 
 
 def failure_comment(failure: Failure, attempts: int) -> str:

@@ -27,6 +27,7 @@ from workflows.wiki import inline
 with workflow.unsafe.imports_passed_through():
     from activities.jira import (
         PERMANENT,
+        AttachmentInput,
         CommentOnce,
         JiraActivities,
         LabelChange,
@@ -55,8 +56,9 @@ MAX_BACKOFF = timedelta(minutes=5)
 
 
 # One queued write to the issue: its type picks the activity, and it is that activity's one argument.
-Write = StatusCommentInput | CommentOnce | TransitionInput | LabelChange | RemoteLinkInput
+Write = StatusCommentInput | CommentOnce | TransitionInput | LabelChange | RemoteLinkInput | AttachmentInput
 KINDS: dict[type, str] = {
+    AttachmentInput: "attachment",
     StatusCommentInput: "status",
     CommentOnce: "comment",
     TransitionInput: "transition",
@@ -70,6 +72,7 @@ REFUSED_WHAT = {
     "transition": "to move the issue",
     "labels": "to change the issue's labels",
     "link": "to add the pull request link",
+    "attachment": "to attach the full text of a phase's work",
 }
 
 
@@ -81,7 +84,7 @@ class Item:
 
     @property
     def kind(self) -> str:
-        """`status`, `comment`, `transition`, `labels` or `link` (for logs)."""
+        """`status`, `comment`, `transition`, `labels`, `link` or `attachment` (for logs)."""
         return KINDS[type(self.payload)]
 
 
@@ -123,6 +126,10 @@ class JiraReporter:
     def labels(self, add: list[str] | None = None, remove: list[str] | None = None) -> None:
         """Queue a label change."""
         self.queue.append(Item(LabelChange(self.issue_key, add or [], remove or [])))
+
+    def attach(self, filename: str, text: str) -> None:
+        """Queue a text to attach to the issue as `filename` (once)."""
+        self.queue.append(Item(AttachmentInput(self.issue_key, filename, text)))
 
     def remote_link(self, global_id: str, url: str, title: str) -> None:
         """Queue the PR link (upserted by global id)."""
@@ -191,5 +198,7 @@ async def _deliver(write: Write) -> None:
             await workflow.execute_activity_method(JiraActivities.change_labels, write, **JIRA_OPTIONS)
         case RemoteLinkInput():
             await workflow.execute_activity_method(JiraActivities.upsert_remote_link, write, **JIRA_OPTIONS)
+        case AttachmentInput():
+            await workflow.execute_activity_method(JiraActivities.attach_text, write, **JIRA_OPTIONS)
         case _:
             assert_never(write)

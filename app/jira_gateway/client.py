@@ -65,6 +65,25 @@ class JiraTransport:
                 f"{what}: Jira answered {response.status_code} with a body that is not JSON"
             ) from None
 
+    def upload(self, path: str, filename: str, data: bytes) -> Any:
+        """POST one file as multipart field `file` (Jira requires `X-Atlassian-Token: no-check` on uploads)."""
+        what = f"POST {path}"
+        url = self.client._get_url(path)
+        # The session's JSON Content-Type is dropped (None) so requests sets the multipart boundary itself.
+        headers = {"X-Atlassian-Token": "no-check", "Content-Type": None}
+        try:
+            response = self.client._session.request(
+                "POST", url, files={"file": (filename, data, "text/markdown")}, headers=headers
+            )
+        except (JIRAError, requests.RequestException) as err:
+            raise classify(err, what) from None
+        try:
+            return response.json()
+        except ValueError:
+            raise JiraUnavailable(
+                f"{what}: Jira answered {response.status_code} with a body that is not JSON"
+            ) from None
+
     def get(self, path: str, **params: Any) -> Any:
         """GET with query parameters."""
         return self.call("GET", path, params={k: v for k, v in params.items() if v is not None})

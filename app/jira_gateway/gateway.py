@@ -11,10 +11,11 @@ from jira import JIRA
 
 from app.config import JiraSettings
 from app.jira_gateway.approvers import ApprovalPolicy, ApproverCheck
+from app.jira_gateway.attachments import AttachmentOps
 from app.jira_gateway.client import JiraTransport, build_client
 from app.jira_gateway.comments import CommentOps
 from app.jira_gateway.issues import IssueOps
-from app.jira_gateway.models import ApproverDecision, Comment, IssueSnapshot, TransitionOutcome
+from app.jira_gateway.models import ApproverDecision, Attachment, Comment, IssueSnapshot, TransitionOutcome
 from app.jira_gateway.retry import RetryPolicy
 
 T = TypeVar("T")
@@ -39,6 +40,7 @@ class JiraGateway:
         self._bot_lock = threading.Lock()
         self.issues = IssueOps(self.http)
         self.comments = CommentOps(self.http, self._bot_account_id_once)
+        self.attachments = AttachmentOps(self.http)
         self.approvers = ApproverCheck(
             self.http, approval or ApprovalPolicy(), self._bot_account_id_once, self.issues.read_issue
         )
@@ -85,6 +87,10 @@ class JiraGateway:
         return self._retried(
             lambda: self.issues.upsert_remote_link(issue_key, global_id, url, title), f"remote link on {issue_key}"
         )
+
+    def attach_text(self, issue_key: str, filename: str, text: str) -> Attachment:
+        """Attach `text` to the issue as `filename`, once (a retry finds the first upload)."""
+        return self._retried(lambda: self.attachments.attach_text(issue_key, filename, text), f"attach {filename}")
 
     def search_issue_keys(self, jql: str) -> list[str]:
         """Keys of every issue matching `jql` (all pages)."""

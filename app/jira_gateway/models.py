@@ -53,3 +53,13 @@ class ApproverDecision:
     reason: str
     who_may_approve: str
     is_bot: bool = False
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A file attached to an issue: its id, name, size in bytes and where its content is."""
+
+    id: str
+    filename: str
+    size: int
+    content_url: str = ""

@@ -116,4 +116,8 @@ def _issue_view(issue: dict[str, Any], names: dict[str, str]) -> dict[str, Any]:
             for c in issue["comments"]
         ],
         "links": [l["object"] for l in issue["remotelinks"]],  # noqa: E741
+        "attachments": [
+            {"filename": a["filename"], "size": a["size"], "url": f"/rest/api/2/attachment/content/{a['id']}"}
+            for a in issue.get("attachments", [])
+        ],
     }

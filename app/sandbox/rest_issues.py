@@ -195,6 +195,31 @@ def upsert_remote_link(key: str) -> Response:
     return _answer({"id": int(link_id), "self": url}, 201 if created else 200)
 
 
+@bp.post("/issue/<key>/attachments")
+def add_attachments(key: str) -> Response:
+    """POST attachments: multipart field `file`; Jira refuses the upload without `X-Atlassian-Token: no-check`."""
+    if request.headers.get("X-Atlassian-Token") != "no-check":
+        raise SandboxError(403, "XSRF check failed")
+    files = request.files.getlist("file")
+    if not files:
+        raise SandboxError(400, file="No file was attached (multipart field 'file').")
+    tracker, user = sandbox().tracker, current_user()
+    added = [tracker.add_attachment(key, user, f.filename or "attachment", f.read()) for f in files]
+    return _answer(added)
+
+
+@bp.get("/attachment/content/<attachment_id>")
+def attachment_content(attachment_id: str) -> Response:
+    """GET an attachment's content."""
+    tracker = sandbox().tracker
+    with tracker.store.read() as state:
+        for issue in state["issues"].values():
+            for attachment in issue.get("attachments", []):
+                if attachment["id"] == attachment_id:
+                    return Response(attachment["text"], mimetype=attachment["mimeType"])
+    raise SandboxError(404, "The attachment does not exist.")
+
+
 def _locked_for(method: str) -> AbstractContextManager[dict[str, Any]]:
     store = sandbox().tracker.store
     return store.read() if method == "GET" else store.change()

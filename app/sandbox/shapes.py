@@ -81,6 +81,7 @@ def issue_json(issue: dict[str, Any], users: dict[str, Any], base: str, reduced:
             "resolution": issue["resolution"],
             "created": issue["created"],
             "updated": issue["updated"],
+            "attachment": [attachment_json(a, users, base) for a in issue.get("attachments", [])],
         }
     return {"id": issue["id"], "self": f"{base}/rest/api/2/issue/{issue['id']}", "key": issue["key"], "fields": fields}
 
@@ -141,3 +142,17 @@ def comment_event(
 def errors_json(*messages: str, **field_errors: str) -> dict[str, Any]:
     """Jira's error body."""
     return {"errorMessages": list(messages), "errors": dict(field_errors)}
+
+
+def attachment_json(attachment: dict[str, Any], users: dict[str, Any], base: str) -> dict[str, Any]:
+    """An attachment as REST v2 lists it in `fields.attachment` and answers an upload with."""
+    return {
+        "self": f"{base}/rest/api/2/attachment/{attachment['id']}",
+        "id": attachment["id"],
+        "filename": attachment["filename"],
+        "author": user_json(users.get(attachment["author"]), base),
+        "created": attachment["created"],
+        "size": attachment["size"],
+        "mimeType": attachment["mimeType"],
+        "content": f"{base}/rest/api/2/attachment/content/{attachment['id']}",
+    }

@@ -52,8 +52,8 @@ class StateFile:
                 self._save()
 
     def next_id(self, counter: str) -> str:
-        """The next id of a kind (issue, comment, changelog, link); call inside `change()`."""
-        self.state["counters"][counter] += 1
+        """The next id of a kind (issue, comment, changelog, link, attachment); call inside `change()`."""
+        self.state["counters"][counter] = self.state["counters"].get(counter, 10000) + 1
         return str(self.state["counters"][counter])
 
     def reset(self) -> None:

@@ -196,6 +196,22 @@ class Tracker:
             issue["remotelinks"].append({**link, "id": link_id, "globalId": global_id})
             return link_id, True
 
+    def add_attachment(self, key: str, actor: dict[str, Any], filename: str, content: bytes) -> dict[str, Any]:
+        """Attach a file to the issue (kept as text: the bot attaches only text); returns its REST shape."""
+        with self.store.change() as state:
+            issue = self.issue(state, key)
+            attachment = {
+                "id": self.store.next_id("attachment"),
+                "filename": filename,
+                "size": len(content),
+                "mimeType": "text/markdown" if filename.endswith(".md") else "text/plain",
+                "created": shapes.jira_time(),
+                "author": actor["accountId"],
+                "text": content.decode("utf-8", errors="replace"),
+            }
+            issue.setdefault("attachments", []).append(attachment)
+            return shapes.attachment_json(attachment, state["users"], self.base)
+
     def _changed(
         self, state: dict[str, Any], issue: dict[str, Any], actor: dict[str, Any], items: list[dict[str, Any]]
     ) -> None:

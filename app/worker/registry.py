@@ -75,6 +75,7 @@ def activity_functions(settings: Settings, client: Client | None = None) -> list
         jira.change_labels,
         jira.read_issue,
         jira.upsert_remote_link,
+        jira.attach_text,
         jira.check_approver,
         records.record_orchestration,
         records.run_links,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 import signal
 import socket
@@ -151,7 +152,8 @@ def test_an_unreadable_database_says_so_in_a_scrape(tmp_path: Path) -> None:
 def _event(delivery_id: str) -> JiraEvent:
     read = read_jira_delivery(fixture_body("issue_updated__label_added_among_others"), delivery_id, JIRA_INTENT_PARSERS)
     assert isinstance(read, JiraEvent)
-    return read
+    # Each delivery here stands for a different event, so a different body (the same body would be a replay).
+    return replace(read, body_sha256=hashlib.sha256(delivery_id.encode()).hexdigest())
 
 
 def _deliveries(factory: sessionmaker[Session]) -> None:

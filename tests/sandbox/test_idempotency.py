@@ -9,7 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+import requests
+
+from app.config import SANDBOX_BOT_EMAIL, SANDBOX_BOT_TOKEN
 from app.jira_gateway import JiraGateway
+from app.jira_gateway.errors import ValidationError
 from app.sandbox.faults import Fault
 from app.sandbox.server import SandboxServer
 
@@ -114,3 +119,30 @@ def test_approvers_with_the_default_sandbox_settings(sandbox: SandboxServer, gat
     assert not outsider.allowed and "orchestrator-approvers" in outsider.who_may_approve
     assert not gateway.may_steer("DEMO-1", "sandbox-reporter", None, "approve").allowed
     assert gateway.may_steer("DEMO-1", "sandbox-bot", None, "approve").is_bot
+
+
+def test_a_text_is_attached_once_even_when_the_answer_is_lost(sandbox: SandboxServer, gateway: JiraGateway) -> None:
+    _lose_next(sandbox, "POST", "/issue/DEMO-1/attachments")
+    plan = "# Plan\n" + "1. a step\n" * 5000
+    first = gateway.attach_text("DEMO-1", "DEMO-1-PLAN-v1.md", plan)
+    again = gateway.attach_text("DEMO-1", "DEMO-1-PLAN-v1.md", plan)
+    attached = _issue(sandbox).get("attachments", [])
+    assert first == again and len(attached) == 1 and attached[0]["text"] == plan
+    assert first.size == len(plan.encode()) and first.content_url.endswith(f"/attachment/content/{first.id}")
+    changed = gateway.attach_text("DEMO-1", "DEMO-1-PLAN-v1.md", plan + "2. one more\n")  # new text: a new file
+    assert changed.id != first.id and len(_issue(sandbox)["attachments"]) == 2
+    content = gateway.http.client._session.get(first.content_url)
+    assert content.text == plan
+    page = requests.get(f"{sandbox.url}/", timeout=5)
+    assert "DEMO-1-PLAN-v1.md" in page.text
+
+
+def test_an_attachment_is_refused_without_the_xsrf_header_and_a_bad_name_before_any_call(
+    sandbox: SandboxServer, gateway: JiraGateway
+) -> None:
+    url = f"{sandbox.url}/rest/api/2/issue/DEMO-1/attachments"
+    bot = (SANDBOX_BOT_EMAIL, SANDBOX_BOT_TOKEN)
+    refused = requests.post(url, files={"file": ("a.md", b"x")}, auth=bot, timeout=5)
+    assert refused.status_code == 403 and "XSRF" in refused.text  # as Jira: uploads need X-Atlassian-Token
+    with pytest.raises(ValidationError):
+        gateway.attach_text("DEMO-1", "../etc/passwd", "x")

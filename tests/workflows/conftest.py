@@ -140,6 +140,7 @@ async def running_worker(
                 jira_acts.transition_issue,
                 jira_acts.change_labels,
                 jira_acts.upsert_remote_link,
+                jira_acts.attach_text,
                 jira_acts.read_issue,
                 jira_acts.check_approver,
                 jobs.create_job,

@@ -13,7 +13,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.agent_types import AgentCommand, AgentOutcome, CredentialRefs, CredentialsRequest
-from app.jira_gateway.models import ApproverDecision, IssueSnapshot, TransitionOutcome
+from app.jira_gateway.models import ApproverDecision, Attachment, IssueSnapshot, TransitionOutcome
 from workflows.phases import PHASE_SPECS
 from workflows.results import PHASE_KEYS, PhaseResult, from_document
 
@@ -49,8 +49,16 @@ class FakeJira:
         self.steer_released = threading.Event()
         self.steer_released.set()
         self.links: dict[str, str] = {}
+        self.attachments: dict[str, str] = {}  # file name → text
+        self.writes: list[str] = []  # the order of comments and attachments, as the outbox delivered them
         self.refuse_auth = False
         self.has_blocked_status = True
+
+    def attach_text(self, issue_key: str, filename: str, text: str) -> Attachment:
+        self._check()
+        self.attachments[filename] = text
+        self.writes.append(f"attachment:{filename}")
+        return Attachment(str(len(self.attachments)), filename, len(text.encode()))
 
     def upsert_status_comment(self, issue_key: str, run_key: str, body: str) -> str:
         self._check()
@@ -63,6 +71,7 @@ class FakeJira:
         if event_key not in self.comments:
             self.comments[event_key] = body
             self.comment_posts.append(event_key)
+            self.writes.append(f"comment:{event_key}")
         return event_key
 
     def transition_to(self, issue_key: str, status_name: str, fallback_label: str | None = None) -> TransitionOutcome:

@@ -103,3 +103,28 @@ async def test_a_malformed_result_blocks_the_phase_with_the_reason(harness: Harn
     assert "does not meet the result schema" in unescaped(blocked) and "affected_files" in unescaped(blocked)
     assert len(harness.agent.calls("EXPLORE")) == 1  # a verdict on the work: not retried behind the person's back
     await handle.cancel()
+
+
+async def test_a_plan_too_long_for_a_comment_is_attached_whole_and_the_gate_stays_within_the_limit(
+    harness: Harness,
+) -> None:
+    long = typed("PLAN")
+    assert long.plan is not None
+    steps = [
+        PlanStep(f"Step {n}: " + "change the retry cap " * 45, [f"src/module_{n}.py"], "tests pass") for n in range(200)
+    ]
+    long = replace(long, plan=replace(long.plan, steps=steps))
+    harness.agent.script("PLAN", lambda r: replace(ok(r), result=long))
+    handle = await harness.start(gates=["PLAN"])
+    await until_state(handle, lambda s: s.pending_gate == "PLAN", "the PLAN gate")
+    await until(lambda: any(GATE in t for t in harness.jira.texts()), what="the PLAN gate comment")
+    gate = next(t for t in harness.jira.texts() if GATE in t)
+    name = f"{harness.key}-PLAN-v1.md"
+    assert len(gate) < 32_767 and f"attached to this issue as {{{{{name}}}}}" in unescaped(gate)
+    assert "# Step 0: change" in unescaped(gate) and "# Step 199" not in unescaped(gate)  # whole lines, from the top
+    attached = harness.jira.attachments[name]
+    assert all(f"{n + 1}. Step {n}: " in attached for n in range(200))  # every step, in the file
+    gate_key = next(k for k in harness.jira.comment_posts if k.endswith(":gate-PLAN-1"))
+    writes = harness.jira.writes
+    assert writes.index(f"attachment:{name}") < writes.index(f"comment:{gate_key}")  # the file is there first
+    await handle.cancel()

@@ -1,0 +1,43 @@
+"""Attachments: a text attached once per file name and content (a retried upload finds the first one)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from app.jira_gateway.client import JiraTransport
+from app.jira_gateway.errors import ValidationError
+from app.jira_gateway.models import Attachment
+
+# Our own file names (e.g. PAY-1-PLAN-v2.md): never a path, never text from people or agents.
+FILENAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,120}$")
+
+
+class AttachmentOps:
+    """Lists and uploads an issue's attachments."""
+
+    def __init__(self, http: JiraTransport) -> None:
+        self.http = http
+
+    def attach_text(self, issue_key: str, filename: str, text: str) -> Attachment:
+        """Attach `text` as `filename` unless an attachment of that name and size is already there."""
+        if not FILENAME.match(filename):
+            raise ValidationError(f"attachment name {filename!r} is not a plain file name")
+        data = text.encode()
+        for existing in self.list(issue_key):
+            if existing.filename == filename and existing.size == len(data):
+                return existing  # a retry after a lost answer, or the same text attached before
+        uploaded = self.http.upload(f"issue/{issue_key}/attachments", filename, data)
+        if not isinstance(uploaded, list) or not uploaded:
+            raise ValidationError(f"Jira answered the upload of {filename} without the attachment")
+        return _parse(uploaded[0])
+
+    def list(self, issue_key: str) -> list[Attachment]:
+        """The issue's attachments."""
+        raw = self.http.get(f"issue/{issue_key}", fields="attachment")
+        return [_parse(item) for item in ((raw.get("fields") or {}).get("attachment") or [])]
+
+
+def _parse(raw: dict[str, Any]) -> Attachment:
+    return Attachment(str(raw.get("id", "")), str(raw.get("filename", "")), int(raw.get("size") or 0),
+                      str(raw.get("content", "")))  # fmt: skip
