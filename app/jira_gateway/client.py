@@ -48,11 +48,19 @@ class JiraTransport:
 
     def call(self, method: str, path: str, *, params: dict[str, Any] | None = None, body: Any = None) -> Any:
         """Send the request; return the decoded JSON answer (None for an empty one)."""
-        what = f"{method} {path}"
-        url = self.client._get_url(path)
         data = None if body is None else json.dumps(body)
+        return self._send(method, path, params=params, data=data)
+
+    def upload(self, path: str, filename: str, data: bytes) -> Any:
+        """POST one file as multipart field `file` (Jira requires `X-Atlassian-Token: no-check` on uploads)."""
+        # The session's JSON Content-Type is dropped (None) so requests sets the multipart boundary itself.
+        headers = {"X-Atlassian-Token": "no-check", "Content-Type": None}
+        return self._send("POST", path, files={"file": (filename, data, "text/markdown")}, headers=headers)
+
+    def _send(self, method: str, path: str, **request: Any) -> Any:
+        what = f"{method} {path}"
         try:
-            response = self.client._session.request(method, url, params=params, data=data)
+            response = self.client._session.request(method, self.client._get_url(path), **request)
         except (JIRAError, requests.RequestException) as err:
             # `from None`: a JIRAError's text includes the request headers, i.e. the basic-auth token.
             raise classify(err, what) from None
@@ -61,28 +69,8 @@ class JiraTransport:
         try:
             return response.json()
         except ValueError:
-            raise JiraUnavailable(
-                f"{what}: Jira answered {response.status_code} with a body that is not JSON"
-            ) from None
-
-    def upload(self, path: str, filename: str, data: bytes) -> Any:
-        """POST one file as multipart field `file` (Jira requires `X-Atlassian-Token: no-check` on uploads)."""
-        what = f"POST {path}"
-        url = self.client._get_url(path)
-        # The session's JSON Content-Type is dropped (None) so requests sets the multipart boundary itself.
-        headers = {"X-Atlassian-Token": "no-check", "Content-Type": None}
-        try:
-            response = self.client._session.request(
-                "POST", url, files={"file": (filename, data, "text/markdown")}, headers=headers
-            )
-        except (JIRAError, requests.RequestException) as err:
-            raise classify(err, what) from None
-        try:
-            return response.json()
-        except ValueError:
-            raise JiraUnavailable(
-                f"{what}: Jira answered {response.status_code} with a body that is not JSON"
-            ) from None
+            status = response.status_code
+            raise JiraUnavailable(f"{what}: Jira answered {status} with a body that is not JSON") from None
 
     def get(self, path: str, **params: Any) -> Any:
         """GET with query parameters."""
