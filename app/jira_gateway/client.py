@@ -3,7 +3,7 @@
 `JiraTransport.call` sends JSON on the client's session (so auth, the REST v2 URL scheme and error parsing stay
 the package's) for the endpoints the package does not wrap or wraps expensively: comment properties, comment
 creation with `properties`, comment edits without the reload GET, remote links without the applinks probe,
-`permissions/check` and `search/jql`.
+`permissions/check` and `search/jql`; `JiraTransport.upload` sends attachments (multipart) the same way.
 """
 
 from __future__ import annotations
@@ -51,11 +51,11 @@ class JiraTransport:
         data = None if body is None else json.dumps(body)
         return self._send(method, path, params=params, data=data)
 
-    def upload(self, path: str, filename: str, data: bytes) -> Any:
+    def upload(self, path: str, filename: str, data: bytes, mime_type: str) -> Any:
         """POST one file as multipart field `file` (Jira requires `X-Atlassian-Token: no-check` on uploads)."""
         # The session's JSON Content-Type is dropped (None) so requests sets the multipart boundary itself.
         headers = {"X-Atlassian-Token": "no-check", "Content-Type": None}
-        return self._send("POST", path, files={"file": (filename, data, "text/markdown")}, headers=headers)
+        return self._send("POST", path, files={"file": (filename, data, mime_type)}, headers=headers)
 
     def _send(self, method: str, path: str, **request: Any) -> Any:
         what = f"{method} {path}"

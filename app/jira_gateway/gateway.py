@@ -22,7 +22,7 @@ T = TypeVar("T")
 
 
 class JiraGateway:
-    """The bot's Jira: comments, status comment, transitions, labels, remote links, approver checks."""
+    """The bot's Jira: comments, status comment, transitions, labels, remote links, attachments, approver checks."""
 
     def __init__(
         self,

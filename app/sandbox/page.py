@@ -79,6 +79,16 @@ def transition_by_status(key: str, user: dict[str, Any], status: str) -> None:
     raise SandboxError(400, f"{user['name']} cannot move {key} to {status!r} (possible: {offered})")
 
 
+@bp.get("/sandbox/attachments/<attachment_id>")
+def attachment(attachment_id: str) -> Response:
+    """An attachment's text for the page's link (the REST content URL asks for basic auth, which a browser lacks)."""
+    tracker = sandbox().tracker
+    with tracker.store.read() as state:
+        text: str = tracker.find_attachment(state, attachment_id)["text"]
+    # As plain text, so the browser shows it (it would download text/markdown).
+    return Response(text, mimetype="text/plain")
+
+
 @bp.route("/sandbox/faults", methods=["GET", "POST", "DELETE"])
 def faults() -> Response:
     """GET the planned faults, POST one (JSON, see faults.py), DELETE them all."""
@@ -117,7 +127,11 @@ def _issue_view(issue: dict[str, Any], names: dict[str, str]) -> dict[str, Any]:
         ],
         "links": [l["object"] for l in issue["remotelinks"]],  # noqa: E741
         "attachments": [
-            {"filename": a["filename"], "size": a["size"], "url": f"/rest/api/2/attachment/content/{a['id']}"}
+            {
+                "filename": a["filename"],
+                "size": a["size"],
+                "url": url_for("sandbox_page.attachment", attachment_id=a["id"]),
+            }
             for a in issue.get("attachments", [])
         ],
     }

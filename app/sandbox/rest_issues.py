@@ -1,4 +1,4 @@
-"""REST v2 routes on one issue: read/edit, comments, transitions, entity properties, remote links."""
+"""REST v2 routes on one issue: read/edit, comments, transitions, entity properties, remote links, attachments."""
 
 from __future__ import annotations
 
@@ -213,11 +213,8 @@ def attachment_content(attachment_id: str) -> Response:
     """GET an attachment's content."""
     tracker = sandbox().tracker
     with tracker.store.read() as state:
-        for issue in state["issues"].values():
-            for attachment in issue.get("attachments", []):
-                if attachment["id"] == attachment_id:
-                    return Response(attachment["text"], mimetype=attachment["mimeType"])
-    raise SandboxError(404, "The attachment does not exist.")
+        attachment = tracker.find_attachment(state, attachment_id)
+        return Response(attachment["text"], mimetype=attachment["mimeType"])
 
 
 def _locked_for(method: str) -> AbstractContextManager[dict[str, Any]]:

@@ -54,6 +54,15 @@ class Tracker:
                     return issue, comment
         raise SandboxError(404, f"Can not find a comment for the id: {comment_id}.")
 
+    def find_attachment(self, state: dict[str, Any], attachment_id: str) -> dict[str, Any]:
+        """An attachment by id on any issue, else 404."""
+        for issue in state["issues"].values():
+            for attachment in issue.get("attachments", []):
+                if attachment["id"] == attachment_id:
+                    found: dict[str, Any] = attachment
+                    return found
+        raise SandboxError(404, f"The attachment with id '{attachment_id}' does not exist.")
+
     def user_by_name(self, name: str) -> dict[str, Any]:
         """A sandbox user by short name (`reviewer`) or account id."""
         with self.store.read() as state:

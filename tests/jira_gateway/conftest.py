@@ -15,6 +15,8 @@ SITE = "https://acme.atlassian.net"
 API = f"{SITE}/rest/api/2"
 TOKEN = "s3cret-api-token"
 BOT = "712020:bot"
+PLAN_NAME = "PAY-1-PLAN-v2.md"
+PLAN_TEXT = "# Plan\n1. Retry refunds with backoff → at most 3 times\n"
 
 
 class FakeClock:
@@ -90,3 +92,22 @@ def comment(cid: str, body: str = "x", author: str = "acc-someone", event: str |
 def comments_page(items: list[dict[str, object]], start: int = 0, total: int | None = None) -> dict[str, object]:
     """One page of GET comment."""
     return {"startAt": start, "maxResults": 100, "total": len(items) if total is None else total, "comments": items}
+
+
+def attachment_json(aid: str = "10100", filename: str = PLAN_NAME, text: str = PLAN_TEXT) -> dict[str, object]:
+    """An attachment as Jira lists it in `fields.attachment` and answers an upload with."""
+    return {
+        "self": f"{API}/attachment/{aid}",
+        "id": aid,
+        "filename": filename,
+        "author": {"accountId": BOT},
+        "created": "2026-01-01T09:00:00.000+0000",
+        "size": len(text.encode()),
+        "mimeType": "text/markdown",
+        "content": f"{API}/attachment/content/{aid}",
+    }
+
+
+def attachments_body(*attachments: dict[str, object]) -> dict[str, object]:
+    """A GET issue?fields=attachment answer."""
+    return {"id": "20431", "key": "PAY-1", "fields": {"attachment": list(attachments)}}

@@ -12,6 +12,7 @@ from temporalio.testing import ActivityEnvironment
 import activities.jira as jira_activities
 from activities.jira import (
     ApproverQuery,
+    AttachmentInput,
     CommentOnce,
     JiraActivities,
     LabelChange,
@@ -20,8 +21,18 @@ from activities.jira import (
     StatusCommentInput,
     TransitionInput,
 )
-from app.jira_gateway import JiraGateway
-from tests.jira_gateway.conftest import API, BOT, TOKEN, comments_page, issue_body
+from app.jira_gateway import Attachment, JiraGateway
+from tests.jira_gateway.conftest import (
+    API,
+    BOT,
+    PLAN_NAME,
+    PLAN_TEXT,
+    TOKEN,
+    attachment_json,
+    attachments_body,
+    comments_page,
+    issue_body,
+)
 
 ISSUE = f"{API}/issue/PAY-1"
 
@@ -86,3 +97,20 @@ def test_a_slow_jira_call_heartbeats_so_a_dead_worker_is_noticed(monkeypatch: py
     settled = len(beats)
     time.sleep(0.1)
     assert len(beats) == settled  # and none once the call is over
+
+
+def test_attach_text_returns_the_attachment(gateway: JiraGateway, rsps: responses.RequestsMock) -> None:
+    rsps.get(ISSUE, json=attachments_body())
+    rsps.post(f"{ISSUE}/attachments", json=[attachment_json()])
+    attached = ActivityEnvironment().run(
+        JiraActivities(gateway).attach_text, AttachmentInput("PAY-1", PLAN_NAME, PLAN_TEXT)
+    )
+    assert attached == Attachment("10100", PLAN_NAME, len(PLAN_TEXT.encode()), f"{API}/attachment/content/10100")
+
+
+def test_an_attachment_too_large_for_jira_is_not_retried(gateway: JiraGateway, rsps: responses.RequestsMock) -> None:
+    rsps.get(ISSUE, json=attachments_body())
+    rsps.post(f"{ISSUE}/attachments", status=413, json={"errorMessages": ["too large"], "errors": {}})
+    with pytest.raises(ApplicationError) as caught:
+        ActivityEnvironment().run(JiraActivities(gateway).attach_text, AttachmentInput("PAY-1", PLAN_NAME, PLAN_TEXT))
+    assert caught.value.type == "ValidationError" and caught.value.non_retryable

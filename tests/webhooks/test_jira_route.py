@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import logging
+import time
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -401,12 +402,13 @@ def test_an_event_older_than_the_window_is_not_acted_on(
 ) -> None:
     client = make_app(JIRA_WEBHOOK_MAX_AGE="1h").test_client()
     payload = load_jira_fixture("issue_updated__label_added_among_others")
-    payload["timestamp"] -= 61 * 60 * 1000  # captured 61 minutes ago, sent now
+    now = int(time.time() * 1000)  # not the fixtures' session stamp: this test is about minutes
+    payload["timestamp"] = now - 61 * 60 * 1000  # captured 61 minutes ago, sent now
     body = encode(payload)
     late = client.post("/webhooks/jira", data=body, headers=signed_headers(body, "late-1"))
     assert late.status_code == 200 and late.json["outcome"] == "ignored"
     assert "more than 1:00:00 ago (JIRA_WEBHOOK_MAX_AGE): a replayed delivery" in late.json["reason"]
-    payload["timestamp"] += 2 * 60 * 1000  # 59 minutes: a late retry of Jira's own is still acted on
+    payload["timestamp"] = now - 59 * 60 * 1000  # 59 minutes: a late retry of Jira's own is still acted on
     body = encode(payload)
     assert client.post("/webhooks/jira", data=body, headers=signed_headers(body, "late-2")).status_code == 202
     assert len(fake_temporal.starts()) == 1
