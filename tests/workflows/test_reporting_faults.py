@@ -8,6 +8,7 @@ The sandbox is real HTTP behind the real gateway and the real Jira activities; o
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -18,11 +19,12 @@ from app.jira_gateway.comments import STATUS_PROPERTY_PREFIX
 from app.sandbox.faults import Fault
 from app.sandbox.server import SandboxServer
 from tests.sandbox.conftest import Receiver, gateway_for, sandbox_config
-from tests.workflows.conftest import running_worker
-from tests.workflows.fakes import FakeAgent
+from tests.workflows.conftest import running_worker, until
+from tests.workflows.fakes import FakeAgent, ok, typed
 from workflows.ids import workflow_id_for
-from workflows.messages import OrchestrationInput, RunStatus
+from workflows.messages import ApproveInput, CommandContext, OrchestrationInput, RunStatus
 from workflows.orchestration import OrchestrationWorkflow
+from workflows.results import PlanStep
 from workflows.state import Cause, OrchestrationState
 
 ISSUE = "/rest/api/2/issue/DEMO-1"
@@ -87,3 +89,35 @@ async def test_a_refused_reporting_call_ends_the_run_visibly(
             assert len(said) == (what in SAID_AND_SKIPPED), comments  # what was dropped is said, once per kind
         description = await handle.describe()
         assert description.status != WorkflowExecutionStatus.RUNNING
+
+
+async def test_a_refused_attachment_is_said_and_the_gate_still_asks(
+    time_env: WorkflowEnvironment, task_queue: str, sqlite_url: str, sandbox: SandboxServer
+) -> None:
+    sandbox.faults.add(Fault("413", None, method="POST", path=f"{ISSUE}/attachments"))
+    agent = FakeAgent()
+    plan = typed("PLAN")
+    assert plan.plan is not None
+    steps = [PlanStep(f"Step {n}: " + "change the retry cap " * 45) for n in range(200)]
+    huge = replace(plan, plan=replace(plan.plan, steps=steps))
+    agent.script("PLAN", lambda r: replace(ok(r), result=huge))
+    client = time_env.client
+    async with running_worker(client, task_queue, sqlite_url, gateway_for(sandbox), agent):  # type: ignore[arg-type]
+        handle = await client.start_workflow(
+            OrchestrationWorkflow.run,
+            OrchestrationInput("DEMO-1", "DEMO", "sandbox-reporter", gates=["PLAN"], index_search_attributes=False),
+            id=workflow_id_for("DEMO-1"),
+            task_queue=task_queue,
+        )
+        gateway = gateway_for(sandbox)
+
+        def bodies() -> list[str]:
+            return [c.body for c in gateway.comments.list_comments("DEMO-1")]
+
+        await until(lambda: any(b.startswith("⚠️ Jira refused to attach") for b in bodies()), 60, "the refusal")
+        await until(lambda: any("Waiting for approval" in b for b in bodies()), 60, "the gate comment")
+        await handle.signal(
+            OrchestrationWorkflow.approve, ApproveInput(CommandContext("sandbox-reviewer", "a-1", trusted=True))
+        )
+        result = await asyncio.wait_for(handle.result(), BOUND_SECONDS)
+    assert result.status == RunStatus.COMPLETED
