@@ -76,12 +76,17 @@ def issue_text(job: dict[str, Any]) -> str:
 
 
 def issue_words(job: dict[str, Any]) -> list[str]:
-    """The issue's distinct words of four letters or more, in order of appearance."""
+    """The request's distinct words of four letters or more, in order of appearance."""
+    return words_of(issue_text(job))[:40]
+
+
+def words_of(text: str) -> list[str]:
+    """Distinct lower-case words of four letters or more, common words left out, in order of appearance."""
     seen: dict[str, None] = {}
-    for word in re.findall(r"[A-Za-z][A-Za-z_]{3,}", issue_text(job)):
+    for word in re.findall(r"[A-Za-z][A-Za-z_]{3,}", text):
         if word.lower() not in STOPWORDS:
             seen.setdefault(word.lower(), None)
-    return list(seen)[:40]
+    return list(seen)
 
 
 def issue_field(job: dict[str, Any], name: str) -> str:
@@ -239,7 +244,9 @@ def explore(job: dict[str, Any]) -> Done:
     risks = [f"{name} has no test that names it" for name in untested]
     if not affected:
         risks.append("none of the issue's words appear in the repository: the change is new code")
-    missing = [word for word, names in found.items() if not names]
+    # Questions about the issue's own words only (the prompt and context also name phases and roles).
+    own = set(words_of(f"{issue_field(job, 'summary')}\n{issue_field(job, 'description')}"))
+    missing = [word for word, names in found.items() if not names and word in own]
     questions = [
         f"The issue says '{word}', which the repository never mentions: what does it refer to?" for word in missing[:5]
     ]
@@ -305,7 +312,7 @@ def plan(job: dict[str, Any]) -> Done:
     commit(job, "plan", [str(path)])
     files = list(dict.fromkeys(name for step in steps for name in step["where"]))
     result = {"steps": steps, "files": files, "risk": "low", "estimate": "one small commit per step"}
-    return Done(f"plan written to {path}: {len(steps)} steps", {"plan": text}, True, result)
+    return Done(f"plan written to {path}", {"plan": text}, True, result)
 
 
 def code(job: dict[str, Any]) -> Done:
@@ -335,9 +342,7 @@ def test(job: dict[str, Any]) -> Done:
     suite = run_tests()
     print(suite.output.rstrip())
     counts = suite.counts
-    summary = f"{counts['passed']} passed, {counts['failed']} failed" + (
-        f", {counts['skipped']} skipped" if counts["skipped"] else ""
-    )
+    summary = "the tests pass" if suite.passed else "the tests fail"  # the counts are the typed result's
     tail = "\n".join(suite.output.rstrip().splitlines()[-60:])
     error_kind = "" if suite.passed else "TESTS_FAILED"
     return Done(summary, {"test_report": tail}, suite.passed, counts, error_kind)

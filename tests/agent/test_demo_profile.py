@@ -18,6 +18,8 @@ from workflows.phases import PHASE_SPECS
 from workflows.results import PhaseResult
 
 KEY = "DEMO-7"
+# As the workflow words it (workflows/report.py phase_prompt): phase and role names that are not the issue's.
+PROMPT = f"Explore the issue and the repository. Issue {KEY}: Greeting names the issue. Roles: triage-agent."
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "results"
 CONTEXT = json.dumps({"summary": "Greeting names the issue", "description": "The greeting should mention the issue."})
 
@@ -37,7 +39,7 @@ def demo_world(tmp_path: Path) -> Iterator[AgentWorld]:
 
 def run(world: AgentWorld, step: int, command: str) -> tuple[list[pb.ExecuteEvent], pb.Result]:
     with world.client() as client:
-        job = request(f"run-{step}-{command}", command, issue_key=KEY, phase=command, prompt="Do it", context=CONTEXT)
+        job = request(f"run-{step}-{command}", command, issue_key=KEY, phase=command, prompt=PROMPT, context=CONTEXT)
         return collect(client.execute(job, timeout=60))
 
 
@@ -104,6 +106,7 @@ def assert_typed_figures(typed: dict[str, PhaseResult | None], first_run: PhaseR
     explore = typed["EXPLORE"].explore if typed["EXPLORE"] else None
     assert explore is not None and "greeting.py" in explore.affected_files
     assert explore.requirements == ["The greeting should mention the issue."]
+    assert [q.split("'")[1] for q in explore.open_questions] == ["mention"]  # the issue's words, not the prompt's
     plan = typed["PLAN"].plan if typed["PLAN"] else None
     assert plan is not None and plan.steps[0].what.startswith("Add greet_issue(name)")
     assert "CHANGELOG.md" in plan.files and plan.risk == "low"
