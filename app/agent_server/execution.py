@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from app.agent_client import results
 from app.agent_client.credentials import credential_env
 from app.agent_client.proto import agent_pb2 as pb
 from app.agent_client.protocol import ERROR_KINDS, branch_for
@@ -22,6 +23,8 @@ from app.agent_server.runner import RunOutcome, process_start_time, run_command
 from app.agent_server.workspace import Workspaces
 
 log = logging.getLogger(__name__)
+# The typed result document's schema, handed to commands that write one (a coding agent can be shown it).
+RESULT_SCHEMA = Path(results.__file__).with_name("result.schema.json")
 TAIL = 60  # output lines kept for the summary and the command's `output`
 WAIT_TICK = 0.5
 
@@ -163,6 +166,7 @@ def _write_job_files(job: Job, request: pb.ExecuteRequest, agent: AgentEnvironme
         "prompt_file": str(folder / "prompt.txt"),
         "context_file": str(folder / "context.json"),
         "result_file": str(folder / "result.json"),
+        "result_schema": str(RESULT_SCHEMA),
     }
     folder.mkdir(parents=True, exist_ok=True)
     Path(values["result_file"]).unlink(missing_ok=True)
@@ -185,6 +189,7 @@ def _job_env(job: Job, values: Mapping[str, str]) -> dict[str, str]:
         "AGENT_BRANCH": values["branch"],
         "AGENT_WORKSPACE": values["workspace"],
         "AGENT_RESULT_FILE": values["result_file"],
+        "AGENT_RESULT_SCHEMA": values["result_schema"],
     }
 
 

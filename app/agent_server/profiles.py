@@ -32,6 +32,7 @@ PLACEHOLDERS = frozenset(
         # The command may write {"summary": ..., "outputs": {...}, "error_kind": ..., "result": {...}} here;
         # "result" is the phase's typed result (app/agent_client/result.schema.json).
         "result_file",
+        "result_schema",  # the JSON Schema that "result" must meet (app/agent_client/result.schema.json)
     }
 )
 STDIN_MODES = ("prompt", "none")

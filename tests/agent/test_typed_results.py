@@ -18,6 +18,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.agent_types import AgentCommand
 from app.agent_client.results import MAX_DOCUMENT, read_result, schema
+from app.agent_server.execution import RESULT_SCHEMA
 from app.agent_server.server import AgentServer
 from tests.agent.conftest import AgentWorld, world_settings
 from tests.agent.dispatch_workflow import DispatchInput
@@ -157,3 +158,7 @@ async def test_the_activity_hands_on_a_typed_result_and_fails_a_malformed_one(
     assert not malformed.success and malformed.error_kind == "INVALID_RESULT"
     assert malformed.error is not None and "$.plan.steps[0].what: 5 is not of type 'string'" in malformed.error
     assert untyped.success and untyped.result is None and untyped.outputs["findings"] == "words"
+
+
+def test_commands_are_shown_where_the_schema_is() -> None:
+    assert json.loads(RESULT_SCHEMA.read_text()) == schema()  # the file a command is pointed at is the one we check
