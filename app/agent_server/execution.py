@@ -17,7 +17,7 @@ from app.agent_client.proto import agent_pb2 as pb
 from app.agent_client.protocol import ERROR_KINDS, branch_for
 from app.agent_server.git_refusals import credentials_refused, refusal_message
 from app.agent_server.handover import Handover, HandoverCancelled, RemoteError, remote_error_kind
-from app.agent_server.jobs import Job
+from app.agent_server.jobs import MAX_LINE, Job
 from app.agent_server.profiles import CommandSpec, Profile, expand
 from app.agent_server.runner import RunOutcome, process_start_time, run_command
 from app.agent_server.workspace import Workspaces
@@ -38,6 +38,7 @@ class AgentEnvironment:
     remote: str
     base_env: Mapping[str, str]  # passthrough variables plus the git identity
     askpass: Path
+    max_output: tuple[int, int] = (100_000, 50 * 1024 * 1024)  # lines, bytes per command (AGENT_MAX_OUTPUT_*)
 
 
 def run_job(job: Job, request: pb.ExecuteRequest, agent: AgentEnvironment) -> None:
@@ -132,11 +133,12 @@ def _command(job: Job, request: pb.ExecuteRequest, agent: AgentEnvironment, spec
     env = {**agent.base_env, **_job_env(job, values), **credential_env(request.credentials, str(agent.askpass))}
     stdin = f"{request.prompt}\n\n{request.context}\n" if spec.stdin == "prompt" else None
     tail: deque[str] = deque(maxlen=TAIL)
+    job.max_lines, job.max_bytes = agent.max_output
     level = {"stdout": pb.LOG_LEVEL_INFO, "stderr": pb.LOG_LEVEL_WARNING}
 
     def on_line(stream: str, line: str) -> None:
-        tail.append(line)
-        job.log(level[stream], line, job.command)
+        tail.append(line[:MAX_LINE])
+        job.output(level[stream], line, job.command)
 
     def on_start(pid: int) -> None:
         job.set_state(pb.JOB_STATE_RUNNING, pid, process_start_time(pid))

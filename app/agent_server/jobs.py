@@ -18,6 +18,7 @@ from app.agent_client.proto import agent_pb2 as pb
 ENDED = frozenset({pb.JOB_STATE_SUCCEEDED, pb.JOB_STATE_FAILED, pb.JOB_STATE_CANCELLED})
 ACTIVE = frozenset({pb.JOB_STATE_WAITING, pb.JOB_STATE_RUNNING})
 MAX_OUTPUT = 16_000  # characters per output value: results travel into workflow history
+MAX_LINE = 4_000  # characters per output line (a line with no newline in megabytes is still one event)
 
 
 def journal_dir(root: Path, job_id: str) -> Path:
@@ -78,6 +79,8 @@ class Job:
         self.cancel = threading.Event()
         self.interrupting = False  # the agent is stopping: end without a result, so the next Execute reruns
         self.secrets: tuple[str, ...] = ()
+        self.max_lines, self.max_bytes = 100_000, 50 * 1024 * 1024  # the output cap (AGENT_MAX_OUTPUT_*)
+        self.lines = self.bytes = self.dropped = 0  # this run's output kept, and dropped past the cap
         self._cond = threading.Condition()
 
     @classmethod
@@ -110,6 +113,7 @@ class Job:
         """Start a (new) run: results of earlier runs no longer count."""
         with self._cond:
             self.run_start_seq = self.next_seq
+            self.lines = self.bytes = self.dropped = 0
             self.state = pb.JOB_STATE_WAITING
             self.cancel.clear()
             self.interrupting = False
@@ -136,6 +140,26 @@ class Job:
                 "pid_start": self.pid_start,
             }
         )
+
+    def output(self, level: int, line: str, stage: str) -> None:
+        """A line of the command's output: kept within the run's cap; past it, one line says so and the rest is
+        dropped (the runner's tail still holds the last lines for the result)."""
+        if self.dropped:
+            self.dropped += 1
+            return
+        line = line if len(line) <= MAX_LINE else line[:MAX_LINE] + f" … ({len(line) - MAX_LINE} more characters)"
+        self.lines += 1
+        self.bytes += len(line.encode())
+        if self.lines > self.max_lines or self.bytes > self.max_bytes:
+            self.dropped = 1
+            self.log(
+                pb.LOG_LEVEL_WARNING,
+                f"output truncated: this command printed more than {self.max_lines} lines or {self.max_bytes} "
+                "bytes; later lines are not kept (the last lines still reach the result)",
+                stage,
+            )
+            return
+        self.log(level, line, stage)
 
     def log(self, level: int, message: str, stage: str) -> None:
         """Emit a log line (secrets masked)."""

@@ -73,6 +73,7 @@ class AgentServer:
             remote=agents.remote,
             base_env=env,
             askpass=_askpass(agents.workspace_dir),
+            max_output=(agents.max_output_lines, agents.max_output_bytes),
         )
         self.registry = JobRegistry(agents.workspace_dir / ".jobs", environment, own_secrets=(token,))
         self.health = health.HealthServicer()

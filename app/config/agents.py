@@ -8,7 +8,17 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
-from app.config.parsing import ConfigError, Getter, parse_bool, parse_duration, parse_host_port, parse_list
+from app.config.parsing import (
+    ConfigError,
+    Getter,
+    parse_bool,
+    parse_duration,
+    parse_host_port,
+    parse_int,
+    parse_list,
+)
+
+MAX_BYTES = 50 * 1024 * 1024  # AGENT_MAX_OUTPUT_BYTES' default
 
 
 @dataclass(frozen=True)
@@ -40,6 +50,9 @@ class AgentSettings:
     coder_key_env: str = "ANTHROPIC_API_KEY"
     # The only variables of the agent's own environment its commands see (never JIRA_*, TEMPORAL_*, ...).
     child_env: Mapping[str, str] = field(default_factory=dict, repr=False)
+    # What one job's command may print before the rest is dropped (memory, journal, job_logs and the database).
+    max_output_lines: int = 100_000
+    max_output_bytes: int = MAX_BYTES
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -110,4 +123,6 @@ def agent_settings(
         coder_api_key=text("AGENT_CODER_API_KEY", ""),
         coder_key_env=key_env,
         child_env={name: env[name] for name in passthrough if env.get(name)},
+        max_output_lines=get("AGENT_MAX_OUTPUT_LINES", lambda n, raw: parse_int(n, raw, minimum=1), 100_000),
+        max_output_bytes=get("AGENT_MAX_OUTPUT_BYTES", lambda n, raw: parse_int(n, raw, minimum=1024), MAX_BYTES),
     )
