@@ -3,21 +3,28 @@
 Events (NOTIFY_EVENTS): `gate` (a gate is waiting), `completed`, `failed` (the run is blocked or ended failed) and
 `gate_timeout` (a gate times out in a day). For each, the comment the run posts anyway mentions the people
 NOTIFY_MENTION names (the starter; at gates also the approvers: the account ids in ORCHESTRATOR_APPROVERS and
-whoever decided at an earlier gate of this run), and the chat webhook gets one message. Runs from before these
-settings have an empty policy and notify nobody.
+whoever decided at an earlier gate of this run), and the chat webhook gets one message; `_wait_at_gate` waits
+for a gate's answer and sends the reminder. Runs from before these settings have an empty policy and notify
+nobody.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
 
 from temporalio import workflow
 
 from workflows.ids import is_account_id
 from workflows.messages import Source
 from workflows.notifier import Notifier
+from workflows.report import GATE_COMMANDS
 from workflows.run_base import RunBase
 
 # Events whose mentions include the approvers (someone must act), not only the starter.
 ASKS_APPROVERS = frozenset({"gate", "gate_timeout"})
+# A gate that is about to time out reminds the people it needs this long before (NOTIFY_EVENTS gate_timeout).
+REMIND_BEFORE = timedelta(days=1)
 
 
 class RunNotices(RunBase):
@@ -47,3 +54,25 @@ class RunNotices(RunBase):
             return
         link = self.memory.links.get("Dashboard")
         self.notifier.send(event, key, self.input.issue_key, f"{self.input.issue_key}: {text}", link)
+
+    async def _wait_at_gate(self, phase: str, key: str, answered: Callable[[], bool]) -> None:
+        """Wait for the gate's answer until it times out (TimeoutError); a day before, remind the people it needs."""
+        timeout = timedelta(seconds=self.input.gate_timeout_seconds)
+        summary = f"gate after {phase}"
+        remind = "gate_timeout" in self.input.notify.events and timeout > 2 * REMIND_BEFORE
+        if not remind or not workflow.patched("gate-timeout-reminder"):
+            await workflow.wait_condition(answered, timeout=timeout, timeout_summary=summary)
+            return
+        try:
+            await workflow.wait_condition(answered, timeout=timeout - REMIND_BEFORE, timeout_summary=summary)
+            return
+        except TimeoutError:
+            pass
+        ends = (workflow.now() + REMIND_BEFORE).strftime("%Y-%m-%d %H:%M UTC")
+        self.reporter.comment(
+            f"{key}-reminder",
+            f"⏰ The gate after *{phase}* is still waiting and times out in one day ({ends}); then the run ends. "
+            f"Reply with {GATE_COMMANDS}." + self._mentions("gate_timeout"),
+        )
+        self._notify("gate_timeout", f"{key}-reminder", f"the gate after {phase} times out in one day ({ends}).")
+        await workflow.wait_condition(answered, timeout=REMIND_BEFORE, timeout_summary=summary)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import Callable
 from dataclasses import asdict
 from datetime import timedelta
 
@@ -19,7 +18,7 @@ from workflows.outcomes import NEEDS_APPROVAL_LABEL, RUNNING_LABEL, RunOutcomes
 from workflows.phases import MAX_FIX_ROUNDS, PHASE_ORDER, PHASE_SPECS
 from workflows.policies import DB_RETRY, SEED_RETRY, SHORT
 from workflows.queued_jobs import QueuedJobs
-from workflows.report import GATE_COMMANDS, gate_attachment, gate_comment, phase_prompt
+from workflows.report import gate_attachment, gate_comment, phase_prompt
 from workflows.reporter import JiraReporter
 from workflows.results import figures, plan_lines
 from workflows.run_base import Decision, RunMemory
@@ -30,10 +29,6 @@ with workflow.unsafe.imports_passed_through():
     from activities.jobs import JobActivities, NewJob
     from activities.records import RecordActivities, RunLinksInput
     from workflows.job_execution import JobExecutionWorkflow
-
-
-# A gate that is about to time out reminds the people it needs this long before (NOTIFY_EVENTS gate_timeout).
-REMIND_BEFORE = timedelta(days=1)
 
 
 @workflow.defn
@@ -348,28 +343,6 @@ class OrchestrationWorkflow(QueuedJobs, RunOutcomes):
             self.memory.feedback[phase] = decision.text
         self.state.status = RunStatus.RUNNING
         return decision
-
-    async def _wait_at_gate(self, phase: str, key: str, answered: Callable[[], bool]) -> None:
-        """Wait for the gate's answer until it times out (TimeoutError); a day before, remind the people it needs."""
-        timeout = timedelta(seconds=self.input.gate_timeout_seconds)
-        summary = f"gate after {phase}"
-        remind = "gate_timeout" in self.input.notify.events and timeout > 2 * REMIND_BEFORE
-        if not remind or not workflow.patched("gate-timeout-reminder"):
-            await workflow.wait_condition(answered, timeout=timeout, timeout_summary=summary)
-            return
-        try:
-            await workflow.wait_condition(answered, timeout=timeout - REMIND_BEFORE, timeout_summary=summary)
-            return
-        except TimeoutError:
-            pass
-        ends = (workflow.now() + REMIND_BEFORE).strftime("%Y-%m-%d %H:%M UTC")
-        self.reporter.comment(
-            f"{key}-reminder",
-            f"⏰ The gate after *{phase}* is still waiting and times out in one day ({ends}); then the run ends. "
-            f"Reply with {GATE_COMMANDS}." + self._mentions("gate_timeout"),
-        )
-        self._notify("gate_timeout", f"{key}-reminder", f"the gate after {phase} times out in one day ({ends}).")
-        await workflow.wait_condition(answered, timeout=REMIND_BEFORE, timeout_summary=summary)
 
     async def _wait_unpaused(self) -> bool:
         """Hold before a phase while paused; False when cancelled, Jira refused us, or the pause timed out."""

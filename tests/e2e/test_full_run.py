@@ -19,6 +19,7 @@ from app.store.db import make_engine, make_session_factory
 from app.store.models import AgentJob
 from tests.e2e.harness import ORCHESTRATOR, Stack, wait
 from tests.webhook_listener import Listener
+from tests.wiki_text import unescaped
 
 pytestmark = pytest.mark.e2e
 
@@ -124,11 +125,6 @@ def git_show(stack: Stack, what: str) -> str:
 def plan_steps(plan: str) -> list[str]:
     """The numbered steps of a plan file the demo agent wrote."""
     return [line.split(". ", 1)[1] for line in plan.splitlines() if re.match(r"\d+\. ", line)]
-
-
-def unescaped(text: str) -> str:
-    """Wiki text as Jira shows it (backslash escapes dropped)."""
-    return re.sub(r"\\(.)", r"\1", text)
 
 
 def orchestrator(stack: Stack, *args: str) -> str:

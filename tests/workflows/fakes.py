@@ -58,7 +58,10 @@ class FakeJira:
         self._check()
         self.attachments[filename] = text
         self.writes.append(f"attachment:{filename}")
-        return Attachment(str(len(self.attachments)), filename, len(text.encode()))
+        number = str(len(self.attachments))
+        return Attachment(
+            number, filename, len(text.encode()), f"https://jira.invalid/rest/api/2/attachment/content/{number}"
+        )
 
     def upsert_status_comment(self, issue_key: str, run_key: str, body: str) -> str:
         self._check()

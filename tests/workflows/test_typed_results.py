@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import asdict, replace
 
 from activities.agent_types import AgentCommand, AgentOutcome
+from tests.wiki_text import unescaped
 from tests.workflows.conftest import Harness, keep_history, until, until_state
 from tests.workflows.fakes import APPROVER, context_of, failing_tests, ok, typed
 from workflows.messages import ApproveInput, CommandContext, RejectInput, RunStatus, Source
@@ -17,11 +17,6 @@ GATE = "Waiting for approval to proceed before *CODE*"
 
 def by(delivery: str) -> CommandContext:
     return CommandContext(actor=APPROVER, delivery_id=delivery, source=Source.COMMENT)
-
-
-def unescaped(text: str) -> str:
-    """Wiki text as Jira shows it (backslash escapes dropped)."""
-    return re.sub(r"\\(.)", r"\1", text)
 
 
 async def test_the_gate_shows_the_typed_plan_and_later_phases_get_every_result(harness: Harness) -> None:
