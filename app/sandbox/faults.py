@@ -2,9 +2,10 @@
 
 REST faults (`kind`): `429` (with `Retry-After`), `503` (with `Retry-After` if given), `delay` (answer late),
 `lost` (apply the request, then answer 503 as if the answer was lost on the way), and the refusals no retry
-fixes: `400` (a bad request), `403` (a permission removed), `404` (a deleted comment or issue) and `413` (too
-long). Each applies to the next `count` matching requests (or forever when `count` is None), to a `fraction` of
-them, optionally only to one HTTP `method` and to paths containing `path` (or equal to it, with `exact_path`).
+fixes: `400` (a bad request), `401` (a revoked API token), `403` (a permission removed), `404` (a deleted comment
+or issue) and `413` (too long). Each applies to the next `count` matching requests (or forever when `count` is
+None), to a `fraction` of them, optionally only to one HTTP `method` and to paths containing `path` (or equal to
+it, with `exact_path`).
 
 Webhook faults: `duplicate` (deliver the next `count` webhooks twice, same identifier) and `reorder` (hold the
 next `count` webhooks and deliver them in reverse order).
@@ -21,6 +22,7 @@ from typing import Any
 
 # A permanent refusal's kind is its status; the message is Jira's kind of wording for it.
 REFUSALS = {
+    "401": "Client must be authenticated to access this resource.",
     "400": "The request is invalid (sandbox fault).",
     "403": "You do not have the permission to do this (sandbox fault).",
     "404": "It does not exist or you do not have permission to see it (sandbox fault).",
@@ -120,7 +122,7 @@ class Faults:
                 if not wanted(fault):
                     continue
                 if fault.fraction < 1 and self._random.random() >= fault.fraction:
-                    return None
+                    continue  # spared by this fault; a later one may still apply (30 % 429 and 10 % 503)
                 if fault.count is not None:
                     fault.count -= 1
                     if fault.count == 0:

@@ -12,6 +12,7 @@ from werkzeug.exceptions import HTTPException
 from app.sandbox import shapes
 from app.sandbox.faults import REFUSALS, Faults
 from app.sandbox.tracker import SandboxError, Tracker
+from app.sandbox.traffic import Traffic
 
 REST_PREFIX = "/rest/api/2/"
 
@@ -23,6 +24,7 @@ class Sandbox:
     tracker: Tracker
     faults: Faults
     webhook_url: str
+    traffic: Traffic
 
 
 def sandbox() -> Sandbox:
@@ -58,8 +60,12 @@ def int_arg(name: str, default: int, maximum: int | None = None) -> int:
 
 def install(app: Flask) -> None:
     """Register auth, faults and error handlers on the sandbox app."""
-    app.before_request(_faults_before)
+    # Who is asking first, as Jira does (its rate limits are per account): a fault's answer is then recorded
+    # against the account it was given to.
     app.before_request(_authenticate)
+    app.before_request(_faults_before)
+    # Flask runs after_request hooks in reverse order: _record sees the answer _faults_after leaves.
+    app.after_request(_record)
     app.after_request(_faults_after)
     app.register_error_handler(SandboxError, _sandbox_error)
     app.register_error_handler(HTTPException, _http_error)
@@ -115,6 +121,14 @@ def _faults_after(response: Response) -> Response:
     user = g.get("user")
     if user is not None:
         response.headers["X-AAccountId"] = user["accountId"]
+    return response
+
+
+def _record(response: Response) -> Response:
+    if request.path.startswith(REST_PREFIX):
+        user = g.get("user")
+        account = user["accountId"] if user is not None else ""
+        sandbox().traffic.record(account, request.method, request.path, response.status_code)
     return response
 
 

@@ -105,6 +105,22 @@ def faults() -> Response:
     return jsonify(planned=plan.planned())
 
 
+@bp.route("/sandbox/requests", methods=["GET", "DELETE"])
+def requests_log() -> Response:
+    """GET the REST requests answered since `?since=` (epoch seconds; all kept by default), DELETE to forget them."""
+    traffic = sandbox().traffic
+    if request.method == "DELETE":
+        traffic.clear()
+        return jsonify(requests=[])
+    try:
+        since = float(request.args.get("since", "0"))
+    except ValueError:
+        answer = jsonify(shapes.errors_json("since: expected epoch seconds"))
+        answer.status_code = 400
+        return answer
+    return jsonify(requests=traffic.requests(since))
+
+
 @bp.get("/sandbox/outbox")
 def outbox() -> Response:
     """Webhooks still to deliver, and the last ones given up on."""

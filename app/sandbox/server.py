@@ -16,6 +16,7 @@ from app.sandbox.faults import Faults
 from app.sandbox.outbox import DeliveryPolicy, WebhookSender
 from app.sandbox.store import StateFile
 from app.sandbox.tracker import Tracker
+from app.sandbox.traffic import Traffic
 
 log = logging.getLogger(__name__)
 
@@ -45,10 +46,10 @@ class SandboxConfig:
         )
 
 
-def create_sandbox_app(tracker: Tracker, faults: Faults, webhook_url: str) -> Flask:
+def create_sandbox_app(tracker: Tracker, faults: Faults, webhook_url: str, traffic: Traffic | None = None) -> Flask:
     """The sandbox's WSGI app: REST v2 subset, the HTML page and the admin endpoints."""
     app = Flask(__name__)
-    app.extensions["sandbox"] = http.Sandbox(tracker, faults, webhook_url)
+    app.extensions["sandbox"] = http.Sandbox(tracker, faults, webhook_url, traffic or Traffic())
     http.install(app)
     app.register_blueprint(rest_issues.bp)
     app.register_blueprint(rest_site.bp)
@@ -68,7 +69,8 @@ class SandboxServer:
         self.url = f"http://{config.host}:{config.port}"
         self.tracker = Tracker(self.store, self.url, config.comment_twins)
         self.sender = WebhookSender(self.store, self.faults, config.delivery)
-        app = create_sandbox_app(self.tracker, self.faults, config.delivery.url)
+        self.traffic = Traffic()
+        app = create_sandbox_app(self.tracker, self.faults, config.delivery.url, self.traffic)
         self.server: BaseWSGIServer = make_server(config.host, config.port, app, threaded=True)
         self._thread: threading.Thread | None = None
 

@@ -16,10 +16,13 @@ import time
 import urllib.request
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from google.protobuf.duration_pb2 import Duration
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, DeleteNamespaceRequest
 from temporalio.api.workflowservice.v1 import RegisterNamespaceRequest
@@ -28,6 +31,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
 from app.config import SANDBOX_BOT_EMAIL, SANDBOX_BOT_TOKEN
+from app.store.db import make_engine
 from tests.conftest import free_port
 from workflows import search
 from workflows.queue_types import RECONCILE_ID, RECOVERY_ID, REVIVAL_ID, agent_schedule_ids
@@ -206,3 +210,57 @@ def wait(stack: Stack, condition: Callable[[], bool], what: str, timeout: float 
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}\n{stack.logs()}")
         time.sleep(0.25)
+
+
+@dataclass
+class Site:
+    """The running processes, a client of their Temporal namespace, and their database."""
+
+    stack: Stack
+    client: Client
+    engine: Engine
+
+    def db(self) -> Session:
+        """A session on the processes' database."""
+        return Session(self.engine)
+
+
+async def open_site(
+    env: WorkflowEnvironment, tmp_path: Path, agents: int, database_url: str | None = None, **settings: str
+) -> Site:
+    """A stack of `agents` agents in a namespace of its own, with `settings` for every process (nothing started).
+
+    Runs go through their gates on their own unless `settings` say ORCHESTRATOR_AUTO_PROCEED=false.
+    """
+    client = await own_namespace(env)
+    stack = Stack(tmp_path, env.client.service_client.config.target_host, agents=agents, database_url=database_url)
+    stack.env.update({"TEMPORAL_NAMESPACE": client.namespace, "ORCHESTRATOR_AUTO_PROCEED": "true", **settings})
+    return Site(stack, client, make_engine(stack.env["DATABASE_URL"]))
+
+
+async def close_site(site: Site) -> None:
+    """Stop the processes, then delete every schedule the worker made and end what still runs."""
+    site.engine.dispose()
+    try:
+        site.stack.stop()
+    finally:
+        await clear_namespace(site.client, site.stack.schedule_ids())
+
+
+async def start_processes(site: Site, agents: list[int]) -> None:
+    """Sandbox, the agents (one after the other: the first creates the shared demo repository), web and worker;
+    returns once the web listens and the worker has registered the agents and set up every schedule."""
+    stack = site.stack
+    stack.start("sandbox", "sandbox", "serve")
+    for index in agents:
+        stack.start_agent(index)
+        await eventually(stack, lambda i=index: listening(stack.agent_addresses[i]), f"agent {index}")
+    stack.start("web", "web")
+    stack.start("worker", "worker")
+    await eventually(stack, lambda: bool(stack.rest("myself")), "the sandbox")
+    await eventually(stack, lambda: listening(f"127.0.0.1:{stack.env['WEB_PORT']}"), "the web process")
+
+    async def schedules_set_up() -> bool:
+        return all([await exists(site.client.get_schedule_handle(sid).describe()) for sid in stack.schedule_ids()])
+
+    await eventually(stack, schedules_set_up, "the worker's start-up (agents and schedules)", 60)

@@ -30,8 +30,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, select
-from sqlalchemy.orm import Session
+from sqlalchemy import select
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 
@@ -39,9 +38,8 @@ from app.agent_client.proto import agent_pb2 as pb
 from app.agent_server.jobs import Journal
 from app.agent_server.profiles import SHIPPED
 from app.sandbox.people import SandboxPerson
-from app.store.db import make_engine
 from app.store.models import Agent, AgentJob, JobLog
-from tests.e2e.harness import Stack, clear_namespace, eventually, exists, listening, own_namespace
+from tests.e2e.harness import Site, Stack, close_site, eventually, open_site, start_processes
 from workflows.agent_health import AgentHealthCheckWorkflow
 from workflows.ids import workflow_id_for
 from workflows.messages import RunStatus
@@ -67,19 +65,6 @@ DEMO_RUN = [
 NUDGE_PREFIX = "queue-nudge-queued-"  # workflows/queued_jobs.py: the nudge that follows handing a job to the queue
 
 
-@dataclass
-class Site:
-    """The running processes, a client of their Temporal namespace, and their database."""
-
-    stack: Stack
-    client: Client
-    engine: Engine
-
-    def db(self) -> Session:
-        """A session on the processes' database."""
-        return Session(self.engine)
-
-
 @dataclass(frozen=True)
 class Ran:
     """One job as an agent's journals show it: the agent, and the span from its first event to its last."""
@@ -88,42 +73,6 @@ class Ran:
     agent: str
     start: datetime
     end: datetime
-
-
-async def open_site(env: WorkflowEnvironment, tmp_path: Path, agents: int, **settings: str) -> Site:
-    """A stack of `agents` agents in a namespace of its own, with `settings` for every process (nothing started)."""
-    client = await own_namespace(env)
-    stack = Stack(tmp_path, env.client.service_client.config.target_host, agents=agents)
-    stack.env.update(TEMPORAL_NAMESPACE=client.namespace, ORCHESTRATOR_AUTO_PROCEED="true", **settings)
-    return Site(stack, client, make_engine(stack.env["DATABASE_URL"]))
-
-
-async def close_site(site: Site) -> None:
-    """Stop the processes, then delete every schedule the worker made and end what still runs."""
-    site.engine.dispose()
-    try:
-        site.stack.stop()
-    finally:
-        await clear_namespace(site.client, site.stack.schedule_ids())
-
-
-async def start_processes(site: Site, agents: list[int]) -> None:
-    """Sandbox, the agents (one after the other: the first creates the shared demo repository), web and worker;
-    returns once the web listens and the worker has registered the agents and set up every schedule."""
-    stack = site.stack
-    stack.start("sandbox", "sandbox", "serve")
-    for index in agents:
-        stack.start_agent(index)
-        await eventually(stack, lambda i=index: listening(stack.agent_addresses[i]), f"agent {index}")
-    stack.start("web", "web")
-    stack.start("worker", "worker")
-    await eventually(stack, lambda: bool(stack.rest("myself")), "the sandbox")
-    await eventually(stack, lambda: listening(f"127.0.0.1:{stack.env['WEB_PORT']}"), "the web process")
-
-    async def schedules_set_up() -> bool:
-        return all([await exists(site.client.get_schedule_handle(sid).describe()) for sid in stack.schedule_ids()])
-
-    await eventually(stack, schedules_set_up, "the worker's start-up (agents and schedules)", 60)
 
 
 @pytest.fixture

@@ -24,6 +24,15 @@ def test_a_fraction_of_requests() -> None:
     assert 230 < hits < 370
 
 
+def test_faults_with_fractions_add_up() -> None:
+    # 30 % 429 and, of the rest, one in seven 503: a request spared by the first may still meet the second.
+    faults = Faults(seed=7)
+    faults.add(Fault("429", count=None, fraction=0.3))
+    faults.add(Fault("503", count=None, fraction=1 / 7))
+    kinds = [getattr(faults.take_api("GET", "/rest/api/2/myself"), "kind", None) for _ in range(2000)]
+    assert 500 < kinds.count("429") < 700 and 140 < kinds.count("503") < 260
+
+
 @pytest.mark.parametrize(
     "data",
     [{"kind": "boom"}, {"kind": "503", "count": 0}, {"kind": "503", "fraction": 2}, {"kind": "503", "x": 1}, []],
