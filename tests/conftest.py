@@ -17,6 +17,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from app.config import Settings
 from app.store.migrate import upgrade
+from tests.chaos.report import write_report
 from tests.webhook_listener import Listener
 from workflows import search
 
@@ -144,3 +145,8 @@ def listener() -> Iterator[Listener]:
     server = Listener()
     yield server
     server.close()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """After the session: the chaos suite's figures to CHAOS_REPORT (docs/reliability.md under `make chaos`)."""
+    write_report()

@@ -4,15 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from tests.chaos.report import FIGURES, Figures, write_report
+from tests.chaos.report import FIGURES, Figures
 
 
 @pytest.fixture
 def figures() -> Figures:
     """Where a scenario records what it measured."""
     return FIGURES
-
-
-def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """After the session: docs/reliability.md from the figures (only under `make chaos`)."""
-    write_report()

@@ -4,12 +4,14 @@ signalled without a valid signature, and a delivery sent twice acts at most once
 from __future__ import annotations
 
 import json
+from collections import Counter
 from typing import Any
 
 from flask.testing import FlaskClient
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
+from tests.chaos.report import FIGURES, scale
 from tests.webhooks.conftest import FakeTemporal
 from tests.webhooks.jira_payloads import encode, fixture_names, load_jira_fixture, signed_headers
 
@@ -72,21 +74,37 @@ def headers(draw: st.DrawFn, body: bytes) -> tuple[dict[str, str], bool]:
     return sent, mode == "valid"
 
 
-@PROPERTY_SETTINGS
-@given(data=st.data(), body=BODIES)
 def test_no_input_gives_a_500_and_nothing_acts_without_a_valid_signature(
-    client: FlaskClient, fake_temporal: FakeTemporal, data: st.DataObject, body: bytes
+    client: FlaskClient, fake_temporal: FakeTemporal
 ) -> None:
     fake_temporal.live.add("orchestration-PAY-317")  # so signals reach a "run" and are recorded
-    sent, valid = data.draw(headers(body))
-    before = len(fake_temporal.calls)
-    response = client.post("/webhooks/jira", data=body, headers=sent)
-    event(f"answer {response.status_code}")
-    assert response.status_code in ANSWERS, response.get_data(as_text=True)
-    assert response.is_json
-    if not valid:
-        assert response.status_code == 401
-        assert len(fake_temporal.calls) == before
+    answers: Counter[int] = Counter()
+    unsigned = {"sent": 0, "effects": 0}
+
+    # 10,000 deliveries under `make chaos` (issue 13's chaos suite), 150 in `make test`.
+    @settings(PROPERTY_SETTINGS, max_examples=scale(10_000, 150))
+    @given(data=st.data(), body=BODIES)
+    def deliver(data: st.DataObject, body: bytes) -> None:
+        sent, valid = data.draw(headers(body))
+        before = len(fake_temporal.calls)
+        response = client.post("/webhooks/jira", data=body, headers=sent)
+        event(f"answer {response.status_code}")
+        answers[response.status_code] += 1
+        if not valid:
+            unsigned["sent"] += 1
+            unsigned["effects"] += len(fake_temporal.calls) - before
+        assert response.status_code in ANSWERS, response.get_data(as_text=True)
+        assert response.is_json
+        if not valid:
+            assert response.status_code == 401
+            assert len(fake_temporal.calls) == before
+
+    deliver()
+    scenario = "Fuzzed deliveries to POST /webhooks/jira (hypothesis; in-process web app, real database)"
+    FIGURES.add(scenario, "Deliveries (without a valid signature)", f"{sum(answers.values())} ({unsigned['sent']})")
+    FIGURES.add(scenario, "Answers", ", ".join(f"{n} × {status}" for status, n in sorted(answers.items())))
+    FIGURES.add(scenario, "5xx answers", sum(n for status, n in answers.items() if status >= 500), 0)
+    FIGURES.add(scenario, "Effects (Temporal calls) without a valid signature", unsigned["effects"], 0)
 
 
 @PROPERTY_SETTINGS
