@@ -75,9 +75,12 @@ def worker(_args: argparse.Namespace) -> int:
 def web(_args: argparse.Namespace) -> int:
     """Exec gunicorn with our config file (sync gthread workers; never gevent, which breaks asyncio)."""
     from app.web.factory import refuse_unsigned_webhooks
+    from app.web.login import session_key
 
     # Fail here, in one line, rather than inside every gunicorn worker.
-    refuse_unsigned_webhooks(Settings.from_env())
+    settings = Settings.from_env()
+    refuse_unsigned_webhooks(settings)
+    session_key(settings)
     gunicorn = shutil.which("gunicorn", path=str(Path(sys.executable).parent)) or "gunicorn"
     os.execv(gunicorn, [gunicorn, "-c", "python:app.web.gunicorn_conf", "app:create_app()"])
 
