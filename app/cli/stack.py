@@ -35,7 +35,7 @@ def banner(settings: Settings) -> str:
     names = processes(settings)
     lines = ["", "Jira Orchestrator — starting: " + ", ".join(names)]
     lines.append(f"  web (API, webhook, dashboard)  http://localhost:{settings.web_port}  (health: /healthz)")
-    lines.append("  dashboard login                orchestrator users add --account-id ID --name NAME (prints a token)")
+    lines.append("  dashboard login token          .venv/bin/orchestrator users add --account-id ID --name NAME")
     lines.append(f"  Jira webhook endpoint          http://localhost:{settings.web_port}/webhooks/jira")
     where = "local dev server, data in " + str(settings.var_dir / "temporal.db") if "temporal" in names else "remote"
     lines.append(f"  Temporal {settings.temporal.address} ({where}); UI {settings.temporal.ui_url}")

@@ -16,6 +16,7 @@ from flask import Blueprint, Flask, abort, g, redirect, render_template, request
 from flask.typing import ResponseReturnValue
 
 from app.config import ConfigError, Settings
+from app.services.checks import check_sessions
 from app.web.auth import SAFE_METHODS, session_identity, users
 
 log = logging.getLogger(__name__)
@@ -27,14 +28,10 @@ CSRF_FIELD = "csrf_token"
 
 def session_key(settings: Settings) -> str | None:
     """ORCHESTRATOR_SECRET_KEY; None in dev (sandbox Jira) without one; ConfigError for a real site without one."""
-    if settings.web.secret_key:
-        return settings.web.secret_key
-    if not settings.jira.uses_sandbox:
-        raise ConfigError(
-            f"ORCHESTRATOR_SECRET_KEY is unset for {settings.jira.url}: the web process will not start, since "
-            "console sessions could not be signed; set it to a long random value (make run writes one to .env)"
-        )
-    return None
+    sessions = check_sessions(settings.web, settings.jira)
+    if not sessions.ok:
+        raise ConfigError(sessions.detail)
+    return settings.web.secret_key or None
 
 
 def configure_sessions(app: Flask, settings: Settings) -> None:
