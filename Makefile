@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | md5sum | cut -c1-12)
 
-.PHONY: install run test lint bench migrate clean
+.PHONY: install run test lint bench migrate clean session-key
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
@@ -19,12 +19,18 @@ migrate: install
 	$(BIN)/orchestrator migrate
 
 # First run on the embedded defaults: a .env with a random webhook secret, so the sandbox Jira signs its
-# webhooks and the web app requires the signature, as with a real site. An existing .env is never touched.
+# webhooks and the web app requires the signature, as with a real site, and a random key that signs the
+# dashboard's session cookies (shared by every web worker). An existing .env only gets a missing session key.
 .env:
 	@echo "# Created by make run: the sandbox Jira and the web app share this webhook secret." > .env
 	@echo "JIRA_WEBHOOK_SECRET=$$($(PYTHON) -c 'import secrets; print(secrets.token_hex(24))')" >> .env
 
-run: .env migrate
+session-key: .env
+	@grep -q '^ORCHESTRATOR_SECRET_KEY=' .env || { \
+	  echo "# Added by make run: signs the dashboard's session cookies." >> .env; \
+	  echo "ORCHESTRATOR_SECRET_KEY=$$($(PYTHON) -c 'import secrets; print(secrets.token_hex(32))')" >> .env; }
+
+run: session-key migrate
 	@$(BIN)/python -m app.cli.stack banner
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/honcho start -f Procfile $$($(BIN)/python -m app.cli.stack processes)
 

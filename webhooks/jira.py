@@ -3,7 +3,8 @@
 Replays: a delivery is acted on once by its identifier, its comment and its body's hash, and not at all when its
 event is older than JIRA_WEBHOOK_MAX_AGE. Answers: 202 acted on (JSON says what), 200 ignored (JSON says why), 400
 malformed, 401 bad or missing signature, 413 over 1 MiB, 503 Temporal (or the database) unavailable, so Jira
-retries. Logs at info carry only the issue key, event name and delivery id.
+retries; 200 `disabled` while FEATURE_TEMPORAL_ENABLED=false. Logs at info carry only the issue key, event name
+and delivery id.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ log = logging.getLogger(__name__)
 
 bp = Blueprint("jira_webhooks", __name__)
 MAX_BODY_BYTES = 1024 * 1024
+TOO_LARGE = f"a Jira delivery is at most {MAX_BODY_BYTES} bytes"
 IDENTITY = "jira_bot_identity"
 
 
@@ -47,6 +49,9 @@ def receive_jira_webhook() -> ResponseReturnValue:
     body = _read_body()
     if settings.jira.webhook_secret:
         verify_jira_signature(body, request.headers.get("X-Hub-Signature"), settings.jira.webhook_secret)
+    if not settings.temporal.enabled:
+        # 200, not 503: Jira would retry a 5xx for hours, and nothing will change until the setting does.
+        return jsonify(outcome="disabled", reason="Temporal is disabled (FEATURE_TEMPORAL_ENABLED=false)"), 200
     event = read_jira_delivery(body, request.headers.get("X-Atlassian-Webhook-Identifier"), JIRA_INTENT_PARSERS)
     intent = intent_for(event, _rules(settings))
     if isinstance(intent, Ignored):
@@ -112,13 +117,13 @@ def _settle_quietly(
 def _read_body() -> bytes:
     """The raw body, read once; over MAX_BODY_BYTES by Content-Length or by what arrives is 413."""
     if (request.content_length or 0) > MAX_BODY_BYTES:
-        raise RequestEntityTooLarge()
+        raise RequestEntityTooLarge(TOO_LARGE)
     # A chunked stream has no Content-Length: werkzeug stops reading at max_content_length (without an error at
     # exactly that many bytes), so read one byte more than allowed to tell "at the limit" from "over it".
     request.max_content_length = MAX_BODY_BYTES + 1
     body = request.get_data(cache=False)
     if len(body) > MAX_BODY_BYTES:
-        raise RequestEntityTooLarge()
+        raise RequestEntityTooLarge(TOO_LARGE)
     return body
 
 

@@ -8,11 +8,11 @@ import os
 import sys
 from collections.abc import Sequence
 
-from app.cli import agent, ops, queue, runs, sandbox
+from app.cli import agent, ops, queue, runs, sandbox, users
 from app.config import ConfigError
 
 # Each module adds its sub-commands; a handler takes the parsed args and returns an exit code.
-COMMAND_MODULES = [ops, runs, sandbox, agent, queue]
+COMMAND_MODULES = [ops, runs, sandbox, agent, queue, users]
 
 
 def build_parser() -> argparse.ArgumentParser:

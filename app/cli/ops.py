@@ -45,7 +45,14 @@ def migrate(args: argparse.Namespace) -> int:
 
 def check(_args: argparse.Namespace) -> int:
     """Check each dependency; exit 1 when any does not work."""
-    from app.services.checks import check_database, check_jira, check_notify, check_temporal, check_webhooks
+    from app.services.checks import (
+        check_database,
+        check_jira,
+        check_notify,
+        check_sessions,
+        check_temporal,
+        check_webhooks,
+    )
     from app.store.db import make_engine
     from app.temporal.gateway import TemporalGateway
 
@@ -56,6 +63,7 @@ def check(_args: argparse.Namespace) -> int:
         check_database(make_engine(settings.database_url)),
         check_jira(settings.jira),
         check_webhooks(settings.jira),
+        check_sessions(settings.web, settings.jira),
         check_notify(settings.notify),
     ]
     gateway.close()
@@ -75,9 +83,12 @@ def worker(_args: argparse.Namespace) -> int:
 def web(_args: argparse.Namespace) -> int:
     """Exec gunicorn with our config file (sync gthread workers; never gevent, which breaks asyncio)."""
     from app.web.factory import refuse_unsigned_webhooks
+    from app.web.login import session_key
 
     # Fail here, in one line, rather than inside every gunicorn worker.
-    refuse_unsigned_webhooks(Settings.from_env())
+    settings = Settings.from_env()
+    refuse_unsigned_webhooks(settings)
+    session_key(settings)
     gunicorn = shutil.which("gunicorn", path=str(Path(sys.executable).parent)) or "gunicorn"
     os.execv(gunicorn, [gunicorn, "-c", "python:app.web.gunicorn_conf", "app:create_app()"])
 

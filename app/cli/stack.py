@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 from app.config import Settings
+from app.store.db import describe_url
 
 
 def procfile(path: Path = Path("Procfile")) -> list[str]:
@@ -34,10 +35,11 @@ def banner(settings: Settings) -> str:
     names = processes(settings)
     lines = ["", "Jira Orchestrator — starting: " + ", ".join(names)]
     lines.append(f"  web (API, webhook, dashboard)  http://localhost:{settings.web_port}  (health: /healthz)")
+    lines.append("  dashboard login token          .venv/bin/orchestrator users add --account-id ID --name NAME")
     lines.append(f"  Jira webhook endpoint          http://localhost:{settings.web_port}/webhooks/jira")
     where = "local dev server, data in " + str(settings.var_dir / "temporal.db") if "temporal" in names else "remote"
     lines.append(f"  Temporal {settings.temporal.address} ({where}); UI {settings.temporal.ui_url}")
-    lines.append(f"  database                       {settings.database_url}")
+    lines.append(f"  database                       {describe_url(settings.database_url)}")
     jira = f"sandbox Jira {settings.jira.url}" if settings.jira.uses_sandbox else f"Jira {settings.jira.url}"
     lines.append(f"  Jira                           {jira}")
     lines.append("  Ctrl-C stops every process.")

@@ -33,6 +33,7 @@ from app.config.parsing import (
     parse_url,
 )
 from app.config.queue import QueueSettings, queue_settings
+from app.config.web import WebSettings, web_settings
 
 T = TypeVar("T")
 
@@ -154,6 +155,7 @@ class Settings:
     web_port: int = 8000
     web_workers: int = 2
     web_threads: int = 4
+    web: WebSettings = field(default_factory=WebSettings)
     worker_shutdown_grace: timedelta = timedelta(seconds=30)
     # Where `orchestrator worker` serves the Temporal SDK's Prometheus metrics (ip:port); None = not served.
     worker_metrics_address: str | None = None
@@ -188,6 +190,7 @@ def _build(env: Mapping[str, str]) -> Settings:
     log_level = text("LOG_LEVEL", "INFO").upper()
     if log_level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
         raise ConfigError(f"LOG_LEVEL: expected DEBUG, INFO, WARNING or ERROR, got {log_level!r}")
+    web_threads = get("WEB_THREADS", lambda n, raw: parse_int(n, raw, 1), 4)
     return Settings(
         database_url=database_url,
         var_dir=var_dir,
@@ -235,7 +238,8 @@ def _build(env: Mapping[str, str]) -> Settings:
         log_level=log_level,
         web_port=get("WEB_PORT", lambda n, raw: parse_int(n, raw, 1), 8000),
         web_workers=get("WEB_WORKERS", lambda n, raw: parse_int(n, raw, 1), 2),
-        web_threads=get("WEB_THREADS", lambda n, raw: parse_int(n, raw, 1), 4),
+        web_threads=web_threads,
+        web=web_settings(get, text, web_threads),
         worker_shutdown_grace=get("WORKER_SHUTDOWN_GRACE", parse_duration, timedelta(seconds=30)),
         worker_metrics_address=get("WORKER_METRICS_ADDRESS", parse_bind_address, None),
     )
@@ -278,6 +282,7 @@ __all__ = [
     "QueueSettings",
     "Settings",
     "TemporalSettings",
+    "WebSettings",
     "parse_duration",
     "parse_host_port",
 ]

@@ -9,7 +9,7 @@ from alembic.script import ScriptDirectory
 from jira import JIRAError
 from sqlalchemy import Engine
 
-from app.config import JiraSettings, NotifySettings
+from app.config import JiraSettings, NotifySettings, WebSettings
 from app.jira_gateway.client import build_client
 from app.store.db import describe_url, ping
 from app.store.migrate import alembic_config
@@ -72,6 +72,22 @@ def check_webhooks(settings: JiraSettings) -> Check:
         f"JIRA_WEBHOOK_SECRET is unset for {settings.url}: the web process will not start, since anyone who can "
         "reach it could approve a run; set the webhook's secret (or JIRA_WEBHOOK_ALLOW_UNSIGNED=true to accept the "
         "risk)",
+    )
+
+
+def check_sessions(web: WebSettings, jira: JiraSettings) -> Check:
+    """Are dashboard sessions signed with a configured key? A real site needs ORCHESTRATOR_SECRET_KEY."""
+    if web.secret_key:
+        return Check("sessions", True, "dashboard sessions are signed with ORCHESTRATOR_SECRET_KEY")
+    if jira.uses_sandbox:
+        return Check(
+            "sessions", True, "ORCHESTRATOR_SECRET_KEY is unset: each web process makes up its own (sandbox only)"
+        )
+    return Check(
+        "sessions",
+        False,
+        f"ORCHESTRATOR_SECRET_KEY is unset for {jira.url}: the web process will not start, since dashboard sessions "
+        "could not be signed; set it to a long random value (make run writes one to .env)",
     )
 
 

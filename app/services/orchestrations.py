@@ -1,7 +1,8 @@
 """Starting, steering and reading orchestrations: the use cases the CLI, the HTTP API and the console share.
 
 The webhook path signals (fire-and-forget); this path sends the workflow's updates, so the caller learns at once
-whether a command was accepted, and the operator (CLI shell or API token holder) is trusted. Every Temporal call
+whether a command was accepted. The operator (CLI shell, service token) is trusted; a named user is checked by
+the run as a Jira commenter is. Every Temporal call
 is app/temporal/control.py's.
 """
 
@@ -32,12 +33,20 @@ class OrchestrationService:
         return self.temporal.call(lambda client: control.start_or_find(client, task_queue, input))
 
     def command(
-        self, issue_key: str, verb: str, actor: str, text: str = "", source: Source = Source.CLI
+        self,
+        issue_key: str,
+        verb: str,
+        actor: str,
+        text: str = "",
+        source: Source = Source.CLI,
+        trusted: bool = True,
     ) -> CommandResult:
-        """Send a validated command; a command that does not fit the run's state comes back not accepted."""
+        """Send a validated command; a command that does not fit the run's state comes back not accepted.
+
+        `trusted=False` (a named user's account id as `actor`) has the run check them as it checks a commenter."""
         if verb not in control.UPDATE_VERBS:
             raise ValueError(f"unknown command {verb!r}; expected one of {', '.join(control.UPDATE_VERBS)}")
-        context = CommandContext(actor=actor, source=source, trusted=True)
+        context = CommandContext(actor=actor, source=source, trusted=trusted)
         # The API's and the CLI's text is the command's whole argument (a phase, for /retry).
         word = text.strip().upper() or None
         return self.temporal.call(lambda client: control.update(client, issue_key, verb, context, text, word))

@@ -207,3 +207,17 @@ class NotificationDelivery(Base):
     last_error: Mapped[str | None] = mapped_column(CleanText())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class User(Base):
+    """A named person with a personal token (stored only as its SHA-256) mapped to their Jira account id."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    account_id: Mapped[str] = mapped_column(String(128))
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # Revoked rows stay, so the audit trail keeps who a past actor was; the token no longer opens anything.
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

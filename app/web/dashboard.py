@@ -1,4 +1,4 @@
-"""A small read-only dashboard: recent runs, and one run's phases, gate, failure and agent jobs."""
+"""A small read-only dashboard behind the console login: recent runs, and one run's phases, gate, failure and jobs."""
 
 from __future__ import annotations
 
@@ -12,8 +12,10 @@ from app.services.orchestrations import OrchestrationService
 from app.store.models import AgentJob, Orchestration
 from app.temporal.control import NoRun
 from app.temporal.gateway import TemporalUnavailable
+from app.web.login import require_login
 
 bp = Blueprint("dashboard", __name__)
+bp.before_request(require_login)
 
 
 @bp.get("/")

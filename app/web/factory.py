@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, jsonify
+from flask import Flask, jsonify, request
 from flask.typing import ResponseReturnValue
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from app.config import ConfigError, Settings
 from app.config.logs import configure_logging
@@ -17,6 +17,8 @@ from app.web.api import bp as api_bp
 from app.web.dashboard import bp as dashboard_bp
 from app.web.health import bp as health_bp
 from app.web.live import bp as live_bp
+from app.web.login import bp as login_bp
+from app.web.login import configure_sessions
 from app.web.metrics import bp as metrics_bp
 from app.web.queue_api import bp as queue_api_bp
 from webhooks.jira import bp as jira_webhooks_bp
@@ -30,6 +32,9 @@ def create_app(settings: Settings | None = None, temporal: TemporalGateway | Non
     refuse_unsigned_webhooks(settings)
     configure_logging(settings.log_level)
     app = Flask(__name__)
+    configure_sessions(app, settings)
+    # Every body is small (API JSON, the login form); the Jira webhook sets its own 1 MiB limit per request.
+    app.config["MAX_CONTENT_LENGTH"] = settings.web.max_body_bytes
     engine = make_engine(settings.database_url)
     # Extensions are how blueprints (and webhooks/) reach shared objects without importing app/.
     app.extensions["settings"] = settings
@@ -41,8 +46,10 @@ def create_app(settings: Settings | None = None, temporal: TemporalGateway | Non
     app.register_blueprint(api_bp)
     app.register_blueprint(live_bp)
     app.register_blueprint(queue_api_bp)
+    app.register_blueprint(login_bp)
     app.register_blueprint(dashboard_bp)
     app.register_blueprint(jira_webhooks_bp)
+    app.register_error_handler(RequestEntityTooLarge, _too_large)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected_error)
     return app
@@ -57,6 +64,13 @@ def refuse_unsigned_webhooks(settings: Settings) -> None:
 
 def _http_error(err: HTTPException) -> ResponseReturnValue:
     return jsonify(error=err.name, detail=err.description), err.code or 500
+
+
+def _too_large(err: RequestEntityTooLarge) -> ResponseReturnValue:
+    detail = err.description
+    if detail == RequestEntityTooLarge.description:  # werkzeug's own words name no limit: say which one
+        detail = f"the request body is over {request.max_content_length} bytes (WEB_MAX_BODY_BYTES)"
+    return jsonify(error=err.name, detail=detail), 413
 
 
 def _unexpected_error(err: Exception) -> ResponseReturnValue:

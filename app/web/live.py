@@ -9,16 +9,22 @@ Stage changes (the seed's stage-change events): when a line's stage differs from
 that line. A reconnect learns the stage it last saw from the line at its cursor, so it neither misses a change
 nor repeats one, except when the connection drops between a stage event and its line (it carries that line's id
 as `line_id`, so a client can tell).
+
+A stream holds one web thread while it is open, so each process serves at most WEB_MAX_STREAMS of them at once
+(the other threads stay free for Jira's webhooks); one more is answered 503 with Retry-After. Streams need a
+bearer token or a console session, as every route here does.
 """
 
 from __future__ import annotations
 
 import json
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, jsonify, request, stream_with_context
+from flask.blueprints import BlueprintSetupState
 from flask.typing import ResponseReturnValue
 from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -35,6 +41,38 @@ POLL = 0.5
 KEEPALIVE = 15.0
 STREAM_MAX = 300.0  # seconds one stream may hold a web thread; EventSource reconnects with Last-Event-ID
 ENDED = frozenset({"completed", "failed", "cancelled"})
+SLOTS = "live_stream_slots"
+RETRY_AFTER = 5  # seconds; EventSource itself retries after its `retry:` delay
+
+
+class StreamSlots:
+    """The open live streams of this process, at most `limit` at once."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.open = 0
+        self._lock = threading.Lock()
+
+    def take(self) -> Callable[[], None] | None:
+        """Take a slot if one is free; returns its give-back, which frees it once however often it is called."""
+        with self._lock:
+            if self.open >= self.limit:
+                return None
+            self.open += 1
+        given_back = threading.Event()
+
+        def give_back() -> None:
+            with self._lock:
+                if not given_back.is_set():
+                    given_back.set()
+                    self.open -= 1
+
+        return give_back
+
+
+@bp.record_once
+def _make_slots(state: BlueprintSetupState) -> None:
+    state.app.extensions[SLOTS] = StreamSlots(state.app.extensions["settings"].web.max_streams)
 
 
 def _job_id(raw: str) -> str:
@@ -118,12 +156,26 @@ def stream_job_logs(job_id: str) -> ResponseReturnValue:
     after_id = _int_arg("after_id", 0, 2**62)
     seconds = float(_int_arg("timeout", int(STREAM_MAX), int(STREAM_MAX)))
     factory: sessionmaker[Session] = current_app.extensions["session_factory"]
-    events = _follow(factory, job_id, after_id, seconds)
-    return Response(
-        stream_with_context(events),
+    slots: StreamSlots = current_app.extensions[SLOTS]
+    give_back = slots.take()
+    if give_back is None:
+        busy = f"{slots.limit} live streams are open on this web process (WEB_MAX_STREAMS); try again shortly"
+        return jsonify(error=busy), 503, {"Retry-After": str(RETRY_AFTER)}
+    response = Response(
+        stream_with_context(_holding(give_back, _follow(factory, job_id, after_id, seconds))),
         mimetype="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
+    # Freed when the stream ends, or when the server closes the response (the client went, or it was never read).
+    response.call_on_close(give_back)
+    return response
+
+
+def _holding(give_back: Callable[[], None], events: Iterator[str]) -> Iterator[str]:
+    try:
+        yield from events
+    finally:
+        give_back()
 
 
 def _follow(factory: sessionmaker[Session], job_id: str, after_id: int, seconds: float) -> Iterator[str]:

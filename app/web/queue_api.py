@@ -1,4 +1,5 @@
-"""The queue's HTTP API (bearer token as in app/web/api.py): a project's queue, a job's workflow status, cancel a job.
+"""The queue's HTTP API (bearer token as in app/web/api.py, the actor is the token's user): a project's queue, a
+job's workflow status, cancel a job.
 
 `GET /api/projects/<projectKey>/queue` (the seed's `/api/orgs/:orgId/queue`), `GET /api/jobs/<jobId>/workflow-status`,
 `POST /api/jobs/<jobId>/cancel`.
@@ -15,7 +16,7 @@ from flask.typing import ResponseReturnValue
 from app.jobqueue.edits import QueueError
 from app.services.queue import NoJob, QueueService
 from app.temporal.gateway import TemporalUnavailable
-from app.web.auth import require_token
+from app.web.auth import current_identity, require_token
 
 bp = Blueprint("queue_api", __name__, url_prefix="/api")
 bp.before_request(require_token)
@@ -76,5 +77,5 @@ def job_workflow_status(job_id: str) -> ResponseReturnValue:
 @bp.post("/jobs/<job_id>/cancel")
 def cancel_job(job_id: str) -> ResponseReturnValue:
     """Cancel a job: removed when queued (202), its workflow cancelled when running (202), 409 when it has ended."""
-    outcome = service().cancel(_job(job_id), "api")
+    outcome = service().cancel(_job(job_id), current_identity().name)
     return jsonify(asdict(outcome)), 202

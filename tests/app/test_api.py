@@ -3,57 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
-import pytest
 from flask.testing import FlaskClient
-from temporalio.testing import WorkflowEnvironment
 
 from app.web.factory import create_app
+from tests.app.conftest import AUTH, TOKEN, call, wait_for_gate
+from tests.app.web_login import add_user, log_in
 from tests.conftest import free_port, make_settings
-from tests.workflows.conftest import running_worker
-from tests.workflows.fakes import FakeAgent, FakeJira
-
-TOKEN = "api-token-for-tests"
-AUTH = {"Authorization": f"Bearer {TOKEN}"}
-
-
-@pytest.fixture
-async def api(
-    temporal_env: WorkflowEnvironment, task_queue: str, sqlite_url: str, tmp_path: Path
-) -> AsyncIterator[FlaskClient]:
-    address = temporal_env.client.service_client.config.target_host
-    settings = make_settings(
-        tmp_path,
-        DATABASE_URL=sqlite_url,
-        TEMPORAL_ADDRESS=address,
-        TEMPORAL_TASK_QUEUE=task_queue,
-        ORCHESTRATOR_API_TOKEN=TOKEN,
-        ORCHESTRATOR_GATES="EXPLORE",
-    )
-    app = create_app(settings)
-    async with running_worker(temporal_env.client, task_queue, sqlite_url, FakeJira(), FakeAgent()):
-        yield app.test_client()
-    app.extensions["temporal"].close()
-    app.extensions["db_engine"].dispose()
-
-
-async def call(client: FlaskClient, method: str, url: str, **kwargs: Any) -> Any:
-    """Flask's test client is sync and the gateway waits on Temporal: keep the test's loop free meanwhile."""
-    return await asyncio.to_thread(getattr(client, method), url, **kwargs)
-
-
-async def wait_for_gate(client: FlaskClient, key: str) -> dict[str, Any]:
-    deadline = time.monotonic() + 20
-    while True:
-        response = await call(client, "get", f"/api/orchestrations/{key}", headers=AUTH)
-        if response.status_code == 200 and response.json["pending_gate"]:
-            return dict(response.json)
-        assert time.monotonic() < deadline, response.json
-        await asyncio.sleep(0.1)
+from tests.workflows.fakes import APPROVER
 
 
 async def test_token_is_required(api: FlaskClient) -> None:
@@ -86,6 +44,8 @@ async def test_start_read_steer_and_dashboard(api: FlaskClient) -> None:
     assert refused.status_code == 409
     assert "nothing to approve" in refused.json["message"]
 
+    assert (await call(api, "get", "/orchestrations/API-7")).status_code == 302  # the dashboard needs a login
+    await asyncio.to_thread(log_in, api, add_user(api.application, "rita", APPROVER))
     page = await call(api, "get", "/orchestrations/API-7")
     assert page.status_code == 200
     assert b"EXPLORE" in page.data

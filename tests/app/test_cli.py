@@ -40,13 +40,23 @@ def test_web_refuses_a_real_site_without_a_webhook_secret_in_one_line(tmp_path: 
     )
 
 
+def test_web_refuses_a_real_site_without_a_session_key_in_one_line(tmp_path: Path) -> None:
+    site = {"JIRA_BASE_URL": "https://acme.atlassian.net", "JIRA_EMAIL": "b@acme.test", "JIRA_WEBHOOK_SECRET": "s"}
+    result = run(tmp_path, "web", **site)
+    assert result.returncode == 2
+    assert result.stderr.strip().startswith(
+        "orchestrator: configuration error: ORCHESTRATOR_SECRET_KEY is unset for https://acme.atlassian.net"
+    )
+
+
 def test_check_says_what_works_and_what_does_not(tmp_path: Path) -> None:
     assert run(tmp_path, "migrate").returncode == 0
     result = run(tmp_path, "check", TEMPORAL_ADDRESS="nowhere:1")
     assert result.returncode == 1
     lines = dict(line[5:].split(":", 1) for line in result.stdout.strip().splitlines())
-    assert set(lines) == {"temporal", "database", "jira", "webhooks", "notify"}
+    assert set(lines) == {"temporal", "database", "jira", "webhooks", "sessions", "notify"}
     assert lines["notify"].strip().startswith("disabled")
+    assert "each web process makes up its own (sandbox only)" in lines["sessions"]
     assert "unsigned deliveries accepted (sandbox Jira only" in lines["webhooks"]
     assert result.stdout.count("FAIL") == 2  # Temporal and the (absent) sandbox Jira
     assert "nowhere:1" in lines["temporal"] and "does not resolve" in lines["temporal"]

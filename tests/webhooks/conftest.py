@@ -97,6 +97,7 @@ def webhook_settings(tmp_path: Path, database_url: str, **env: str) -> Settings:
         "ORCHESTRATOR_APPROVE_STATUS": APPROVE_STATUS,
         "ORCHESTRATOR_GATES": "EXPLORE,PLAN,TEST",
         "TEMPORAL_TASK_QUEUE": "webhook-tests",
+        "ORCHESTRATOR_SECRET_KEY": "webhook-tests-session-key-of-32-chars",
     }
     values.update(env)
     return make_settings(tmp_path, **{k: v for k, v in values.items() if v is not None})

@@ -304,11 +304,17 @@ def test_real_gateway_with_temporal_down_is_503(tmp_path: Path, sqlite_url: str)
         app.extensions["db_engine"].dispose()
 
 
-def test_temporal_disabled_is_503(make_app: Callable[..., Flask], fake_temporal: FakeTemporal) -> None:
+def test_temporal_disabled_is_200_disabled_so_jira_does_not_retry(
+    make_app: Callable[..., Flask], fake_temporal: FakeTemporal
+) -> None:
     client = make_app(FEATURE_TEMPORAL_ENABLED="false").test_client()
     body = fixture_body("issue_created__with_label")
-    assert client.post("/webhooks/jira", data=body, headers=signed_headers(body, "d")).status_code == 503
+    response = client.post("/webhooks/jira", data=body, headers=signed_headers(body, "d"))
+    assert response.status_code == 200
+    assert response.json["outcome"] == "disabled" and "FEATURE_TEMPORAL_ENABLED=false" in response.json["reason"]
     assert fake_temporal.calls == []
+    unsigned = client.post("/webhooks/jira", data=body, headers={"Content-Type": "application/json"})
+    assert unsigned.status_code == 401  # still authenticated first
 
 
 def test_database_unavailable_is_503(tmp_path: Path, fake_temporal: FakeTemporal) -> None:
