@@ -20,6 +20,7 @@ from typing import Protocol, TypeVar
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from app.jira_gateway.errors import JiraError
 from app.jira_gateway.models import ApproverDecision, Attachment, IssueSnapshot, TransitionOutcome
 
 T = TypeVar("T")
@@ -128,7 +129,9 @@ def _classified() -> Iterator[None]:
         raise
     except Exception as err:
         name = type(err).__name__
-        raise ApplicationError(str(err), type=name, non_retryable=name in PERMANENT) from err
+        # Jira's status goes along as the one detail, so a revoked token (401) reads apart from a missing permission.
+        status = [err.status] if isinstance(err, JiraError) and err.status is not None else []
+        raise ApplicationError(str(err), *status, type=name, non_retryable=name in PERMANENT) from err
 
 
 @contextmanager

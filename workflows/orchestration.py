@@ -14,7 +14,7 @@ from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflow
 from workflows.job_types import ErrorKind, JobInput, JobResult
 from workflows.messages import OrchestrationInput, RunStatus
 from workflows.notifier import Notifier
-from workflows.outcomes import NEEDS_APPROVAL_LABEL, RUNNING_LABEL, RunOutcomes
+from workflows.outcomes import NEEDS_APPROVAL_LABEL, RUNNING_LABEL, RunOutcomes, jira_refusal_cause
 from workflows.phases import MAX_FIX_ROUNDS, PHASE_ORDER, PHASE_SPECS
 from workflows.policies import DB_RETRY, SEED_RETRY, SHORT
 from workflows.queued_jobs import QueuedJobs
@@ -131,7 +131,7 @@ class OrchestrationWorkflow(QueuedJobs, RunOutcomes):
             message = cause.message if isinstance(cause, ApplicationError) else str(cause or err)
             denied = isinstance(cause, ApplicationError) and cause.type == "AuthenticationError"
             if workflow.patched("unreadable-issue-is-reported"):
-                return Failure(None, Cause.PERMISSION if denied else Cause.JIRA, f"cannot read the issue: {message}")
+                return Failure(None, jira_refusal_cause(cause), f"cannot read the issue: {message}")
             raise ApplicationError(
                 f"cannot read {self.input.issue_key}: {message}", type="RunPERMISSION" if denied else "RunJIRA"
             ) from err

@@ -12,6 +12,7 @@ from dataclasses import asdict
 from datetime import timedelta
 
 from temporalio import workflow
+from temporalio.exceptions import ApplicationError
 
 from workflows import search
 from workflows.commands import retry_phase
@@ -37,6 +38,14 @@ DONE_LABEL = "ai-done"
 NOTIFY_DRAIN = timedelta(minutes=30)
 
 
+def jira_refusal_cause(error: BaseException | None) -> Cause:
+    """The cause of a Jira refusal: authentication for a refused token (401), permission for a missing right."""
+    if not isinstance(error, ApplicationError) or error.type != "AuthenticationError":
+        return Cause.JIRA
+    # The activity sends Jira's status as the one detail; runs from before it have none (read as permission).
+    return Cause.AUTHENTICATION if list(error.details)[:1] == [401] else Cause.PERMISSION
+
+
 class RunOutcomes(SteeringHandlers, RunNotices):
     """Endings, failure reports, status comment, records and checkpoints of `OrchestrationWorkflow`."""
 
@@ -50,7 +59,7 @@ class RunOutcomes(SteeringHandlers, RunNotices):
 
     def _jira_failure(self, phase: str | None) -> Failure:
         fatal = self.reporter.fatal
-        cause = Cause.PERMISSION if fatal is not None and fatal.type == "AuthenticationError" else Cause.JIRA
+        cause = jira_refusal_cause(fatal)
         return Failure(phase, cause, f"Jira refused a write: {fatal.message if fatal else 'unknown error'}")
 
     def _job_failure(self, phase: str, result: JobResult) -> Failure:
@@ -170,15 +179,11 @@ class RunOutcomes(SteeringHandlers, RunNotices):
         await self._record()
         reporter = self.reporter
         try:
-            await workflow.wait_condition(
-                lambda: reporter.idle or reporter.fatal is not None, timeout=timedelta(days=1)
-            )
+            await workflow.wait_condition(lambda: reporter.settled, timeout=timedelta(days=1))
             await workflow.wait_condition(workflow.all_handlers_finished, timeout=timedelta(minutes=10))
             if workflow.patched("drain-delivers-late-answers"):
                 # A handler that finished last may have queued its answer: deliver it before the run closes.
-                await workflow.wait_condition(
-                    lambda: reporter.idle or reporter.fatal is not None, timeout=timedelta(minutes=10)
-                )
+                await workflow.wait_condition(lambda: reporter.settled, timeout=timedelta(minutes=10))
         except TimeoutError:
             workflow.logger.warning("jira.outbox.undelivered count=%d", len(self.reporter.queue))
         if not self.notifier.idle:  # (runs without notifications never wait here: no new command in their history)

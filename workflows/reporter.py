@@ -7,6 +7,9 @@ or the status comment is refused, nothing can be said on the issue any more, and
 the workflow as `fatal` (the run ends failed, with that cause); any other write (a transition, labels, the PR
 link) is dropped, said on the issue in a comment, and the rest is still delivered (a refused transition with a
 fallback label adds the label instead). Runs from before that rule keep the old one: any refusal was fatal.
+Once a comment is refused for good the outbox is "muted": nothing more is said, but the label changes and
+transitions still queued (and those of the failure: the blocked status and label) are delivered, so the board
+still shows the run blocked when Jira takes no comment (runs from before that: the queue was dropped).
 Each write is idempotent on the Jira side (status comment id in an issue property, comment event keys,
 transition checks, remote-link global ids), so a retry after a lost answer changes nothing twice.
 """
@@ -98,6 +101,7 @@ class JiraReporter:
         self.busy = False
         self.fatal: ApplicationError | None = None
         self.refused: set[str] = set()  # kinds of write Jira refused for good, that the run went on without
+        self.muted = False  # a comment was refused for good: say nothing more, still mark the issue
         self.delivered = 0
 
     @property
@@ -105,8 +109,15 @@ class JiraReporter:
         """True when nothing is queued or in flight."""
         return not self.queue and not self.busy
 
+    @property
+    def settled(self) -> bool:
+        """True when nothing more will be delivered: idle, or stopped by a refusal with nothing left it may send."""
+        return self.idle or (self.fatal is not None and not self.muted)
+
     def status(self, body: str) -> None:
         """Queue the status comment's new body; an older body still queued is replaced, not sent."""
+        if self.muted:
+            return
         payload = StatusCommentInput(issue_key=self.issue_key, run_key=self.run_key, body=body)
         # The head may be in flight; only a body still waiting behind it can be replaced.
         for item in self.queue[1:] if self.busy else self.queue:
@@ -117,6 +128,8 @@ class JiraReporter:
 
     def comment(self, event_key: str, body: str) -> None:
         """Queue a comment that Jira must show exactly once for this event key."""
+        if self.muted:
+            return
         self.queue.append(Item(CommentOnce(self.issue_key, f"{self.run_key}:{event_key}", body)))
 
     def transition(self, status: str, fallback_label: str | None = None) -> None:
@@ -129,6 +142,8 @@ class JiraReporter:
 
     def attach(self, filename: str, text: str) -> None:
         """Queue a text to attach to the issue as `filename` (once)."""
+        if self.muted:
+            return
         self.queue.append(Item(AttachmentInput(self.issue_key, filename, text)))
 
     def remote_link(self, global_id: str, url: str, title: str) -> None:
@@ -138,6 +153,12 @@ class JiraReporter:
     def _refused(self, item: Item, cause: ApplicationError) -> None:
         """A write Jira refused for good: fatal when it was something to say, else said and skipped."""
         said = isinstance(item.payload, StatusCommentInput | CommentOnce)
+        if said and workflow.patched("refused-comment-still-marks-issue"):
+            self.fatal, self.muted = cause, True
+            self.queue = [
+                i for i in self.queue if isinstance(i.payload, TransitionInput | LabelChange | RemoteLinkInput)
+            ]
+            return
         if said or not workflow.patched("outbox-skips-refused-writes"):
             self.fatal = cause
             self.queue.clear()
@@ -158,7 +179,7 @@ class JiraReporter:
         """Deliver forever (the workflow cancels this task when the run ends and the queue is empty)."""
         backoff = timedelta(seconds=5)
         while True:
-            await workflow.wait_condition(lambda: bool(self.queue) and self.fatal is None)
+            await workflow.wait_condition(lambda: bool(self.queue) and (self.fatal is None or self.muted))
             item = self.queue[0]
             self.busy = True
             try:

@@ -31,6 +31,7 @@ class Cause(StrEnum):
     AGENT = "agent"
     TESTS = "tests"
     PERMISSION = "permission"
+    AUTHENTICATION = "authentication"
     JIRA = "Jira"
     TIMEOUT = "timeout"
 
