@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import time
+import tomllib
 import urllib.request
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
@@ -30,6 +31,7 @@ from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
+from app.agent_server.profiles import SHIPPED
 from app.config import SANDBOX_BOT_EMAIL, SANDBOX_BOT_TOKEN
 from app.store.db import make_engine
 from tests.conftest import free_port
@@ -264,3 +266,23 @@ async def start_processes(site: Site, agents: list[int]) -> None:
         return all([await exists(site.client.get_schedule_handle(sid).describe()) for sid in stack.schedule_ids()])
 
     await eventually(stack, schedules_set_up, "the worker's start-up (agents and schedules)", 60)
+
+
+# EXPLORE waits for this file before running the demo's explore step, so the test can stop the agent while the
+# job's command is surely running (the demo's steps take a fraction of a second). Everything else is the demo.
+DEMO_EXPLORE = 'run = ["{python}", "-m", "app.agent_server.demo", "explore", "{job_file}"]'
+GATED_EXPLORE = (
+    'run = ["sh", "-c", '
+    '\'while [ ! -e "$0" ]; do sleep 0.1; done; exec "$1" -m app.agent_server.demo explore "$2"\', '
+    '"{gate}", "{{python}}", "{{job_file}}"]'
+)
+
+
+def gated_demo_profile(folder: Path, gate: Path) -> Path:
+    """The shipped demo profile, except that EXPLORE waits until `gate` exists."""
+    demo = (SHIPPED / "demo.toml").read_text()
+    assert demo.count(DEMO_EXPLORE) == 1, "the demo profile's EXPLORE changed; update this test's gate"
+    path = folder / "gated-demo.toml"
+    path.write_text(demo.replace(DEMO_EXPLORE, GATED_EXPLORE.format(gate=gate)))
+    assert tomllib.loads(path.read_text())["commands"]["EXPLORE"]["run"][0] == "sh"
+    return path

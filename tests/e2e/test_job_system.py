@@ -23,7 +23,6 @@ import asyncio
 import contextlib
 import itertools
 import time
-import tomllib
 from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -36,10 +35,10 @@ from temporalio.testing import WorkflowEnvironment
 
 from app.agent_client.proto import agent_pb2 as pb
 from app.agent_server.jobs import Journal
-from app.agent_server.profiles import SHIPPED
 from app.sandbox.people import SandboxPerson
 from app.store.models import Agent, AgentJob, JobLog
-from tests.e2e.harness import Site, Stack, close_site, eventually, open_site, start_processes
+from tests.chaos.report import FIGURES
+from tests.e2e.harness import Site, Stack, close_site, eventually, gated_demo_profile, open_site, start_processes
 from workflows.agent_health import AgentHealthCheckWorkflow
 from workflows.ids import workflow_id_for
 from workflows.messages import RunStatus
@@ -236,26 +235,6 @@ async def test_two_agents_run_ten_issues_of_two_projects_each_job_once_in_queue_
     print(f"ten runs, {len(rows)} jobs on two agents: Done after {done_after:.1f}s")
 
 
-# EXPLORE waits for this file before running the demo's explore step, so the test can stop the agent while the
-# job's command is surely running (the demo's steps take a fraction of a second). Everything else is the demo.
-DEMO_EXPLORE = 'run = ["{python}", "-m", "app.agent_server.demo", "explore", "{job_file}"]'
-GATED_EXPLORE = (
-    'run = ["sh", "-c", '
-    '\'while [ ! -e "$0" ]; do sleep 0.1; done; exec "$1" -m app.agent_server.demo explore "$2"\', '
-    '"{gate}", "{{python}}", "{{job_file}}"]'
-)
-
-
-def gated_demo_profile(folder: Path, gate: Path) -> Path:
-    """The shipped demo profile, except that EXPLORE waits until `gate` exists."""
-    demo = (SHIPPED / "demo.toml").read_text()
-    assert demo.count(DEMO_EXPLORE) == 1, "the demo profile's EXPLORE changed; update this test's gate"
-    path = folder / "gated-demo.toml"
-    path.write_text(demo.replace(DEMO_EXPLORE, GATED_EXPLORE.format(gate=gate)))
-    assert tomllib.loads(path.read_text())["commands"]["EXPLORE"]["run"][0] == "sh"
-    return path
-
-
 @pytest.fixture
 async def one_agent(temporal_env: WorkflowEnvironment, tmp_path: Path) -> AsyncIterator[Site]:
     """Sandbox Jira, one agent (EXPLORE gated on `<tmp>/release-explore`), web and worker; the job system's
@@ -404,10 +383,12 @@ async def test_an_agent_killed_mid_job_goes_offline_its_job_is_requeued_and_work
     comments = bot_comments(stack, key)
     assert sum(c.startswith(STATUS_HEADING) for c in comments) == 1
     assert sum(c.startswith(lost) for c in comments) == 1
-    print(
-        f"offline {offline_after:.1f}s and requeued {recovered_after:.1f}s after the kill, back online "
-        f"{back_after:.1f}s after it; Done {time.monotonic() - started:.1f}s after the label"
-    )
+    # Also a figure of the chaos suite (docs/reliability.md): an agent killed mid-job and restarted.
+    scenario = "An agent SIGKILLed mid-job and started again on its address (tests/e2e/test_job_system.py)"
+    FIGURES.add(scenario, "Run ended as it should, the job done once (1 recovery, one result)", "yes", "yes")
+    FIGURES.add(scenario, "Kill → agent offline / job requeued / agent back online (s)",
+                f"{offline_after:.1f} / {recovered_after:.1f} / {back_after:.1f}")  # fmt: skip
+    FIGURES.add(scenario, "Label → Done (s)", round(time.monotonic() - started))
 
 
 async def _async_eq(value: Awaitable[object], expected: object) -> bool:
