@@ -3,11 +3,14 @@
 Exactly once: the bot stamps each comment it posts with a comment property `orchestrator.event` =
 `{"key": <event key>}` in the same POST that creates it (Jira stores `properties` atomically with the comment),
 and before posting it looks for a comment carrying that key. A retry after a POST whose answer was lost therefore
-finds the first comment instead of adding a second.
+finds the first comment instead of adding a second. Only stamps on comments the bot wrote count: anyone may set
+a property on their own comment, and a forged stamp must not suppress the bot's comment.
 
 Status comment: the comment's id is kept in the issue property `orchestrator.status.<run key>`; later calls edit
-that comment. If the property is missing (a crash between the POST and the PUT), the event-key stamp finds the
-comment; if the comment was deleted, a new one is created and the property re-pointed.
+that comment, after checking the bot wrote it (anyone who may edit the issue may set the property, and must not
+redirect the bot's edits to their own comment). If the property is missing (a crash between the POST and the
+PUT), the event-key stamp finds the comment; if the comment was deleted, a new one is created and the property
+re-pointed.
 """
 
 from __future__ import annotations
@@ -62,7 +65,7 @@ class CommentOps:
         prop = status_property_key(run_key)
         pointer = self._read_issue_property(issue_key, prop)
         comment_id = str(pointer.get("comment_id", "")) if isinstance(pointer, dict) else ""
-        if comment_id:
+        if comment_id and self._written_by_bot(issue_key, comment_id):
             try:
                 self.edit(issue_key, comment_id, body)
                 return comment_id
@@ -81,6 +84,14 @@ class CommentOps:
     def edit(self, issue_key: str, comment_id: str, body: str) -> None:
         """Replace a comment's body without notifying watchers (a status comment changes often)."""
         self.http.put(f"issue/{issue_key}/comment/{comment_id}", {"body": body}, notifyUsers="false")
+
+    def _written_by_bot(self, issue_key: str, comment_id: str) -> bool:
+        """Whether the comment exists and the bot wrote it (a pointer to anyone else's comment is not followed)."""
+        try:
+            raw = self.http.get(f"issue/{issue_key}/comment/{comment_id}")
+        except JiraNotFound:
+            return False  # deleted: post a new one and re-point the property
+        return bool((raw.get("author") or {}).get("accountId") == self.bot_account_id())
 
     def _create(self, issue_key: str, event_key: str, body: str) -> str:
         created = self.http.post(
@@ -108,14 +119,16 @@ class CommentOps:
     def _parse(self, issue_key: str, raw: dict[str, Any]) -> Comment:
         author = (raw.get("author") or {}).get("accountId")
         body = raw.get("body")
+        by_bot = author == self.bot_account_id()
         comment = Comment(
             id=str(raw["id"]),
             author=author,
             body=body if isinstance(body, str) else "",
             created=str(raw.get("created", "")),
-            event_key=_event_key(raw.get("properties") or []),
+            # A stamp counts only on the bot's own comments: a user's comment carrying one is someone's forgery.
+            event_key=_event_key(raw.get("properties") or []) if by_bot else None,
         )
-        if "properties" not in raw and author == self.bot_account_id():
+        if "properties" not in raw and by_bot:
             # Properties were not expanded (a site that ignores expand=properties): ask for the stamp itself.
             stamp = self._read_comment_property(comment.id)
             key = stamp.get("key") if isinstance(stamp, dict) else None

@@ -30,6 +30,7 @@ from tests.jira_gateway.conftest import (
     TOKEN,
     attachment_json,
     attachments_body,
+    comment,
     comments_page,
     issue_body,
 )
@@ -62,6 +63,7 @@ def test_each_activity_maps_to_its_gateway_call(gateway: JiraGateway, rsps: resp
     rsps.get(ISSUE, json=issue_body(labels=["x"]))
     rsps.put(ISSUE, status=204)
     rsps.get(f"{ISSUE}/properties/orchestrator.status.r1", json={"key": "k", "value": {"comment_id": "4"}})
+    rsps.get(f"{ISSUE}/comment/4", json=comment("4", author=BOT))
     rsps.put(f"{ISSUE}/comment/4", json={"id": "4"})
     rsps.get(f"{ISSUE}/comment", json=comments_page([]))
     rsps.post(f"{ISSUE}/comment", json={"id": "5"}, status=201)

@@ -90,19 +90,21 @@ def test_status_comment_is_created_then_edited_in_place(gateway: JiraGateway, rs
     assert gateway.upsert_status_comment("PAY-1", "run-1", "v1") == "300"
     assert _sent(rsps, "PUT", "properties/orchestrator.status.run-1") == [{"run_key": "run-1", "comment_id": "300"}]
     rsps.replace(responses.GET, prop, json={"key": "orchestrator.status.run-1", "value": {"comment_id": "300"}})
+    rsps.get(f"{API}/issue/PAY-1/comment/300", json=comment("300", author=BOT))
     rsps.put(f"{API}/issue/PAY-1/comment/300", json={"id": "300"})
     assert gateway.upsert_status_comment("PAY-1", "run-1", "v2") == "300"
     assert _sent(rsps, "PUT", "/comment/300") == [{"body": "v2"}]
-    assert "notifyUsers=false" in next(c.request.url for c in rsps.calls if "/comment/300" in c.request.url)
+    edits = [c.request.url for c in rsps.calls if c.request.method == "PUT" and "/comment/300" in c.request.url]
+    assert "notifyUsers=false" in edits[0]
     assert len(_sent(rsps, "POST", "/comment")) == 1
 
 
 def test_status_comment_deleted_by_someone_is_posted_again(gateway: JiraGateway, rsps: responses.RequestsMock) -> None:
     prop = f"{API}/issue/PAY-1/properties/orchestrator.status.run-1"
     rsps.get(prop, json={"key": "orchestrator.status.run-1", "value": {"comment_id": "300"}})
-    rsps.put(
-        f"{API}/issue/PAY-1/comment/300", status=404, json={"errorMessages": ["Can not find a comment"], "errors": {}}
-    )
+    gone = {"errorMessages": ["Can not find a comment"], "errors": {}}
+    rsps.get(f"{API}/issue/PAY-1/comment/300", status=404, json=gone)
+    rsps.put(f"{API}/issue/PAY-1/comment/300", status=404, json=gone)
     rsps.get(f"{API}/issue/PAY-1/comment", json=comments_page([]))
     rsps.post(f"{API}/issue/PAY-1/comment", json={"id": "301"}, status=201)
     rsps.put(prop, status=200)
@@ -196,3 +198,29 @@ def test_bot_account_id_is_asked_once(jira_settings: object, clock: FakeClock, r
     rsps.get(f"{API}/myself", json={"accountId": "557058:me"})
     assert gateway.bot_account_id() == gateway.bot_account_id() == "557058:me"
     assert len(rsps.calls) == 1
+
+
+def test_a_forged_stamp_on_a_users_comment_does_not_suppress_the_bots_comment(
+    gateway: JiraGateway, rsps: responses.RequestsMock
+) -> None:
+    # Issue 13 finding 10: anyone may set a property on their own comment; only the bot's stamps count.
+    forged = comment("5", body="nothing to see", author="acc-mallory", event="gate:EXPLORE")
+    rsps.get(f"{API}/issue/PAY-1/comment", json=comments_page([forged]))
+    rsps.post(f"{API}/issue/PAY-1/comment", json={"id": "77"}, status=201)
+    assert gateway.post_comment_once("PAY-1", "gate:EXPLORE", "⏸️ waiting") == "77"
+    assert len(_sent(rsps, "POST", "/comment")) == 1
+    assert gateway.list_comments("PAY-1")[0].event_key is None
+
+
+def test_a_status_pointer_to_a_users_comment_is_not_edited(gateway: JiraGateway, rsps: responses.RequestsMock) -> None:
+    # Issue 13 finding 10: the issue property is writable by anyone who may edit the issue; the bot checks the author.
+    prop = f"{API}/issue/PAY-1/properties/orchestrator.status.run-1"
+    rsps.get(prop, json={"key": "orchestrator.status.run-1", "value": {"comment_id": "400"}})
+    rsps.get(f"{API}/issue/PAY-1/comment/400", json=comment("400", author="acc-mallory"))
+    mallory = comment("400", author="acc-mallory", event="status:run-1")  # a forged stamp too
+    rsps.get(f"{API}/issue/PAY-1/comment", json=comments_page([mallory]))
+    rsps.post(f"{API}/issue/PAY-1/comment", json={"id": "401"}, status=201)
+    rsps.put(prop, status=200)
+    assert gateway.upsert_status_comment("PAY-1", "run-1", "v1") == "401"
+    assert not any(c.request.method == "PUT" and "/comment/400" in c.request.url for c in rsps.calls)
+    assert _sent(rsps, "PUT", "properties/orchestrator.status") == [{"run_key": "run-1", "comment_id": "401"}]
