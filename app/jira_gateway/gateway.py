@@ -40,7 +40,7 @@ class JiraGateway:
         self._bot_lock = threading.Lock()
         self.issues = IssueOps(self.http)
         self.comments = CommentOps(self.http, self._bot_account_id_once)
-        self.attachments = AttachmentOps(self.http)
+        self.attachments = AttachmentOps(self.http, self._bot_account_id_once)
         self.approvers = ApproverCheck(
             self.http, approval or ApprovalPolicy(), self._bot_account_id_once, self.issues.read_issue
         )

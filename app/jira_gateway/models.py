@@ -57,9 +57,10 @@ class ApproverDecision:
 
 @dataclass(frozen=True)
 class Attachment:
-    """A file attached to an issue: its id, name, size in bytes and where its content is."""
+    """A file attached to an issue: its id, name, size in bytes, where its content is, and who attached it."""
 
     id: str
     filename: str
     size: int
     content_url: str = ""
+    author: str | None = None  # an account id

@@ -107,7 +107,7 @@ def test_attach_text_returns_the_attachment(gateway: JiraGateway, rsps: response
     attached = ActivityEnvironment().run(
         JiraActivities(gateway).attach_text, AttachmentInput("PAY-1", PLAN_NAME, PLAN_TEXT)
     )
-    assert attached == Attachment("10100", PLAN_NAME, len(PLAN_TEXT.encode()), f"{API}/attachment/content/10100")
+    assert attached == Attachment("10100", PLAN_NAME, len(PLAN_TEXT.encode()), f"{API}/attachment/content/10100", BOT)
 
 
 def test_an_attachment_too_large_for_jira_is_not_retried(gateway: JiraGateway, rsps: responses.RequestsMock) -> None:
