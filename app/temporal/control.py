@@ -38,6 +38,7 @@ from workflows.messages import (
     RejectInput,
     ResumeInput,
     RetryInput,
+    RunLimits,
     Source,
     StatusInput,
 )
@@ -197,6 +198,12 @@ def orchestration_input(
             mention=list(settings.notify.mention),
             webhook=settings.notify.webhook_url is not None,
             approvers=[a for a in orch.approvers if is_cloud_account_id(a)],
+        ),
+        limits=RunLimits(
+            max_rejects=settings.limits.max_rejects,
+            max_retries=settings.limits.max_retries,
+            refusal_quiet_seconds=int(settings.limits.refusal_quiet.total_seconds()),
+            history_events=settings.limits.continue_as_new_events,
         ),
     )
 
