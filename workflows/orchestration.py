@@ -7,7 +7,6 @@ import contextlib
 import json
 from dataclasses import asdict, replace
 from datetime import timedelta
-from typing import NoReturn
 
 from temporalio import workflow
 from temporalio.converter import value_to_type
@@ -31,6 +30,10 @@ with workflow.unsafe.imports_passed_through():
     from activities.jobs import JobActivities, NewJob
     from activities.records import RecordActivities, RunLinksInput
     from workflows.job_execution import JobExecutionWorkflow
+
+
+# How long a run past its history limit waits for its queued Jira writes and notifications before continuing as new.
+CONTINUE_DRAIN = timedelta(minutes=10)
 
 
 @workflow.defn
@@ -157,7 +160,7 @@ class OrchestrationWorkflow(QueuedJobs, RunOutcomes):
             if not await self._wait_unpaused():
                 return self._stopped(phase)
             if self._history_is_long():
-                await self._continue_as_new(index)
+                await self._continue_as_new(index)  # returns only when the writes could not be drained in time
             if phase == "FIX":  # FIX only runs inside the TEST loop
                 index += 1
                 continue
@@ -391,11 +394,20 @@ class OrchestrationWorkflow(QueuedJobs, RunOutcomes):
         info, limit = workflow.info(), self.input.limits.history_events
         return info.is_continue_as_new_suggested() or (limit > 0 and info.get_current_history_length() >= limit)
 
-    async def _continue_as_new(self, next_phase: int) -> NoReturn:
+    async def _continue_as_new(self, next_phase: int) -> None:
         """Continue as a new run that starts at `next_phase`, once every queued write, notification and handler is
-        done (nothing half-sent is left behind, and nothing is sent twice: the keys stay this run's)."""
+        done (nothing half-sent is left behind, and nothing is sent twice: the keys stay this run's). Jira or the
+        chat down for longer than CONTINUE_DRAIN: go on in this run, and try again at the next phase boundary."""
         reporter = self.reporter
-        await workflow.wait_condition(lambda: reporter.idle and self.notifier.idle and workflow.all_handlers_finished())
+        try:
+            await workflow.wait_condition(
+                lambda: reporter.idle and self.notifier.idle and workflow.all_handlers_finished(),
+                timeout=CONTINUE_DRAIN,
+                timeout_summary="draining before continue-as-new",
+            )
+        except TimeoutError:
+            workflow.logger.warning("run.continue-as-new-postponed queued=%d", len(reporter.queue))
+            return
         carried = ContinuedRun(
             self.state,
             self.memory,
@@ -404,15 +416,12 @@ class OrchestrationWorkflow(QueuedJobs, RunOutcomes):
             self.notifier.run_key,
             sorted(reporter.refused),
         )
-        workflow.logger.info("run.continue-as-new next=%s events=%d", PHASE_ORDER[next_phase], _events())
+        events = workflow.info().get_current_history_length()
+        workflow.logger.info("run.continue-as-new next=%s events=%d", PHASE_ORDER[next_phase], events)
         workflow.continue_as_new(replace(self.input, continued=asdict(carried)))
 
     def _next_phase(self, index: int) -> str | None:
         return PHASE_ORDER[index + 1] if index + 1 < len(PHASE_ORDER) else None
-
-
-def _events() -> int:
-    return workflow.info().get_current_history_length()
 
 
 def phase_output(phase: str, result: JobResult) -> str:
