@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
 from typing import Any
 
 from app.jira_gateway.client import JiraTransport
 from app.jira_gateway.errors import JiraNotFound
-from app.jira_gateway.models import Comment
+from app.jira_gateway.models import Comment, QuietAnswer
 
 EVENT_PROPERTY = "orchestrator.event"
 STATUS_PROPERTY_PREFIX = "orchestrator.status."
@@ -53,12 +54,16 @@ class CommentOps:
                 return comment
         return None
 
-    def post_once(self, issue_key: str, event_key: str, body: str) -> str:
-        """Post `body` unless a comment for `event_key` exists; return the comment's id either way."""
-        existing = self.find_by_event(issue_key, event_key)
+    def post_once(self, issue_key: str, event_key: str, body: str, quiet: QuietAnswer | None = None) -> str:
+        """Post `body` unless a comment for `event_key` exists; return the comment's id either way. With `quiet`,
+        post nothing (and return "") when the bot answered the same person a moment before."""
+        comments = self.list_comments(issue_key)
+        existing = next((c for c in comments if c.event_key == event_key), None)
         if existing is not None:
             return existing.id
-        return self._create(issue_key, event_key, body)
+        if quiet is not None and _answered_lately(comments, quiet):
+            return ""
+        return self._create(issue_key, event_key, body, quiet.key if quiet is not None else None)
 
     def upsert_status(self, issue_key: str, run_key: str, body: str) -> str:
         """Create the run's status comment once, then edit it in place; return its id."""
@@ -93,10 +98,10 @@ class CommentOps:
             return False  # deleted: post a new one and re-point the property
         return bool((raw.get("author") or {}).get("accountId") == self.bot_account_id())
 
-    def _create(self, issue_key: str, event_key: str, body: str) -> str:
+    def _create(self, issue_key: str, event_key: str, body: str, quiet_key: str | None = None) -> str:
+        stamp = {"key": event_key} | ({"quiet": quiet_key} if quiet_key is not None else {})
         created = self.http.post(
-            f"issue/{issue_key}/comment",
-            {"body": body, "properties": [{"key": EVENT_PROPERTY, "value": {"key": event_key}}]},
+            f"issue/{issue_key}/comment", {"body": body, "properties": [{"key": EVENT_PROPERTY, "value": stamp}]}
         )
         return str(created["id"])
 
@@ -120,20 +125,20 @@ class CommentOps:
         author = (raw.get("author") or {}).get("accountId")
         body = raw.get("body")
         by_bot = author == self.bot_account_id()
-        comment = Comment(
+        # A stamp counts only on the bot's own comments: a user's comment carrying one is someone's forgery.
+        stamp = _stamp(raw.get("properties") or []) if by_bot else {}
+        if "properties" not in raw and by_bot:
+            # Properties were not expanded (a site that ignores expand=properties): ask for the stamp itself.
+            read = self._read_comment_property(str(raw["id"]))
+            stamp = read if isinstance(read, dict) else {}
+        return Comment(
             id=str(raw["id"]),
             author=author,
             body=body if isinstance(body, str) else "",
             created=str(raw.get("created", "")),
-            # A stamp counts only on the bot's own comments: a user's comment carrying one is someone's forgery.
-            event_key=_event_key(raw.get("properties") or []) if by_bot else None,
+            event_key=_text(stamp.get("key")),
+            quiet_key=_text(stamp.get("quiet")),
         )
-        if "properties" not in raw and by_bot:
-            # Properties were not expanded (a site that ignores expand=properties): ask for the stamp itself.
-            stamp = self._read_comment_property(comment.id)
-            key = stamp.get("key") if isinstance(stamp, dict) else None
-            return Comment(comment.id, author, comment.body, comment.created, key if isinstance(key, str) else None)
-        return comment
 
     def _read_issue_property(self, issue_key: str, prop: str) -> Any:
         try:
@@ -148,9 +153,31 @@ class CommentOps:
             return None
 
 
-def _event_key(properties: list[dict[str, Any]]) -> str | None:
+def _stamp(properties: list[dict[str, Any]]) -> dict[str, Any]:
     for prop in properties:
         value = prop.get("value")
-        if prop.get("key") == EVENT_PROPERTY and isinstance(value, dict) and isinstance(value.get("key"), str):
-            return str(value["key"])
-    return None
+        if prop.get("key") == EVENT_PROPERTY and isinstance(value, dict):
+            return value
+    return {}
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _answered_lately(comments: list[Comment], quiet: QuietAnswer) -> bool:
+    """Whether the bot answered `quiet.key` within `quiet.seconds` before the comment being answered was written."""
+    asked = next((_when(c.created) for c in comments if c.id == quiet.comment_id), None)
+    if asked is None:  # the comment is gone (or not a comment): measure from the newest one
+        asked = max((w for w in (_when(c.created) for c in comments) if w is not None), default=None)
+    if asked is None:
+        return False
+    since = asked - timedelta(seconds=quiet.seconds)
+    return any(c.quiet_key == quiet.key and (w := _when(c.created)) is not None and w > since for c in comments)
+
+
+def _when(created: str) -> datetime | None:
+    try:
+        return datetime.fromisoformat(created)
+    except ValueError:
+        return None

@@ -86,7 +86,7 @@ def test_a_slow_jira_call_heartbeats_so_a_dead_worker_is_noticed(monkeypatch: py
     monkeypatch.setattr(jira_activities, "HEARTBEAT_EVERY", 0.02)
 
     class SlowGateway:
-        def post_comment_once(self, issue_key: str, event_key: str, body: str) -> str:
+        def post_comment_once(self, issue_key: str, event_key: str, body: str, quiet: object = None) -> str:
             time.sleep(0.3)  # a Jira answer that takes a while (or the gateway waiting out a Retry-After)
             return "7"
 

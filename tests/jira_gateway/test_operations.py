@@ -9,6 +9,7 @@ import responses
 from responses import matchers
 
 from app.jira_gateway import JiraGateway, ValidationError
+from app.jira_gateway.models import QuietAnswer
 from tests.jira_gateway.conftest import API, BOT, FakeClock, comment, comments_page, issue_body, make_gateway
 
 
@@ -224,3 +225,38 @@ def test_a_status_pointer_to_a_users_comment_is_not_edited(gateway: JiraGateway,
     assert gateway.upsert_status_comment("PAY-1", "run-1", "v1") == "401"
     assert not any(c.request.method == "PUT" and "/comment/400" in c.request.url for c in rsps.calls)
     assert _sent(rsps, "PUT", "properties/orchestrator.status") == [{"run_key": "run-1", "comment_id": "401"}]
+
+
+def _stamped(
+    cid: str, created: str, author: str = BOT, quiet: str | None = None, event: str = "e"
+) -> dict[str, object]:
+    value: dict[str, object] = {"key": event} | ({"quiet": quiet} if quiet else {})
+    raw = comment(cid, author=author) | {"created": created}
+    return raw | {"properties": [{"key": "orchestrator.event", "value": value}]}
+
+
+QUIET = QuietAnswer("acc-mallory", 600, "900")
+
+
+def test_a_person_answered_a_moment_before_is_not_answered_again(
+    gateway: JiraGateway, rsps: responses.RequestsMock
+) -> None:
+    # Issue 13 finding 9: a flood of unknown commands gets one answer per person per quiet window.
+    answered = _stamped("800", "2026-01-01T09:00:00.000+0000", quiet="acc-mallory", event="answer-to-799")
+    spam = comment("900", author="acc-mallory") | {"created": "2026-01-01T09:05:00.000+0000"}
+    rsps.get(f"{API}/issue/PAY-1/comment", json=comments_page([answered, spam]))
+    assert gateway.post_comment_once("PAY-1", "answer-to-900", "ℹ️ …", QUIET) == ""
+    assert not _sent(rsps, "POST", "/comment")
+
+
+def test_a_person_is_answered_again_after_the_quiet_window(gateway: JiraGateway, rsps: responses.RequestsMock) -> None:
+    answered = _stamped("800", "2026-01-01T09:00:00.000+0000", quiet="acc-mallory", event="answer-to-799")
+    forged = _stamped("850", "2026-01-01T09:14:00.000+0000", author="acc-mallory", quiet="acc-mallory")
+    later = comment("900", author="acc-mallory") | {"created": "2026-01-01T09:15:00.000+0000"}
+    rsps.get(f"{API}/issue/PAY-1/comment", json=comments_page([answered, forged, later]))
+    rsps.post(f"{API}/issue/PAY-1/comment", json={"id": "901"}, status=201)
+    assert gateway.post_comment_once("PAY-1", "answer-to-900", "ℹ️ …", QUIET) == "901"
+    (sent,) = _sent(rsps, "POST", "/comment")
+    assert sent["properties"] == [
+        {"key": "orchestrator.event", "value": {"key": "answer-to-900", "quiet": "acc-mallory"}}
+    ]

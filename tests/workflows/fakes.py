@@ -13,7 +13,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.agent_types import AgentCommand, AgentOutcome, CredentialRefs, CredentialsRequest
-from app.jira_gateway.models import ApproverDecision, Attachment, IssueSnapshot, TransitionOutcome
+from app.jira_gateway.models import ApproverDecision, Attachment, IssueSnapshot, QuietAnswer, TransitionOutcome
 from workflows.messages import CommandContext, Source
 from workflows.phases import PHASE_SPECS
 from workflows.results import PHASE_KEYS, PhaseResult, from_document
@@ -70,7 +70,7 @@ class FakeJira:
         self.status_edits += 1
         return f"status-{run_key}"
 
-    def post_comment_once(self, issue_key: str, event_key: str, body: str) -> str:
+    def post_comment_once(self, issue_key: str, event_key: str, body: str, quiet: QuietAnswer | None = None) -> str:
         self._check()
         if event_key not in self.comments:
             self.comments[event_key] = body
