@@ -22,6 +22,7 @@ from temporalio.exceptions import ApplicationError
 
 from app.jira_gateway.errors import JiraError
 from app.jira_gateway.models import ApproverDecision, Attachment, IssueSnapshot, TransitionOutcome
+from app.jira_gateway.models import QuietAnswer as QuietAnswer  # the answer workflow builds one (re-exported)
 
 T = TypeVar("T")
 
@@ -42,11 +43,13 @@ class StatusCommentInput:
 
 @dataclass(frozen=True)
 class CommentOnce:
-    """A comment Jira must show exactly once for `event_key`."""
+    """A comment Jira must show exactly once for `event_key` (with `quiet`: held back when the same person was
+    answered a moment before)."""
 
     issue_key: str
     event_key: str
     body: str
+    quiet: QuietAnswer | None = None
 
 
 @dataclass(frozen=True)
@@ -107,7 +110,7 @@ class JiraPort(Protocol):
     """What the activities need of the gateway (app/jira_gateway.JiraGateway)."""
 
     def upsert_status_comment(self, issue_key: str, run_key: str, body: str) -> str: ...
-    def post_comment_once(self, issue_key: str, event_key: str, body: str) -> str: ...
+    def post_comment_once(self, issue_key: str, event_key: str, body: str, quiet: QuietAnswer | None = None) -> str: ...
     def transition_to(
         self, issue_key: str, status_name: str, fallback_label: str | None = None
     ) -> TransitionOutcome: ...
@@ -182,9 +185,10 @@ class JiraActivities:
 
     @activity.defn
     def post_comment_once(self, comment: CommentOnce) -> str:
-        """Post a comment at most once per event key; returns its id."""
+        """Post a comment at most once per event key; returns its id ("" when `quiet` held it back)."""
         g = self.gateway
-        return str(self._call(lambda: g.post_comment_once(comment.issue_key, comment.event_key, comment.body)))
+        c = comment
+        return str(self._call(lambda: g.post_comment_once(c.issue_key, c.event_key, c.body, c.quiet)))
 
     @activity.defn
     def transition_issue(self, move: TransitionInput) -> TransitionOutcome:

@@ -16,6 +16,11 @@ from app.temporal.control import COMMAND_WORDS
 
 # Notes and feedback travel in workflow history and agent prompts: keep them bounded.
 MAX_TEXT = 4000
+# A comment may be tens of thousands of characters of mentions: only its start is read (the text kept is MAX_TEXT
+# anyway), at most this many leading mentions are skipped, and they are skipped by position, not by re-slicing the
+# line after each one (which was quadratic in the line's length).
+MAX_READ = 4 * MAX_TEXT
+MAX_MENTIONS = 5
 MENTION = re.compile(r"\[~accountid:([^\]\s]{1,128})\]\s*[,:]?\s*")
 COMMAND = re.compile(r"/([A-Za-z]+)(?=\s|$)")
 
@@ -45,16 +50,22 @@ class NotACommand:
 
 def parse_command(body: str, bot_account_id: str | None) -> Command | UnknownCommand | NotACommand:
     """Read the command on the first non-blank line of a comment body."""
-    lines = body.strip().splitlines()
+    lines = body.lstrip()[:MAX_READ].strip().splitlines()
     if not lines:
         return NotACommand("empty comment")
-    line = lines[0].strip()
-    while (mention := MENTION.match(line)) is not None:
+    line, start = lines[0].strip(), 0
+    for _ in range(MAX_MENTIONS + 1):
+        mention = MENTION.match(line, start)
+        if mention is None:
+            break
         # Until the bot's account id is known, any leading mention is let through: the workflow still checks
         # who sent the command, and refuses the bot's own.
         if bot_account_id is not None and mention.group(1) != bot_account_id:
             return NotACommand("the first line mentions someone other than the bot")
-        line = line[mention.end() :]
+        start = mention.end()
+    else:
+        return NotACommand(f"more than {MAX_MENTIONS} mentions before the command")
+    line = line[start:]
     match = COMMAND.match(line)
     if match is None:
         return NotACommand("no command on the first line")

@@ -53,17 +53,19 @@ def dispatch(intent: Intent, delivery_id: str) -> Dispatched:
                 temporal.call(lambda c: control.signal(c, origin.issue_key, verb, context, text, argument))
             except control.NoRun:
                 if origin.comment_id is not None:  # a person asked in a comment: say there is no run (once)
-                    _answer(temporal, settings, origin, control.no_run_answer(verb))
+                    _answer(temporal, settings, origin, control.no_run_answer(verb), "no-run")
                 raise
             return Dispatched(verb, workflow_id)
         case UnknownCommandWritten(word=word):
-            return _answer(temporal, settings, origin, control.unknown_command_answer(word))
+            return _answer(temporal, settings, origin, control.unknown_command_answer(word), "unknown")
 
 
-def _answer(temporal: TemporalGateway, settings: Settings, origin: Origin, text: str) -> Dispatched:
+def _answer(temporal: TemporalGateway, settings: Settings, origin: Origin, text: str, kind: str) -> Dispatched:
     comment_id = origin.comment_id or origin.delivery_id
     task_queue = settings.temporal.task_queue
-    temporal.call(lambda c: control.answer(c, task_queue, origin.issue_key, comment_id, text))
+    # A flood of comments gets one answer of each kind per person per ORCHESTRATOR_REFUSAL_QUIET.
+    key, quiet = f"{kind}:{origin.actor}", int(settings.limits.refusal_quiet.total_seconds())
+    temporal.call(lambda c: control.answer(c, task_queue, origin.issue_key, comment_id, text, key, quiet))
     return Dispatched("answer", answer_workflow_id(origin.issue_key, comment_id))
 
 

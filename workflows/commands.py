@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from workflows.messages import RunStatus
 from workflows.phases import PHASE_ORDER
 from workflows.state import OrchestrationState
+from workflows.wiki import inline
 
 FINISHED = {RunStatus.COMPLETED, RunStatus.CANCELLED}
 
@@ -26,12 +27,20 @@ def can_approve(state: OrchestrationState) -> Verdict:
     return Verdict(True, f"approved {state.pending_gate}")
 
 
-def can_reject(state: OrchestrationState, feedback: str) -> Verdict:
-    """A rejection needs a waiting gate and feedback to redo the phase with."""
-    if state.pending_gate is None:
+def can_reject(state: OrchestrationState, feedback: str, max_rejects: int = 0) -> Verdict:
+    """A rejection needs a waiting gate, feedback to redo the phase with, and the phase under its cap (0: none)."""
+    phase = state.pending_gate
+    if phase is None:
         return Verdict(False, f"nothing to reject: no gate is waiting (the run is {_describe(state)})")
     if not feedback.strip():
         return Verdict(False, "a rejection needs feedback: {{/reject <what to change>}}")
+    rejected = sum(1 for a in state.approvals if a.phase == phase and a.decision == "reject")
+    if max_rejects and rejected >= max_rejects:
+        return Verdict(
+            False,
+            f"{phase} was already rejected {rejected} times, the most a phase may be: {{{{/approve}}}} it, or "
+            "{{/cancel}} the run and start again with a clearer issue",
+        )
     return Verdict(True, f"{state.pending_gate} will be redone with your feedback")
 
 
@@ -58,12 +67,18 @@ def can_cancel(state: OrchestrationState) -> Verdict:
     return Verdict(True, "cancelling: the running agent job is stopped and the run ends")
 
 
-def can_retry(state: OrchestrationState, phase: str | None) -> Verdict:
-    """Retry needs a failed (blocked) run and, if given, a known phase."""
+def can_retry(state: OrchestrationState, phase: str | None, max_retries: int = 0) -> Verdict:
+    """Retry needs a failed (blocked) run, if given a known phase, and the run under its cap (0: none)."""
     if state.status != RunStatus.FAILED:
         return Verdict(False, f"nothing to retry: the run is {_describe(state)}")
     if phase is not None and phase.upper() not in PHASE_ORDER:
-        return Verdict(False, f"unknown phase {phase!r}; phases are {', '.join(PHASE_ORDER)}")
+        return Verdict(False, f"unknown phase {inline(phase, 40)}; phases are {', '.join(PHASE_ORDER)}")
+    if max_retries and state.retries >= max_retries:
+        return Verdict(
+            False,
+            f"the run was already retried {state.retries} times, the most a run may be: {{{{/cancel}}}} it, and "
+            "add the trigger label again to start a new run",
+        )
     target = retry_phase(state, phase)
     return Verdict(True, f"retrying from {target}")
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 PHASES = ("EXPLORE", "PLAN", "CODE", "TEST", "FIX", "DOCUMENT")
 DEFAULT_GATES = ("EXPLORE", "PLAN")
@@ -63,6 +64,22 @@ class NotifyPolicy:
 
 
 @dataclass(frozen=True)
+class RunLimits:
+    """What bounds a run's history (issue 13 finding 9); 0 turns a limit off, as for runs started before it existed.
+
+    `max_rejects`: rejections per phase (ORCHESTRATOR_MAX_REJECTS); `max_retries`: `/retry`s per run
+    (ORCHESTRATOR_MAX_RETRIES); `refusal_quiet_seconds`: a person refused is answered once, then ignored (counted)
+    for this long (ORCHESTRATOR_REFUSAL_QUIET); `history_events`: continue as new at the next phase boundary past
+    this many history events (ORCHESTRATOR_CONTINUE_AS_NEW_EVENTS), besides when Temporal suggests it.
+    """
+
+    max_rejects: int = 0
+    max_retries: int = 0
+    refusal_quiet_seconds: int = 0
+    history_events: int = 0
+
+
+@dataclass(frozen=True)
 class OrchestrationInput:
     """Start an issue's orchestration (`orchestration-<KEY>`)."""
 
@@ -83,6 +100,10 @@ class OrchestrationInput:
     # started before the setting existed: their input has no such field.
     board_labels: bool = False
     notify: NotifyPolicy = field(default_factory=NotifyPolicy)
+    limits: RunLimits = field(default_factory=RunLimits)
+    # Set only by the run itself when it continues as new: a `ContinuedRun` (workflows/run_base.py) as its fields,
+    # since this module sits below the state it carries.
+    continued: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)

@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import timedelta
 
 from temporalio import workflow
+from temporalio.converter import value_to_type
 from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError, FailureError
 
 from workflows.job_types import ErrorKind, JobInput, JobResult
@@ -21,7 +22,7 @@ from workflows.queued_jobs import QueuedJobs
 from workflows.report import gate_attachment, gate_comment, phase_prompt
 from workflows.reporter import JiraReporter
 from workflows.results import figures, plan_lines
-from workflows.run_base import Decision, RunMemory
+from workflows.run_base import ContinuedRun, Decision, RunMemory
 from workflows.state import Approval, Cause, Failure, OrchestrationResult, OrchestrationState, Outcome, PhaseRecord
 
 with workflow.unsafe.imports_passed_through():
@@ -29,6 +30,10 @@ with workflow.unsafe.imports_passed_through():
     from activities.jobs import JobActivities, NewJob
     from activities.records import RecordActivities, RunLinksInput
     from workflows.job_execution import JobExecutionWorkflow
+
+
+# How long a run past its history limit waits for its queued Jira writes and notifications before continuing as new.
+CONTINUE_DRAIN = timedelta(minutes=10)
 
 
 @workflow.defn
@@ -47,6 +52,14 @@ class OrchestrationWorkflow(QueuedJobs, RunOutcomes):
     def __init__(self, input: OrchestrationInput) -> None:
         info = workflow.info()
         self.input = input
+        self.lock = asyncio.Lock()
+        self.continued = value_to_type(ContinuedRun, input.continued) if input.continued is not None else None
+        if self.continued is not None:  # the run goes on where the run it continues left off
+            self.state, self.memory = self.continued.state, self.continued.memory
+            self.reporter = JiraReporter(input.issue_key, self.continued.report_key)
+            self.reporter.refused = set(self.continued.refused_writes)
+            self.notifier = Notifier(self.continued.notify_key)
+            return
         self.state = OrchestrationState(
             issue_key=input.issue_key,
             project_key=input.project_key,
@@ -60,7 +73,6 @@ class OrchestrationWorkflow(QueuedJobs, RunOutcomes):
         self.reporter = JiraReporter(input.issue_key, info.run_id)
         self.notifier = Notifier(f"{info.workflow_id}/{info.run_id}")
         self.memory = RunMemory()
-        self.lock = asyncio.Lock()
 
     @workflow.run
     async def run(self, input: OrchestrationInput) -> OrchestrationResult:
@@ -81,11 +93,14 @@ class OrchestrationWorkflow(QueuedJobs, RunOutcomes):
         return result
 
     async def _orchestrate(self) -> OrchestrationResult:
-        unreadable = await self._begin()
-        if unreadable is not None:
-            self._block(unreadable)  # said on the issue if Jira still takes a comment; in the state either way
-            return self._end_failed()
-        start = 0
+        if self.continued is not None:
+            start = self.continued.next_phase
+        else:
+            unreadable = await self._begin()
+            if unreadable is not None:
+                self._block(unreadable)  # said on the issue if Jira still takes a comment; in the state either way
+                return self._end_failed()
+            start = 0
         while True:
             failure = await self._run_from(start)
             if self.memory.cancel_request is not None:
@@ -144,6 +159,8 @@ class OrchestrationWorkflow(QueuedJobs, RunOutcomes):
             phase = PHASE_ORDER[index]
             if not await self._wait_unpaused():
                 return self._stopped(phase)
+            if self._history_is_long():
+                await self._continue_as_new(index)  # returns only when the writes could not be drained in time
             if phase == "FIX":  # FIX only runs inside the TEST loop
                 index += 1
                 continue
@@ -261,7 +278,7 @@ class OrchestrationWorkflow(QueuedJobs, RunOutcomes):
         summary = context["issue"].get("summary", "") if isinstance(context["issue"], dict) else ""
         return JobInput(
             job_id=f"{self.state.run_id}-{phase}-{attempt}",
-            orchestration_run_id=self.state.run_id,
+            orchestration_run_id=workflow.info().run_id,  # where the job reports (a continued run has its own id)
             issue_key=self.input.issue_key,
             project_key=self.input.project_key,
             phase=phase,
@@ -369,6 +386,39 @@ class OrchestrationWorkflow(QueuedJobs, RunOutcomes):
         self.state.status = RunStatus.RUNNING
         refused = refusal_ends_wait and self.reporter.fatal is not None
         return self.memory.cancel_request is None and not refused
+
+    def _history_is_long(self) -> bool:
+        """Whether to continue as new before the next phase: Temporal suggests it, or the history is past the limit."""
+        if not workflow.patched("continue-as-new"):
+            return False  # runs from before go on as they went (their histories must replay)
+        info, limit = workflow.info(), self.input.limits.history_events
+        return info.is_continue_as_new_suggested() or (limit > 0 and info.get_current_history_length() >= limit)
+
+    async def _continue_as_new(self, next_phase: int) -> None:
+        """Continue as a new run that starts at `next_phase`, once every queued write, notification and handler is
+        done (nothing half-sent is left behind, and nothing is sent twice: the keys stay this run's). Jira or the
+        chat down for longer than CONTINUE_DRAIN: go on in this run, and try again at the next phase boundary."""
+        reporter = self.reporter
+        try:
+            await workflow.wait_condition(
+                lambda: reporter.idle and self.notifier.idle and workflow.all_handlers_finished(),
+                timeout=CONTINUE_DRAIN,
+                timeout_summary="draining before continue-as-new",
+            )
+        except TimeoutError:
+            workflow.logger.warning("run.continue-as-new-postponed queued=%d", len(reporter.queue))
+            return
+        carried = ContinuedRun(
+            self.state,
+            self.memory,
+            next_phase,
+            reporter.run_key,
+            self.notifier.run_key,
+            sorted(reporter.refused),
+        )
+        events = workflow.info().get_current_history_length()
+        workflow.logger.info("run.continue-as-new next=%s events=%d", PHASE_ORDER[next_phase], events)
+        workflow.continue_as_new(replace(self.input, continued=asdict(carried)))
 
     def _next_phase(self, index: int) -> str | None:
         return PHASE_ORDER[index + 1] if index + 1 < len(PHASE_ORDER) else None

@@ -113,6 +113,7 @@ class RunOutcomes(SteeringHandlers, RunNotices):
             return None
         if self.memory.retry_request is None:
             return None
+        self.state.retries += 1
         target = retry_phase(self.state, self.memory.retry_request.phase)
         index = PHASE_ORDER.index(target)
         for record in self.state.phases[index:]:
@@ -214,7 +215,7 @@ class RunOutcomes(SteeringHandlers, RunNotices):
                 self.input.issue_key,
                 self.input.project_key,
                 info.workflow_id,
-                info.run_id,
+                self.state.run_id,  # the first run's: a run continued as new keeps its one record
                 self.state.status.value,
                 self.state.current_phase,
                 self.input.started_by,

@@ -15,7 +15,7 @@ from workflows.phases import PHASE_SPECS
 from workflows.result_markup import result_markup
 from workflows.results import figures, plan_lines
 from workflows.state import Failure, OrchestrationState, Outcome
-from workflows.wiki import MAX_DIFF, MAX_GATE_OUTPUT, diff_block, excerpt, inline, person, verbatim
+from workflows.wiki import MAX_DIFF, MAX_GATE_OUTPUT, diff_block, excerpt, inline, link, person, verbatim
 
 MARK = {
     Outcome.PENDING: "⬜",
@@ -82,7 +82,7 @@ def status_comment(state: OrchestrationState, now: datetime, links: dict[str, st
             detail += f" (approved by {person(record.approved_by, record.approved_via)})"
         lines.append(f"|{record.phase}|{MARK[record.outcome]}|{record.attempts}|{detail}|")
     if state.pr_url:
-        lines += ["", f"*Pull request:* [{inline(state.pr_url, 300)}|{state.pr_url}]"]
+        lines += ["", f"*Pull request:* {link(state.pr_url)}"]
     link_text = " · ".join(f"[{name}|{url}]" for name, url in links.items())
     if link_text:
         lines += ["", link_text]
@@ -180,7 +180,7 @@ def summary_comment(state: OrchestrationState, now: datetime) -> str:
     if state.fix_rounds:
         parts.append(f"Tests passed after {state.fix_rounds} fix round(s).")
     if state.pr_url:
-        parts.append(f"*Pull request:* [{state.pr_url}|{state.pr_url}]")
+        parts.append(f"*Pull request:* {link(state.pr_url)}")
     return "\n".join(parts)
 
 

@@ -41,6 +41,23 @@ class RunMemory:
     seen: list[str] = field(default_factory=list)  # the last deliveries acted on (a repeat is ignored)
     answers: int = 0  # commands answered, for the answers' event keys
     board: str | None = None  # the board label the issue carries now (outcomes.py `_board`)
+    refused: dict[str, str] = field(default_factory=dict)  # actor → when a refusal was last answered (ISO time)
+
+
+@dataclass
+class ContinuedRun:
+    """What a run carries into the run it continues as (continue-as-new at a phase boundary, issue 13 finding 9).
+
+    The keys stay the first run's, so the status comment is edited in place, comments keep their event keys (none
+    is posted twice) and notifications their keys; `next_phase` is the index in PHASE_ORDER where the phases go on.
+    """
+
+    state: OrchestrationState
+    memory: RunMemory
+    next_phase: int
+    report_key: str  # JiraReporter's run key
+    notify_key: str  # Notifier's run key
+    refused_writes: list[str] = field(default_factory=list)  # JiraReporter.refused: each said once per run
 
 
 class RunBase:

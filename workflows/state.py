@@ -108,6 +108,8 @@ class OrchestrationState:
     versions: dict[str, list[OutputVersion]] = field(default_factory=dict)
     approvals: list[Approval] = field(default_factory=list)
     fix_rounds: int = 0
+    retries: int = 0  # `/retry`s taken (RunLimits.max_retries caps them)
+    refusals_ignored: int = 0  # refused commands not answered: the person was answered a moment before
     pr_url: str | None = None
     failure: Failure | None = None
     finished_at: str | None = None

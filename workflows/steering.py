@@ -46,6 +46,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.jira import ApproverQuery, JiraActivities
 
 SEEN_DELIVERIES = 500
+REMEMBERED_REFUSALS = 200  # people refused lately (each answered once per quiet window)
 
 
 class SteeringHandlers(RunBase):
@@ -112,7 +113,7 @@ class SteeringHandlers(RunBase):
 
     @request_reject.validator
     def _check_reject(self, input: RejectInput) -> None:
-        _require(can_reject(self.state, input.feedback))
+        _require(can_reject(self.state, input.feedback, self.input.limits.max_rejects))
 
     @workflow.update
     async def request_pause(self, input: PauseInput) -> CommandResult:
@@ -148,7 +149,7 @@ class SteeringHandlers(RunBase):
 
     @request_retry.validator
     def _check_retry(self, input: RetryInput) -> None:
-        _require(can_retry(self.state, input.phase))
+        _require(can_retry(self.state, input.phase, self.input.limits.max_retries))
 
     @workflow.query
     def get_status(self) -> OrchestrationState:
@@ -161,6 +162,10 @@ class SteeringHandlers(RunBase):
             if context.delivery_id in self.memory.seen:
                 return None
             self.memory.seen = [*self.memory.seen[-(SEEN_DELIVERIES - 1) :], context.delivery_id]
+        if not context.trusted and self._refused_lately(context.actor):
+            # Answered a moment ago: a flood of refused commands adds no Jira check, comment or history beyond this.
+            self.state.refusals_ignored += 1
+            return Verdict(False, "")
         async with self.lock:
             if not context.trusted:
                 refusal = await self._refusal(verb, context)
@@ -188,7 +193,29 @@ class SteeringHandlers(RunBase):
             return None
         if decision.is_bot:
             return Verdict(False, "")  # our own echo: no answer, or we would talk to ourselves
-        return Verdict(False, f"you may not steer this run: {decision.reason}. {decision.who_may_approve}")
+        quiet = self.input.limits.refusal_quiet_seconds
+        if quiet:
+            if self._refused_lately(context.actor):  # a second command refused while the first was checked
+                self.state.refusals_ignored += 1
+                return Verdict(False, "")
+            self._remember_refusal(context.actor)
+        later = f" Further commands from you in the next {_minutes(quiet)} get no answer." if quiet else ""
+        return Verdict(False, f"you may not steer this run: {decision.reason}. {decision.who_may_approve}{later}")
+
+    def _refused_lately(self, actor: str) -> bool:
+        """Whether `actor` was refused (and answered) within the quiet window."""
+        quiet = self.input.limits.refusal_quiet_seconds
+        last = self.memory.refused.get(actor)
+        if not quiet or last is None:
+            return False
+        return workflow.now() - datetime.fromisoformat(last) < timedelta(seconds=quiet)
+
+    def _remember_refusal(self, actor: str) -> None:
+        refused = self.memory.refused
+        refused.pop(actor, None)  # re-inserted last: the oldest entries go first
+        refused[actor] = workflow.now().isoformat()
+        while len(refused) > REMEMBERED_REFUSALS:
+            del refused[next(iter(refused))]
 
     def _answer(self, context: CommandContext, verb: str, verdict: Verdict) -> None:
         self.memory.answers += 1
@@ -207,7 +234,7 @@ class SteeringHandlers(RunBase):
         return verdict
 
     def _apply_reject(self, input: RejectInput) -> Verdict:
-        verdict = can_reject(self.state, input.feedback)
+        verdict = can_reject(self.state, input.feedback, self.input.limits.max_rejects)
         if verdict.accepted:
             self.memory.decision = Decision("reject", input.context.actor, input.feedback, input.context.source)
         return verdict
@@ -231,10 +258,15 @@ class SteeringHandlers(RunBase):
         return verdict
 
     def _apply_retry(self, input: RetryInput) -> Verdict:
-        verdict = can_retry(self.state, input.phase)
+        verdict = can_retry(self.state, input.phase, self.input.limits.max_retries)
         if verdict.accepted:
             self.memory.retry_request = input
         return verdict
+
+
+def _minutes(seconds: int) -> str:
+    minutes = max(1, round(seconds / 60))
+    return f"{minutes} minute{'s' if minutes != 1 else ''}"
 
 
 def _require(verdict: Verdict) -> None:

@@ -14,6 +14,9 @@ from workflows.ids import is_account_id
 from workflows.messages import Source
 
 _WIKI_SPECIAL = re.compile(r"([\[\]{}|*_^~+\-?!#\\])")
+# A link target we make clickable: http(s) (or the demo forge's file:), and nothing that could end the link or
+# start other markup.
+_SAFE_URL = re.compile(r"(?:https?|file)://[^\s\[\]{}|<>\"'`\\]{1,2000}")
 MAX_VERBATIM = 3000
 # Jira Cloud refuses a comment over 32,767 characters: a phase's work at its gate gets all but a margin for the rest.
 MAX_GATE_OUTPUT = 30_000
@@ -26,6 +29,14 @@ def inline(text: str, limit: int = 200) -> str:
     if len(line) > limit:
         line = line[: limit - 1] + "…"
     return _WIKI_SPECIAL.sub(r"\\\1", line)
+
+
+def link(url: str) -> str:
+    """An untrusted URL (an agent's pull request) as a link when it is a plain URL, else as escaped text."""
+    label = inline(url, 300)
+    if not _SAFE_URL.fullmatch(url):
+        return label  # never a target that could close the link or carry markup: shown, not linked
+    return f"[{label}|{url}]"
 
 
 def person(actor: str, source: Source | None) -> str:

@@ -3,22 +3,26 @@
 Exactly once: the bot stamps each comment it posts with a comment property `orchestrator.event` =
 `{"key": <event key>}` in the same POST that creates it (Jira stores `properties` atomically with the comment),
 and before posting it looks for a comment carrying that key. A retry after a POST whose answer was lost therefore
-finds the first comment instead of adding a second.
+finds the first comment instead of adding a second. Only stamps on comments the bot wrote count: anyone may set
+a property on their own comment, and a forged stamp must not suppress the bot's comment.
 
 Status comment: the comment's id is kept in the issue property `orchestrator.status.<run key>`; later calls edit
-that comment. If the property is missing (a crash between the POST and the PUT), the event-key stamp finds the
-comment; if the comment was deleted, a new one is created and the property re-pointed.
+that comment, after checking the bot wrote it (anyone who may edit the issue may set the property, and must not
+redirect the bot's edits to their own comment). If the property is missing (a crash between the POST and the
+PUT), the event-key stamp finds the comment; if the comment was deleted, a new one is created and the property
+re-pointed.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
 from typing import Any
 
 from app.jira_gateway.client import JiraTransport
 from app.jira_gateway.errors import JiraNotFound
-from app.jira_gateway.models import Comment
+from app.jira_gateway.models import Comment, QuietAnswer
 
 EVENT_PROPERTY = "orchestrator.event"
 STATUS_PROPERTY_PREFIX = "orchestrator.status."
@@ -50,19 +54,23 @@ class CommentOps:
                 return comment
         return None
 
-    def post_once(self, issue_key: str, event_key: str, body: str) -> str:
-        """Post `body` unless a comment for `event_key` exists; return the comment's id either way."""
-        existing = self.find_by_event(issue_key, event_key)
+    def post_once(self, issue_key: str, event_key: str, body: str, quiet: QuietAnswer | None = None) -> str:
+        """Post `body` unless a comment for `event_key` exists; return the comment's id either way. With `quiet`,
+        post nothing (and return "") when the bot answered the same person a moment before."""
+        comments = self.list_comments(issue_key)
+        existing = next((c for c in comments if c.event_key == event_key), None)
         if existing is not None:
             return existing.id
-        return self._create(issue_key, event_key, body)
+        if quiet is not None and _answered_lately(comments, quiet):
+            return ""
+        return self._create(issue_key, event_key, body, quiet.key if quiet is not None else None)
 
     def upsert_status(self, issue_key: str, run_key: str, body: str) -> str:
         """Create the run's status comment once, then edit it in place; return its id."""
         prop = status_property_key(run_key)
         pointer = self._read_issue_property(issue_key, prop)
         comment_id = str(pointer.get("comment_id", "")) if isinstance(pointer, dict) else ""
-        if comment_id:
+        if comment_id and self._written_by_bot(issue_key, comment_id):
             try:
                 self.edit(issue_key, comment_id, body)
                 return comment_id
@@ -82,10 +90,18 @@ class CommentOps:
         """Replace a comment's body without notifying watchers (a status comment changes often)."""
         self.http.put(f"issue/{issue_key}/comment/{comment_id}", {"body": body}, notifyUsers="false")
 
-    def _create(self, issue_key: str, event_key: str, body: str) -> str:
+    def _written_by_bot(self, issue_key: str, comment_id: str) -> bool:
+        """Whether the comment exists and the bot wrote it (a pointer to anyone else's comment is not followed)."""
+        try:
+            raw = self.http.get(f"issue/{issue_key}/comment/{comment_id}")
+        except JiraNotFound:
+            return False  # deleted: post a new one and re-point the property
+        return bool((raw.get("author") or {}).get("accountId") == self.bot_account_id())
+
+    def _create(self, issue_key: str, event_key: str, body: str, quiet_key: str | None = None) -> str:
+        stamp = {"key": event_key} | ({"quiet": quiet_key} if quiet_key is not None else {})
         created = self.http.post(
-            f"issue/{issue_key}/comment",
-            {"body": body, "properties": [{"key": EVENT_PROPERTY, "value": {"key": event_key}}]},
+            f"issue/{issue_key}/comment", {"body": body, "properties": [{"key": EVENT_PROPERTY, "value": stamp}]}
         )
         return str(created["id"])
 
@@ -108,19 +124,21 @@ class CommentOps:
     def _parse(self, issue_key: str, raw: dict[str, Any]) -> Comment:
         author = (raw.get("author") or {}).get("accountId")
         body = raw.get("body")
-        comment = Comment(
+        by_bot = author == self.bot_account_id()
+        # A stamp counts only on the bot's own comments: a user's comment carrying one is someone's forgery.
+        stamp = _stamp(raw.get("properties") or []) if by_bot else {}
+        if "properties" not in raw and by_bot:
+            # Properties were not expanded (a site that ignores expand=properties): ask for the stamp itself.
+            read = self._read_comment_property(str(raw["id"]))
+            stamp = read if isinstance(read, dict) else {}
+        return Comment(
             id=str(raw["id"]),
             author=author,
             body=body if isinstance(body, str) else "",
             created=str(raw.get("created", "")),
-            event_key=_event_key(raw.get("properties") or []),
+            event_key=_text(stamp.get("key")),
+            quiet_key=_text(stamp.get("quiet")),
         )
-        if "properties" not in raw and author == self.bot_account_id():
-            # Properties were not expanded (a site that ignores expand=properties): ask for the stamp itself.
-            stamp = self._read_comment_property(comment.id)
-            key = stamp.get("key") if isinstance(stamp, dict) else None
-            return Comment(comment.id, author, comment.body, comment.created, key if isinstance(key, str) else None)
-        return comment
 
     def _read_issue_property(self, issue_key: str, prop: str) -> Any:
         try:
@@ -135,9 +153,31 @@ class CommentOps:
             return None
 
 
-def _event_key(properties: list[dict[str, Any]]) -> str | None:
+def _stamp(properties: list[dict[str, Any]]) -> dict[str, Any]:
     for prop in properties:
         value = prop.get("value")
-        if prop.get("key") == EVENT_PROPERTY and isinstance(value, dict) and isinstance(value.get("key"), str):
-            return str(value["key"])
-    return None
+        if prop.get("key") == EVENT_PROPERTY and isinstance(value, dict):
+            return value
+    return {}
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _answered_lately(comments: list[Comment], quiet: QuietAnswer) -> bool:
+    """Whether the bot answered `quiet.key` within `quiet.seconds` before the comment being answered was written."""
+    asked = next((_when(c.created) for c in comments if c.id == quiet.comment_id), None)
+    if asked is None:  # the comment is gone (or not a comment): measure from the newest one
+        asked = max((w for w in (_when(c.created) for c in comments) if w is not None), default=None)
+    if asked is None:
+        return False
+    since = asked - timedelta(seconds=quiet.seconds)
+    return any(c.quiet_key == quiet.key and (w := _when(c.created)) is not None and w > since for c in comments)
+
+
+def _when(created: str) -> datetime | None:
+    try:
+        return datetime.fromisoformat(created)
+    except ValueError:
+        return None

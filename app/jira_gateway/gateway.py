@@ -15,7 +15,14 @@ from app.jira_gateway.attachments import AttachmentOps
 from app.jira_gateway.client import JiraTransport, build_client
 from app.jira_gateway.comments import CommentOps
 from app.jira_gateway.issues import IssueOps
-from app.jira_gateway.models import ApproverDecision, Attachment, Comment, IssueSnapshot, TransitionOutcome
+from app.jira_gateway.models import (
+    ApproverDecision,
+    Attachment,
+    Comment,
+    IssueSnapshot,
+    QuietAnswer,
+    TransitionOutcome,
+)
 from app.jira_gateway.retry import RetryPolicy
 
 T = TypeVar("T")
@@ -40,7 +47,7 @@ class JiraGateway:
         self._bot_lock = threading.Lock()
         self.issues = IssueOps(self.http)
         self.comments = CommentOps(self.http, self._bot_account_id_once)
-        self.attachments = AttachmentOps(self.http)
+        self.attachments = AttachmentOps(self.http, self._bot_account_id_once)
         self.approvers = ApproverCheck(
             self.http, approval or ApprovalPolicy(), self._bot_account_id_once, self.issues.read_issue
         )
@@ -51,9 +58,10 @@ class JiraGateway:
             lambda: self.comments.upsert_status(issue_key, run_key, body), f"status comment {issue_key}"
         )
 
-    def post_comment_once(self, issue_key: str, event_key: str, body: str) -> str:
-        """Post `body` exactly once for `event_key`, even when retried after a lost answer; returns its id."""
-        return self._retried(lambda: self.comments.post_once(issue_key, event_key, body), f"comment {issue_key}")
+    def post_comment_once(self, issue_key: str, event_key: str, body: str, quiet: QuietAnswer | None = None) -> str:
+        """Post `body` exactly once for `event_key`, even when retried after a lost answer; returns its id ("" when
+        `quiet` held an answer back: the same person was answered a moment before)."""
+        return self._retried(lambda: self.comments.post_once(issue_key, event_key, body, quiet), f"comment {issue_key}")
 
     def list_comments(self, issue_key: str) -> list[Comment]:
         """Every comment on the issue (every page), oldest first."""

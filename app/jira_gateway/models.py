@@ -33,6 +33,17 @@ class Comment:
     body: str
     created: str
     event_key: str | None = None
+    quiet_key: str | None = None  # what a bot's answer was, to whom (QuietAnswer.key); on the bot's answers only
+
+
+@dataclass(frozen=True)
+class QuietAnswer:
+    """Give answer `key` (a kind of answer to a person) at most once per `seconds`: not when the bot gave it within
+    that time before the comment `comment_id` was written (Jira's own timestamps: no clock of ours is compared)."""
+
+    key: str
+    seconds: int
+    comment_id: str
 
 
 @dataclass(frozen=True)
@@ -57,9 +68,10 @@ class ApproverDecision:
 
 @dataclass(frozen=True)
 class Attachment:
-    """A file attached to an issue: its id, name, size in bytes and where its content is."""
+    """A file attached to an issue: its id, name, size in bytes, where its content is, and who attached it."""
 
     id: str
     filename: str
     size: int
     content_url: str = ""
+    author: str | None = None  # an account id

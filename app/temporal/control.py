@@ -38,6 +38,7 @@ from workflows.messages import (
     RejectInput,
     ResumeInput,
     RetryInput,
+    RunLimits,
     Source,
     StatusInput,
 )
@@ -147,9 +148,12 @@ def no_run_answer(verb: str) -> str:
     )
 
 
-async def answer(client: Client, task_queue: str, issue_key: str, comment_id: str, text: str) -> bool:
-    """Answer one comment on the issue (a short workflow, so the webhook makes no Jira call); False: answered."""
-    arg = AnswerInput(issue_key.upper(), comment_id, text)
+async def answer(
+    client: Client, task_queue: str, issue_key: str, comment_id: str, text: str, quiet_key: str = "", quiet: int = 0
+) -> bool:
+    """Answer one comment on the issue (a short workflow, so the webhook makes no Jira call); False: answered.
+    Answers with the same `quiet_key` go out at most once per `quiet` seconds on the issue."""
+    arg = AnswerInput(issue_key.upper(), comment_id, text, quiet_key, quiet)
     return await start_once(
         client, task_queue, CommandAnswerWorkflow.run, arg, answer_workflow_id(issue_key, comment_id)
     )
@@ -197,6 +201,12 @@ def orchestration_input(
             mention=list(settings.notify.mention),
             webhook=settings.notify.webhook_url is not None,
             approvers=[a for a in orch.approvers if is_cloud_account_id(a)],
+        ),
+        limits=RunLimits(
+            max_rejects=settings.limits.max_rejects,
+            max_retries=settings.limits.max_retries,
+            refusal_quiet_seconds=int(settings.limits.refusal_quiet.total_seconds()),
+            history_events=settings.limits.continue_as_new_events,
         ),
     )
 

@@ -30,6 +30,7 @@ from tests.jira_gateway.conftest import (
     TOKEN,
     attachment_json,
     attachments_body,
+    comment,
     comments_page,
     issue_body,
 )
@@ -62,6 +63,7 @@ def test_each_activity_maps_to_its_gateway_call(gateway: JiraGateway, rsps: resp
     rsps.get(ISSUE, json=issue_body(labels=["x"]))
     rsps.put(ISSUE, status=204)
     rsps.get(f"{ISSUE}/properties/orchestrator.status.r1", json={"key": "k", "value": {"comment_id": "4"}})
+    rsps.get(f"{ISSUE}/comment/4", json=comment("4", author=BOT))
     rsps.put(f"{ISSUE}/comment/4", json={"id": "4"})
     rsps.get(f"{ISSUE}/comment", json=comments_page([]))
     rsps.post(f"{ISSUE}/comment", json={"id": "5"}, status=201)
@@ -84,7 +86,7 @@ def test_a_slow_jira_call_heartbeats_so_a_dead_worker_is_noticed(monkeypatch: py
     monkeypatch.setattr(jira_activities, "HEARTBEAT_EVERY", 0.02)
 
     class SlowGateway:
-        def post_comment_once(self, issue_key: str, event_key: str, body: str) -> str:
+        def post_comment_once(self, issue_key: str, event_key: str, body: str, quiet: object = None) -> str:
             time.sleep(0.3)  # a Jira answer that takes a while (or the gateway waiting out a Retry-After)
             return "7"
 
@@ -105,7 +107,7 @@ def test_attach_text_returns_the_attachment(gateway: JiraGateway, rsps: response
     attached = ActivityEnvironment().run(
         JiraActivities(gateway).attach_text, AttachmentInput("PAY-1", PLAN_NAME, PLAN_TEXT)
     )
-    assert attached == Attachment("10100", PLAN_NAME, len(PLAN_TEXT.encode()), f"{API}/attachment/content/10100")
+    assert attached == Attachment("10100", PLAN_NAME, len(PLAN_TEXT.encode()), f"{API}/attachment/content/10100", BOT)
 
 
 def test_an_attachment_too_large_for_jira_is_not_retried(gateway: JiraGateway, rsps: responses.RequestsMock) -> None:

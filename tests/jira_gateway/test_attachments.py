@@ -6,7 +6,7 @@ import pytest
 import responses
 
 from app.jira_gateway import Attachment, AuthenticationError, JiraGateway, ValidationError
-from tests.jira_gateway.conftest import API, PLAN_NAME, PLAN_TEXT, FakeClock, attachment_json, attachments_body
+from tests.jira_gateway.conftest import API, BOT, PLAN_NAME, PLAN_TEXT, FakeClock, attachment_json, attachments_body
 
 ISSUE = f"{API}/issue/PAY-1"
 UPLOAD = f"{ISSUE}/attachments"
@@ -20,7 +20,7 @@ def test_a_text_is_uploaded_once(gateway: JiraGateway, rsps: responses.RequestsM
     rsps.get(ISSUE, json=attachments_body())
     rsps.post(UPLOAD, json=[attachment_json()])
     first = gateway.attach_text("PAY-1", PLAN_NAME, PLAN_TEXT)
-    assert first == Attachment("10100", PLAN_NAME, len(PLAN_TEXT.encode()), f"{API}/attachment/content/10100")
+    assert first == Attachment("10100", PLAN_NAME, len(PLAN_TEXT.encode()), f"{API}/attachment/content/10100", BOT)
     assert rsps.calls[0].request.url == f"{ISSUE}?fields=attachment"
 
     rsps.replace(responses.GET, ISSUE, json=attachments_body(attachment_json()))
@@ -51,6 +51,17 @@ def test_other_text_under_the_same_name_is_uploaded(gateway: JiraGateway, rsps: 
     rsps.post(UPLOAD, json=[attachment_json("10102", text=longer)])
     attached = gateway.attach_text("PAY-1", PLAN_NAME, longer)
     assert (attached.id, attached.size) == ("10102", len(longer.encode()))
+    assert len(uploads(rsps)) == 1
+
+
+def test_a_users_file_of_the_same_name_and_size_does_not_stand_in_for_the_bots(
+    gateway: JiraGateway, rsps: responses.RequestsMock
+) -> None:
+    # Issue 13 finding 10: only the bot's own uploads count as already attached.
+    planted = attachment_json("10099") | {"author": {"accountId": "acc-mallory"}}
+    rsps.get(ISSUE, json=attachments_body(planted))
+    rsps.post(UPLOAD, json=[attachment_json()])
+    assert gateway.attach_text("PAY-1", PLAN_NAME, PLAN_TEXT).id == "10100"
     assert len(uploads(rsps)) == 1
 
 

@@ -11,7 +11,7 @@ import responses
 
 from app.config import JiraSettings
 from app.jira_gateway import AuthenticationError, JiraGateway, JiraNotFound, JiraUnavailable, ValidationError
-from tests.jira_gateway.conftest import API, TOKEN, FakeClock, issue_body
+from tests.jira_gateway.conftest import API, BOT, TOKEN, FakeClock, issue_body
 
 ISSUE = f"{API}/issue/PAY-1"
 ERR = {"errorMessages": ["nope"], "errors": {"labels": "bad label"}}
@@ -99,7 +99,7 @@ def test_a_retried_write_rechecks_jira_first(
     # The POST is applied but its answer is a 503: the retry finds the stamped comment and posts nothing more.
     rsps.get(f"{ISSUE}/comment", json={"startAt": 0, "total": 0, "comments": []})
     rsps.post(f"{ISSUE}/comment", status=503, json=ERR)
-    stamped = {"id": "9", "author": {"accountId": "x"}, "body": "b", "created": ""}
+    stamped = {"id": "9", "author": {"accountId": BOT}, "body": "b", "created": ""}
     stamped["properties"] = [{"key": "orchestrator.event", "value": {"key": "e"}}]
     rsps.get(f"{ISSUE}/comment", json={"startAt": 0, "total": 1, "comments": [stamped]})
     assert gateway.post_comment_once("PAY-1", "e", "b") == "9"

@@ -9,6 +9,7 @@ import responses
 from responses import matchers
 
 from app.jira_gateway import JiraGateway, ValidationError
+from app.jira_gateway.models import QuietAnswer
 from tests.jira_gateway.conftest import API, BOT, FakeClock, comment, comments_page, issue_body, make_gateway
 
 
@@ -90,19 +91,21 @@ def test_status_comment_is_created_then_edited_in_place(gateway: JiraGateway, rs
     assert gateway.upsert_status_comment("PAY-1", "run-1", "v1") == "300"
     assert _sent(rsps, "PUT", "properties/orchestrator.status.run-1") == [{"run_key": "run-1", "comment_id": "300"}]
     rsps.replace(responses.GET, prop, json={"key": "orchestrator.status.run-1", "value": {"comment_id": "300"}})
+    rsps.get(f"{API}/issue/PAY-1/comment/300", json=comment("300", author=BOT))
     rsps.put(f"{API}/issue/PAY-1/comment/300", json={"id": "300"})
     assert gateway.upsert_status_comment("PAY-1", "run-1", "v2") == "300"
     assert _sent(rsps, "PUT", "/comment/300") == [{"body": "v2"}]
-    assert "notifyUsers=false" in next(c.request.url for c in rsps.calls if "/comment/300" in c.request.url)
+    edits = [c.request.url for c in rsps.calls if c.request.method == "PUT" and "/comment/300" in c.request.url]
+    assert "notifyUsers=false" in edits[0]
     assert len(_sent(rsps, "POST", "/comment")) == 1
 
 
 def test_status_comment_deleted_by_someone_is_posted_again(gateway: JiraGateway, rsps: responses.RequestsMock) -> None:
     prop = f"{API}/issue/PAY-1/properties/orchestrator.status.run-1"
     rsps.get(prop, json={"key": "orchestrator.status.run-1", "value": {"comment_id": "300"}})
-    rsps.put(
-        f"{API}/issue/PAY-1/comment/300", status=404, json={"errorMessages": ["Can not find a comment"], "errors": {}}
-    )
+    gone = {"errorMessages": ["Can not find a comment"], "errors": {}}
+    rsps.get(f"{API}/issue/PAY-1/comment/300", status=404, json=gone)
+    rsps.put(f"{API}/issue/PAY-1/comment/300", status=404, json=gone)
     rsps.get(f"{API}/issue/PAY-1/comment", json=comments_page([]))
     rsps.post(f"{API}/issue/PAY-1/comment", json={"id": "301"}, status=201)
     rsps.put(prop, status=200)
@@ -196,3 +199,64 @@ def test_bot_account_id_is_asked_once(jira_settings: object, clock: FakeClock, r
     rsps.get(f"{API}/myself", json={"accountId": "557058:me"})
     assert gateway.bot_account_id() == gateway.bot_account_id() == "557058:me"
     assert len(rsps.calls) == 1
+
+
+def test_a_forged_stamp_on_a_users_comment_does_not_suppress_the_bots_comment(
+    gateway: JiraGateway, rsps: responses.RequestsMock
+) -> None:
+    # Issue 13 finding 10: anyone may set a property on their own comment; only the bot's stamps count.
+    forged = comment("5", body="nothing to see", author="acc-mallory", event="gate:EXPLORE")
+    rsps.get(f"{API}/issue/PAY-1/comment", json=comments_page([forged]))
+    rsps.post(f"{API}/issue/PAY-1/comment", json={"id": "77"}, status=201)
+    assert gateway.post_comment_once("PAY-1", "gate:EXPLORE", "⏸️ waiting") == "77"
+    assert len(_sent(rsps, "POST", "/comment")) == 1
+    assert gateway.list_comments("PAY-1")[0].event_key is None
+
+
+def test_a_status_pointer_to_a_users_comment_is_not_edited(gateway: JiraGateway, rsps: responses.RequestsMock) -> None:
+    # Issue 13 finding 10: the issue property is writable by anyone who may edit the issue; the bot checks the author.
+    prop = f"{API}/issue/PAY-1/properties/orchestrator.status.run-1"
+    rsps.get(prop, json={"key": "orchestrator.status.run-1", "value": {"comment_id": "400"}})
+    rsps.get(f"{API}/issue/PAY-1/comment/400", json=comment("400", author="acc-mallory"))
+    mallory = comment("400", author="acc-mallory", event="status:run-1")  # a forged stamp too
+    rsps.get(f"{API}/issue/PAY-1/comment", json=comments_page([mallory]))
+    rsps.post(f"{API}/issue/PAY-1/comment", json={"id": "401"}, status=201)
+    rsps.put(prop, status=200)
+    assert gateway.upsert_status_comment("PAY-1", "run-1", "v1") == "401"
+    assert not any(c.request.method == "PUT" and "/comment/400" in c.request.url for c in rsps.calls)
+    assert _sent(rsps, "PUT", "properties/orchestrator.status") == [{"run_key": "run-1", "comment_id": "401"}]
+
+
+def _stamped(
+    cid: str, created: str, author: str = BOT, quiet: str | None = None, event: str = "e"
+) -> dict[str, object]:
+    value: dict[str, object] = {"key": event} | ({"quiet": quiet} if quiet else {})
+    raw = comment(cid, author=author) | {"created": created}
+    return raw | {"properties": [{"key": "orchestrator.event", "value": value}]}
+
+
+QUIET = QuietAnswer("acc-mallory", 600, "900")
+
+
+def test_a_person_answered_a_moment_before_is_not_answered_again(
+    gateway: JiraGateway, rsps: responses.RequestsMock
+) -> None:
+    # Issue 13 finding 9: a flood of unknown commands gets one answer per person per quiet window.
+    answered = _stamped("800", "2026-01-01T09:00:00.000+0000", quiet="acc-mallory", event="answer-to-799")
+    spam = comment("900", author="acc-mallory") | {"created": "2026-01-01T09:05:00.000+0000"}
+    rsps.get(f"{API}/issue/PAY-1/comment", json=comments_page([answered, spam]))
+    assert gateway.post_comment_once("PAY-1", "answer-to-900", "ℹ️ …", QUIET) == ""
+    assert not _sent(rsps, "POST", "/comment")
+
+
+def test_a_person_is_answered_again_after_the_quiet_window(gateway: JiraGateway, rsps: responses.RequestsMock) -> None:
+    answered = _stamped("800", "2026-01-01T09:00:00.000+0000", quiet="acc-mallory", event="answer-to-799")
+    forged = _stamped("850", "2026-01-01T09:14:00.000+0000", author="acc-mallory", quiet="acc-mallory")
+    later = comment("900", author="acc-mallory") | {"created": "2026-01-01T09:15:00.000+0000"}
+    rsps.get(f"{API}/issue/PAY-1/comment", json=comments_page([answered, forged, later]))
+    rsps.post(f"{API}/issue/PAY-1/comment", json={"id": "901"}, status=201)
+    assert gateway.post_comment_once("PAY-1", "answer-to-900", "ℹ️ …", QUIET) == "901"
+    (sent,) = _sent(rsps, "POST", "/comment")
+    assert sent["properties"] == [
+        {"key": "orchestrator.event", "value": {"key": "answer-to-900", "quiet": "acc-mallory"}}
+    ]

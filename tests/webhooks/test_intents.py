@@ -143,6 +143,11 @@ def test_status_names_compare_without_case() -> None:
         ("", NotACommand("empty comment")),
         (f"[~accountid:{BOT}]", NotACommand("no command on the first line")),
         ("/reject " + "x" * 5000, Command("reject", "x" * 4000, "X" * 20)),
+        # Issue 13 (low): the first line is read up to a cap, and only a few mentions are skipped before the command.
+        (f"[~accountid:{BOT}] " * 5 + "/pause", Command("pause")),
+        (f"[~accountid:{BOT}] " * 6 + "/pause", NotACommand("more than 5 mentions before the command")),
+        (f"[~accountid:{BOT}] " * 20_000 + "/pause", NotACommand("more than 5 mentions before the command")),
+        ("/reject " + "y" * 1_000_000, Command("reject", "y" * 4000, "Y" * 20)),
     ],
 )
 def test_command_grammar(body: str, expected: Command | NotACommand) -> None:

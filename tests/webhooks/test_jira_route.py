@@ -179,7 +179,9 @@ def test_a_command_for_an_issue_without_a_run_is_200_no_run(post: Poster, fake_t
     # The person who asked is told so on the issue, once for their comment (a short workflow posts it).
     [answer] = fake_temporal.starts()
     assert answer.workflow_id == "command-answer-PAY-317-51877"
-    assert answer.arg == AnswerInput("PAY-317", "51877", control.no_run_answer("approve"))
+    # Such answers go to a person at most once per ORCHESTRATOR_REFUSAL_QUIET on the issue (issue 13 finding 9).
+    text = control.no_run_answer("approve")
+    assert answer.arg == AnswerInput("PAY-317", "51877", text, "no-run:5f2a7b9c0d1e2f3a4b5c6d7e", 600)
     assert (
         "There is no run on this issue for {{/approve}}" in answer.arg.text and "{{/retry [phase]}}" in answer.arg.text
     )

@@ -13,7 +13,8 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.agent_types import AgentCommand, AgentOutcome, CredentialRefs, CredentialsRequest
-from app.jira_gateway.models import ApproverDecision, Attachment, IssueSnapshot, TransitionOutcome
+from app.jira_gateway.models import ApproverDecision, Attachment, IssueSnapshot, QuietAnswer, TransitionOutcome
+from workflows.messages import CommandContext, Source
 from workflows.phases import PHASE_SPECS
 from workflows.results import PHASE_KEYS, PhaseResult, from_document
 
@@ -69,7 +70,7 @@ class FakeJira:
         self.status_edits += 1
         return f"status-{run_key}"
 
-    def post_comment_once(self, issue_key: str, event_key: str, body: str) -> str:
+    def post_comment_once(self, issue_key: str, event_key: str, body: str, quiet: QuietAnswer | None = None) -> str:
         self._check()
         if event_key not in self.comments:
             self.comments[event_key] = body
@@ -203,6 +204,16 @@ def credentials_refused(request: AgentCommand) -> AgentOutcome:
         type="PermissionDenied",
         non_retryable=True,
     )
+
+
+def by(actor: str, delivery: str) -> CommandContext:
+    """A command written in a comment by `actor`, in the delivery `delivery`."""
+    return CommandContext(actor=actor, delivery_id=delivery, source=Source.COMMENT)
+
+
+def waiting_at(phase: str) -> Callable[[Any], bool]:
+    """A state check: the run waits at `phase`'s gate."""
+    return lambda s: s.pending_gate == phase
 
 
 def context_of(request: AgentCommand) -> dict[str, Any]:

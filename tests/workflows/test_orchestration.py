@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -18,10 +17,12 @@ from tests.workflows.fakes import (
     BOT,
     OUTSIDER,
     bad_request,
+    by,
     context_of,
     credentials_refused,
     failing_tests,
     ok,
+    waiting_at,
 )
 from workflows.messages import (
     ApproveInput,
@@ -36,14 +37,6 @@ from workflows.messages import (
 )
 from workflows.orchestration import OrchestrationWorkflow
 from workflows.state import OrchestrationState
-
-
-def by(actor: str, delivery: str) -> CommandContext:
-    return CommandContext(actor=actor, delivery_id=delivery, source=Source.COMMENT)
-
-
-def waiting_at(phase: str) -> Any:
-    return lambda s: s.pending_gate == phase
 
 
 async def test_full_path_with_auto_proceed(harness: Harness) -> None:

@@ -29,6 +29,8 @@ def test_the_required_histories_are_saved() -> None:
         "cancel_during_job",
         "typed_results",
         "gate_reminder_notifications",
+        "continued_as_new",
+        "continued_run_completes",
     } <= names
 
 

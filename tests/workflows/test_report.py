@@ -8,13 +8,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from workflows.messages import Source
+from workflows.commands import can_retry
+from workflows.messages import RunStatus, Source
 from workflows.phases import PHASE_ORDER
-from workflows.report import elapsed, gate_comment, status_comment
+from workflows.report import elapsed, gate_comment, status_comment, summary_comment
 from workflows.result_markup import MAX_ITEMS, result_markup
 from workflows.results import FailingTest, Findings, PhaseResult, Plan, PlanStep, SuiteRun
 from workflows.state import OrchestrationState, Outcome, PhaseRecord
-from workflows.wiki import diff_block, excerpt, inline, person, verbatim
+from workflows.wiki import diff_block, excerpt, inline, link, person, verbatim
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 
@@ -135,3 +136,29 @@ def test_typed_results_render_escaped_and_bounded() -> None:
         "*Tests:* 3 passed / 1 failed",
         "* ❌ {{test\\_x (t.T.test\\_x)}}: AssertionError: 1 \\!= 2",
     ]
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        (
+            "https://forge.test/acme/pay/pull/7",
+            "[https://forge.test/acme/pay/pull/7|https://forge.test/acme/pay/pull/7]",
+        ),
+        ("https://x.test/a|javascript:alert(1)", "https://x.test/a\\|javascript:alert(1)"),
+        ("https://x.test/a] [~accountid:557058:f0]", "https://x.test/a\\] \\[\\~accountid:557058:f0\\]"),
+        ("javascript:alert(1)", "javascript:alert(1)"),
+    ],
+)
+def test_a_pull_request_url_is_a_link_only_when_it_is_a_plain_url(url: str, shown: str) -> None:
+    # Issue 13 (low): the PR URL comes from an agent; it must not close the link or carry markup.
+    assert link(url) == shown
+    run = state(pr_url=url, status=RunStatus.COMPLETED)
+    assert f"*Pull request:* {shown}" in summary_comment(run, NOW)
+    assert f"*Pull request:* {shown}" in status_comment(run, NOW, {})
+
+
+def test_an_unknown_retry_phase_is_echoed_escaped() -> None:
+    # Issue 13 (low): the /retry argument is the commenter's text.
+    verdict = can_retry(state(status=RunStatus.FAILED), "x}{noformat}[~accountid:1]")
+    assert not verdict.accepted and "unknown phase x\\}\\{noformat\\}\\[\\~accountid:1\\];" in verdict.message
