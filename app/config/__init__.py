@@ -33,6 +33,7 @@ from app.config.parsing import (
     parse_url,
 )
 from app.config.queue import QueueSettings, queue_settings
+from app.config.retention import RetentionSettings, retention_settings
 
 T = TypeVar("T")
 
@@ -150,6 +151,7 @@ class Settings:
     agents: AgentSettings = field(default_factory=AgentSettings)
     queue: QueueSettings = field(default_factory=QueueSettings)
     notify: NotifySettings = field(default_factory=NotifySettings)
+    retention: RetentionSettings = field(default_factory=RetentionSettings)
     log_level: str = "INFO"
     web_port: int = 8000
     web_workers: int = 2
@@ -188,6 +190,7 @@ def _build(env: Mapping[str, str]) -> Settings:
     log_level = text("LOG_LEVEL", "INFO").upper()
     if log_level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
         raise ConfigError(f"LOG_LEVEL: expected DEBUG, INFO, WARNING or ERROR, got {log_level!r}")
+    webhook_max_age = get("JIRA_WEBHOOK_MAX_AGE", parse_duration, timedelta(hours=2))
     return Settings(
         database_url=database_url,
         var_dir=var_dir,
@@ -198,7 +201,7 @@ def _build(env: Mapping[str, str]) -> Settings:
             api_token=text("JIRA_API_TOKEN", ""),
             webhook_secret=text("JIRA_WEBHOOK_SECRET", ""),
             allow_unsigned=get("JIRA_WEBHOOK_ALLOW_UNSIGNED", parse_bool, False),
-            webhook_max_age=get("JIRA_WEBHOOK_MAX_AGE", parse_duration, timedelta(hours=2)),
+            webhook_max_age=webhook_max_age,
             timeout=get("JIRA_TIMEOUT", parse_duration, timedelta(seconds=30)),
             retry_budget=get("JIRA_RETRY_BUDGET", parse_duration, timedelta(minutes=2)),
             sandbox_port=get("SANDBOX_JIRA_PORT", parse_int, 8090),
@@ -232,6 +235,7 @@ def _build(env: Mapping[str, str]) -> Settings:
         agents=agent_settings(env, get, text, var_dir),
         queue=queue_settings(get),
         notify=notify_settings(get),
+        retention=retention_settings(get, webhook_max_age),
         log_level=log_level,
         web_port=get("WEB_PORT", lambda n, raw: parse_int(n, raw, 1), 8000),
         web_workers=get("WEB_WORKERS", lambda n, raw: parse_int(n, raw, 1), 2),
@@ -276,6 +280,7 @@ __all__ = [
     "NotifySettings",
     "OrchestratorSettings",
     "QueueSettings",
+    "RetentionSettings",
     "Settings",
     "TemporalSettings",
     "parse_duration",

@@ -24,6 +24,7 @@ from activities.queue import QueueActivities
 from activities.reconcile import IssueSearch, ReconcileActivities
 from activities.records import RecordActivities
 from activities.recovery import RecoveryActivities
+from activities.retention import RetentionActivities
 from activities.temporal_ops import TemporalActivities
 from app.agent_client.auth import agent_token
 from app.config import Settings
@@ -42,6 +43,7 @@ from workflows.orchestration import OrchestrationWorkflow
 from workflows.queue_monitor import QueueMonitorWorkflow
 from workflows.reconcile import ReconcileWorkflow
 from workflows.recovery import JobRecoveryWorkflow
+from workflows.retention import RetentionWorkflow
 
 log = logging.getLogger(__name__)
 
@@ -89,8 +91,8 @@ def activity_functions(settings: Settings, client: Client | None = None) -> list
 
 
 def job_system_workflows() -> list[type]:
-    """The queue monitor, agent health check, job recovery and reconciliation workflows."""
-    return [QueueMonitorWorkflow, AgentHealthCheckWorkflow, JobRecoveryWorkflow, ReconcileWorkflow]
+    """The queue monitor, agent health check, job recovery, reconciliation and retention workflows."""
+    return [QueueMonitorWorkflow, AgentHealthCheckWorkflow, JobRecoveryWorkflow, ReconcileWorkflow, RetentionWorkflow]
 
 
 def reconcile_starter(client: Client, settings: Settings) -> Callable[[str], Awaitable[Started]]:
@@ -112,6 +114,7 @@ def job_system_activities(
     recovery = RecoveryActivities(session_factory, settings.queue.stuck_after, settings.queue.max_recoveries)
     temporal = TemporalActivities(temporal_calls(client))
     reconcile = ReconcileActivities(search, session_factory, settings, reconcile_starter(client, settings))
+    retention = RetentionActivities(session_factory, settings.retention)
     return [
         queue.enqueue_job,
         queue.claim_next_job,
@@ -130,6 +133,7 @@ def job_system_activities(
         temporal.set_agent_schedules_paused,
         reconcile.find_unorchestrated_issues,
         reconcile.start_orchestrations,
+        retention.purge_expired_rows,
     ]
 
 

@@ -44,6 +44,7 @@ from workflows.queue_types import (
 )
 from workflows.reconcile import ReconcileWorkflow
 from workflows.recovery import JobRecoveryWorkflow
+from workflows.retention import RETENTION_ID
 
 AGENT = "127.0.0.1:1"
 
@@ -194,7 +195,7 @@ async def test_worker_start_up_registers_agents_and_sets_up_every_schedule(
     settings = make_settings(
         tmp_path, DATABASE_URL=sqlite_url, TEMPORAL_TASK_QUEUE=task_queue, AGENT_ADDRESSES=f"{known},{new}"
     )
-    ids = [*agent_schedule_ids(known), *agent_schedule_ids(new), REVIVAL_ID, RECOVERY_ID, RECONCILE_ID]
+    ids = [*agent_schedule_ids(known), *agent_schedule_ids(new), REVIVAL_ID, RECOVERY_ID, RECONCILE_ID, RETENTION_ID]
     try:
         await start_job_system(client, settings, factory)
         await start_job_system(client, settings, factory)  # a second start-up changes nothing
