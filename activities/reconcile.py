@@ -2,7 +2,10 @@
 
 Jira stops delivering webhooks to an endpoint that keeps failing and never retries a 4xx, so a trigger label
 added while we were down may never reach us. The sweep asks Jira (JQL) for issues carrying the label and starts
-those that have no orchestration, neither in our database nor in Temporal.
+those that have no orchestration, neither in our database nor in Temporal. With a start policy
+(activities/starts.py) each start is checked first: a project at its live-run cap is started by a later sweep
+once there is room; with ORCHESTRATOR_STARTERS set the sweep cannot tell who added the label, so it starts
+nothing (the person's own delivery, when it comes, is checked as usual).
 """
 
 from __future__ import annotations
@@ -15,8 +18,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
 
+from activities.starts import RunStarted, StartCheck, StartPolicy
 from app.config import Settings
 from app.store.models import Orchestration
+from workflows.ids import project_key_of
 
 MAX_STARTS = 50  # per sweep: a flood of labels is started over a few sweeps, not all at once
 
@@ -29,19 +34,8 @@ class IssueSearch(Protocol):
         ...
 
 
-class StartedRun(Protocol):
-    """What a start says: the run, and whether it was started now."""
-
-    @property
-    def workflow_id(self) -> str: ...
-    @property
-    def run_id(self) -> str: ...
-    @property
-    def created(self) -> bool: ...
-
-
 # Starts the issue's orchestration unless Temporal has any run of it (app/temporal/control.py, via the registry).
-StartUnlessEverRun = Callable[[str], Awaitable[StartedRun]]
+StartUnlessEverRun = Callable[[str], Awaitable[RunStarted]]
 
 
 @dataclass(frozen=True)
@@ -66,6 +60,7 @@ class StartOutcome:
     started: bool
     workflow_id: str
     run_id: str
+    refused: str = ""  # why the start policy refused it (then nothing was started)
 
 
 def trigger_jql(label: str, done_status: str | None) -> str:
@@ -87,11 +82,13 @@ class ReconcileActivities:
         session_factory: sessionmaker[Session],
         settings: Settings,
         start_unless_ever_run: StartUnlessEverRun,
+        policy: StartPolicy | None = None,
     ) -> None:
         self.search = search
         self.session_factory = session_factory
         self.settings = settings
         self.start_unless_ever_run = start_unless_ever_run
+        self.policy = policy
 
     @activity.defn
     def find_unorchestrated_issues(self, query: ReconcileQuery) -> list[str]:
@@ -109,6 +106,12 @@ class ReconcileActivities:
         """Start each issue's orchestration unless Temporal already has one for it (running or not)."""
         outcomes = []
         for key in request.issue_keys:
+            if self.policy is not None:
+                decision = self.policy.decide(StartCheck(key, project_key_of(key), None))
+                if not decision.allowed:
+                    activity.logger.info("reconcile.refused %s: %s", key, decision.reason)
+                    outcomes.append(StartOutcome(key, False, "", "", refused=decision.reason))
+                    continue
             started = await self.start_unless_ever_run(key)
             outcomes.append(StartOutcome(key, started.created, started.workflow_id, started.run_id))
         return outcomes

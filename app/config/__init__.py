@@ -34,6 +34,7 @@ from app.config.parsing import (
 )
 from app.config.queue import QueueSettings, queue_settings
 from app.config.retention import RetentionSettings, retention_settings
+from app.config.starts import StartSettings, start_settings
 
 T = TypeVar("T")
 
@@ -152,6 +153,7 @@ class Settings:
     queue: QueueSettings = field(default_factory=QueueSettings)
     notify: NotifySettings = field(default_factory=NotifySettings)
     retention: RetentionSettings = field(default_factory=RetentionSettings)
+    starts: StartSettings = field(default_factory=StartSettings)
     log_level: str = "INFO"
     web_port: int = 8000
     web_workers: int = 2
@@ -236,6 +238,7 @@ def _build(env: Mapping[str, str]) -> Settings:
         queue=queue_settings(get),
         notify=notify_settings(get),
         retention=retention_settings(get, webhook_max_age),
+        starts=start_settings(get),
         log_level=log_level,
         web_port=get("WEB_PORT", lambda n, raw: parse_int(n, raw, 1), 8000),
         web_workers=get("WEB_WORKERS", lambda n, raw: parse_int(n, raw, 1), 2),
@@ -282,6 +285,7 @@ __all__ = [
     "QueueSettings",
     "RetentionSettings",
     "Settings",
+    "StartSettings",
     "TemporalSettings",
     "parse_duration",
     "parse_host_port",

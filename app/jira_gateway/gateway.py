@@ -14,6 +14,7 @@ from app.jira_gateway.approvers import ApprovalPolicy, ApproverCheck
 from app.jira_gateway.attachments import AttachmentOps
 from app.jira_gateway.client import JiraTransport, build_client
 from app.jira_gateway.comments import CommentOps
+from app.jira_gateway.groups import group_ids
 from app.jira_gateway.issues import IssueOps
 from app.jira_gateway.models import ApproverDecision, Attachment, Comment, IssueSnapshot, TransitionOutcome
 from app.jira_gateway.retry import RetryPolicy
@@ -95,6 +96,10 @@ class JiraGateway:
     def search_issue_keys(self, jql: str) -> list[str]:
         """Keys of every issue matching `jql` (all pages)."""
         return self._retried(lambda: self.issues.search_issue_keys(jql), "search")
+
+    def group_ids(self, account_id: str) -> tuple[str, ...]:
+        """The ids of the account's groups (none for an unknown account)."""
+        return self._retried(lambda: group_ids(self.http, account_id), f"groups of {account_id}")
 
     def bot_account_id(self) -> str:
         """The bot's own account id (`JIRA_BOT_ACCOUNT_ID`, else `/myself` once per process)."""

@@ -16,14 +16,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, delete, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, delete, func, or_, select, update
 from sqlalchemy.orm import InstrumentedAttribute, Session, sessionmaker
 
 from app.config.retention import KEEP, RetentionSettings
 from app.jobqueue.order import ENDED, IN_PROGRESS, QUEUED
-from app.store.models import AgentJob, Checkpoint, JobLog, NotificationDelivery, Orchestration, WebhookDelivery
+from app.store.live_runs import live_issue_keys, live_run_ids
+from app.store.models import AgentJob, Checkpoint, JobLog, NotificationDelivery, WebhookDelivery
 
-LIVE_RUN_STATUSES = ("starting", "running", "waiting_for_approval", "paused")
 MAX_BATCHES = 200  # per kind and sweep: 100,000 rows at the default batch size
 
 
@@ -33,21 +33,6 @@ class Purged:
 
     counts: dict[str, int] = field(default_factory=dict)
     more: list[str] = field(default_factory=list)
-
-
-def live_run_ids() -> Select[str]:
-    """Temporal run ids of the orchestrations still live (a failed run that has not ended waits for /retry)."""
-    return select(Orchestration.temporal_run_id).where(_live_run())
-
-
-def live_issue_keys() -> Select[str]:
-    """Issue keys with a live orchestration."""
-    return select(Orchestration.issue_key).where(_live_run())
-
-
-def _live_run() -> ColumnElement[bool]:
-    failed_open = and_(Orchestration.status == "failed", Orchestration.finished_at.is_(None))
-    return or_(Orchestration.status.in_(LIVE_RUN_STATUSES), failed_open)
 
 
 def _ended_job(cutoff: datetime) -> ColumnElement[bool]:

@@ -25,6 +25,7 @@ from activities.reconcile import IssueSearch, ReconcileActivities
 from activities.records import RecordActivities
 from activities.recovery import RecoveryActivities
 from activities.retention import RetentionActivities
+from activities.starts import GroupLookup, StartActivities, StartPolicy
 from activities.temporal_ops import TemporalActivities
 from app.agent_client.auth import agent_token
 from app.config import Settings
@@ -38,19 +39,26 @@ from app.temporal.schedules import ensure_schedules
 from workflows.agent_health import AgentHealthCheckWorkflow
 from workflows.command_answer import CommandAnswerWorkflow
 from workflows.job_execution import JobExecutionWorkflow
-from workflows.messages import Source
+from workflows.messages import OrchestrationInput, Source
 from workflows.orchestration import OrchestrationWorkflow
 from workflows.queue_monitor import QueueMonitorWorkflow
 from workflows.reconcile import ReconcileWorkflow
 from workflows.recovery import JobRecoveryWorkflow
 from workflows.retention import RetentionWorkflow
+from workflows.start_check import StartCheckWorkflow
 
 log = logging.getLogger(__name__)
 
 
 def workflow_classes() -> list[type]:
     """Every workflow this worker runs."""
-    return [OrchestrationWorkflow, JobExecutionWorkflow, CommandAnswerWorkflow, *job_system_workflows()]
+    return [
+        OrchestrationWorkflow,
+        JobExecutionWorkflow,
+        CommandAnswerWorkflow,
+        StartCheckWorkflow,
+        *job_system_workflows(),
+    ]
 
 
 def activity_functions(settings: Settings, client: Client | None = None) -> list[Callable[..., Any]]:
@@ -67,7 +75,8 @@ def activity_functions(settings: Settings, client: Client | None = None) -> list
     token = agent_token(settings)
     agent = AgentActivities(settings.agents, token, session_factory)
     notify = NotifyActivities(settings.notify, session_factory)
-    job_system = job_system_activities(session_factory, client, settings, token, gateway) if client else []
+    job_system = job_system_activities(session_factory, client, settings, token, gateway, gateway) if client else []
+    starts = StartActivities(StartPolicy(gateway, session_factory, settings.starts), checked_starter(client, settings))
     return [
         agent.execute_agent_job,
         agent.get_credentials,
@@ -86,6 +95,8 @@ def activity_functions(settings: Settings, client: Client | None = None) -> list
         jobs.finish_job,
         jobs.save_checkpoint,
         notify.send_notification,
+        starts.check_start,
+        starts.start_checked_orchestration,
         *job_system,
     ]
 
@@ -105,15 +116,33 @@ def reconcile_starter(client: Client, settings: Settings) -> Callable[[str], Awa
     return start_unless_ever_run
 
 
+def checked_starter(client: Client | None, settings: Settings) -> Callable[[OrchestrationInput], Awaitable[Started]]:
+    """The start check's start: the issue's orchestration (a live one kept, a finished one started again)."""
+
+    async def start(input: OrchestrationInput) -> Started:
+        if client is None:
+            raise RuntimeError("this worker has no Temporal client to start orchestrations with")
+        return await control.start_or_find(client, settings.temporal.task_queue, input)
+
+    return start
+
+
 def job_system_activities(
-    session_factory: sessionmaker[Session], client: Client, settings: Settings, token: str, search: IssueSearch
+    session_factory: sessionmaker[Session],
+    client: Client,
+    settings: Settings,
+    token: str,
+    search: IssueSearch,
+    groups: GroupLookup | None = None,
 ) -> list[Callable[..., Any]]:
     """Every activity of the job system, bound to its dependencies."""
     queue = QueueActivities(session_factory)
     health = AgentHealthActivities(session_factory, settings.agents, token, settings.queue.offline_after)
     recovery = RecoveryActivities(session_factory, settings.queue.stuck_after, settings.queue.max_recoveries)
     temporal = TemporalActivities(temporal_calls(client))
-    reconcile = ReconcileActivities(search, session_factory, settings, reconcile_starter(client, settings))
+    checked = groups is not None and settings.starts.checked
+    policy = StartPolicy(groups, session_factory, settings.starts) if checked and groups is not None else None
+    reconcile = ReconcileActivities(search, session_factory, settings, reconcile_starter(client, settings), policy)
     retention = RetentionActivities(session_factory, settings.retention)
     return [
         queue.enqueue_job,
