@@ -2,7 +2,8 @@
 
 Jira stops delivering webhooks to an endpoint that keeps failing and never retries a 4xx, so a trigger label
 added while we were down may never reach us. The sweep asks Jira (JQL) for issues carrying the label and starts
-those that have no orchestration, neither in our database nor in Temporal. With a start policy
+those that have no orchestration, neither in our database nor in Temporal; issues in the trigger status
+(ORCHESTRATOR_TRIGGER_STATUS) likewise. With a start policy
 (activities/starts.py) each start is checked first: a project at its live-run cap is started by a later sweep
 once there is room; with ORCHESTRATOR_STARTERS set the sweep cannot tell who added the label, so it starts
 nothing (the person's own delivery, when it comes, is checked as usual).
@@ -10,6 +11,7 @@ nothing (the person's own delivery, when it comes, is checked as usual).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
@@ -65,12 +67,21 @@ class StartOutcome:
 
 def trigger_jql(label: str, done_status: str | None) -> str:
     """Issues carrying the trigger label (and not done), oldest first."""
-    quoted = label.replace("\\", "\\\\").replace('"', '\\"')
-    jql = f'labels = "{quoted}"'
-    if done_status:
-        done = done_status.replace("\\", "\\\\").replace('"', '\\"')
-        jql += f' AND status != "{done}"'
-    return jql + " ORDER BY created ASC"
+    return f"labels = {_quoted(label)}{_not_done(done_status)} ORDER BY created ASC"
+
+
+def trigger_status_jql(status: str, done_status: str | None) -> str:
+    """Issues in the trigger status (and not done), oldest first: a move into it while no webhook reached us."""
+    return f"status = {_quoted(status)}{_not_done(done_status)} ORDER BY created ASC"
+
+
+def _not_done(done_status: str | None) -> str:
+    return f" AND status != {_quoted(done_status)}" if done_status else ""
+
+
+def _quoted(value: str) -> str:
+    # Settings, not ticket text, but quoted all the same: a status name may hold spaces and quotes.
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 class ReconcileActivities:
@@ -92,9 +103,13 @@ class ReconcileActivities:
 
     @activity.defn
     def find_unorchestrated_issues(self, query: ReconcileQuery) -> list[str]:
-        """Labelled issues of which the database has never recorded an orchestration (at most `limit`)."""
+        """Labelled issues (or issues in the trigger status) of which the database has never recorded an
+        orchestration (at most `limit`)."""
         orch = self.settings.orchestrator
         keys = [key.upper() for key in self.search.search_issue_keys(trigger_jql(orch.trigger_label, orch.done_status))]
+        if orch.trigger_status:
+            jql = trigger_status_jql(orch.trigger_status, orch.done_status)
+            keys += [key.upper() for key in self.search.search_issue_keys(jql)]
         if not keys:
             return []
         with self.session_factory() as session:
@@ -107,7 +122,7 @@ class ReconcileActivities:
         outcomes = []
         for key in request.issue_keys:
             if self.policy is not None:
-                decision = self.policy.decide(StartCheck(key, project_key_of(key), None))
+                decision = await asyncio.to_thread(self.policy.decide, StartCheck(key, project_key_of(key), None))
                 if not decision.allowed:
                     activity.logger.info("reconcile.refused %s: %s", key, decision.reason)
                     outcomes.append(StartOutcome(key, False, "", "", refused=decision.reason))

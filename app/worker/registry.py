@@ -19,9 +19,10 @@ from activities.agent import AgentActivities
 from activities.agent_health import AgentHealthActivities
 from activities.jira import JiraActivities
 from activities.jobs import JobActivities
+from activities.missed_commands import CommentReader, MissedCommandActivities, ParsedCommand, SendCommand
 from activities.notify import NotifyActivities
 from activities.queue import QueueActivities
-from activities.reconcile import IssueSearch, ReconcileActivities
+from activities.reconcile import ReconcileActivities
 from activities.records import RecordActivities
 from activities.recovery import RecoveryActivities
 from activities.retention import RetentionActivities
@@ -36,10 +37,11 @@ from app.temporal import control
 from app.temporal.control import Started
 from app.temporal.job_control import temporal_calls
 from app.temporal.schedules import ensure_schedules
+from webhooks.commands import Command, parse_command
 from workflows.agent_health import AgentHealthCheckWorkflow
 from workflows.command_answer import CommandAnswerWorkflow
 from workflows.job_execution import JobExecutionWorkflow
-from workflows.messages import OrchestrationInput, Source
+from workflows.messages import CommandContext, OrchestrationInput, Source
 from workflows.orchestration import OrchestrationWorkflow
 from workflows.queue_monitor import QueueMonitorWorkflow
 from workflows.reconcile import ReconcileWorkflow
@@ -127,12 +129,27 @@ def checked_starter(client: Client | None, settings: Settings) -> Callable[[Orch
     return start
 
 
+def read_command(body: str, bot_account_id: str) -> ParsedCommand | None:
+    """The comment grammar's reading of a comment, for the sweep that recovers missed commands."""
+    parsed = parse_command(body, bot_account_id)
+    return ParsedCommand(parsed.verb, parsed.text, parsed.argument) if isinstance(parsed, Command) else None
+
+
+def command_sender(client: Client) -> SendCommand:
+    """The sweep's send of a recovered command: the verb's signal, as the webhook sends it (NoRun is a LookupError)."""
+
+    async def send(issue_key: str, verb: str, context: CommandContext, text: str, argument: str | None) -> None:
+        await control.signal(client, issue_key, verb, context, text, argument)
+
+    return send
+
+
 def job_system_activities(
     session_factory: sessionmaker[Session],
     client: Client,
     settings: Settings,
     token: str,
-    search: IssueSearch,
+    search: CommentReader,
     groups: GroupLookup | None = None,
 ) -> list[Callable[..., Any]]:
     """Every activity of the job system, bound to its dependencies."""
@@ -144,6 +161,9 @@ def job_system_activities(
     policy = StartPolicy(groups, session_factory, settings.starts) if checked and groups is not None else None
     reconcile = ReconcileActivities(search, session_factory, settings, reconcile_starter(client, settings), policy)
     retention = RetentionActivities(session_factory, settings.retention)
+    missed = MissedCommandActivities(
+        search, session_factory, settings.queue.reconcile_lookback, read_command, command_sender(client)
+    )
     return [
         queue.enqueue_job,
         queue.claim_next_job,
@@ -162,6 +182,8 @@ def job_system_activities(
         temporal.set_agent_schedules_paused,
         reconcile.find_unorchestrated_issues,
         reconcile.start_orchestrations,
+        missed.find_missed_commands,
+        missed.send_missed_commands,
         retention.purge_expired_rows,
     ]
 

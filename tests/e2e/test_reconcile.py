@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from sqlalchemy import select
@@ -30,13 +31,17 @@ from app.sandbox.people import SandboxPerson
 from app.sandbox.server import STATE_FILE, SandboxServer
 from app.store.db import make_engine, make_session_factory
 from app.store.models import WebhookDelivery
-from tests.conftest import free_port
+from tests.conftest import free_port, make_settings
 from tests.e2e.harness import Stack, drop_namespace, eventually, exists, own_namespace
 from tests.sandbox.conftest import gateway_for, sandbox_config
-from webhooks.deliveries import CLAIMED
+from tests.webhooks.jira_payloads import load_jira_fixture
+from tests.workflows.conftest import running_worker, until_state
+from tests.workflows.fakes import FakeAgent, FakeJira
+from webhooks.deliveries import CLAIMED, DeliveryStore
+from webhooks.events import JiraEvent
 from workflows.ids import workflow_id_for
 from workflows.orchestration import OrchestrationWorkflow
-from workflows.queue_types import RECONCILE_ID, ReconcileReport
+from workflows.queue_types import RECONCILE_ID, ReconcileInput, ReconcileReport
 from workflows.reconcile import ReconcileWorkflow
 
 pytestmark = pytest.mark.e2e
@@ -218,3 +223,62 @@ def test_the_sandbox_answers_the_sweeps_jql_and_gives_up_on_a_dead_endpoint(tmp_
         assert {f["reason"] for f in failed} == {"ConnectionError after 4 attempts"}  # the first and 3 retries
     finally:
         server.stop()
+
+
+async def test_a_status_move_and_a_command_written_while_the_web_is_down_act_once(
+    temporal_env: WorkflowEnvironment, sqlite_url: str, tmp_path: Path
+) -> None:
+    """Issue 13 finding 14, in process: the sandbox Jira (its webhooks reach nobody), the real gateway, the real
+    workflows and activities on a worker of this test; the agent is the lead's scripted fake."""
+    dead = f"http://127.0.0.1:{free_port()}/webhooks/jira"
+    server = SandboxServer(sandbox_config(tmp_path / "sandbox.json", dead)).start()
+    client = await own_namespace(temporal_env)
+    task_queue = f"reconcile-{uuid.uuid4()}"
+    settings = make_settings(
+        tmp_path,
+        DATABASE_URL=sqlite_url,
+        TEMPORAL_TASK_QUEUE=task_queue,
+        TEMPORAL_NAMESPACE=client.namespace,
+        ORCHESTRATOR_TRIGGER_STATUS="In Review",
+        ORCHESTRATOR_IN_PROGRESS_STATUS="In Progress",
+    )
+    gateway = gateway_for(server)
+    reviewer = SandboxPerson(server.url, "reviewer")
+    engine = make_engine(sqlite_url)
+    factory = make_session_factory(engine)
+
+    async def sweep() -> ReconcileReport:
+        return await client.execute_workflow(
+            ReconcileWorkflow.run, ReconcileInput(), id=f"sweep-{uuid.uuid4()}", task_queue=task_queue
+        )
+
+    try:
+        jira = cast(FakeJira, gateway)  # the real gateway in the fake's place: the run writes to the sandbox
+        async with running_worker(client, task_queue, sqlite_url, jira, FakeAgent(), settings=settings, search=gateway):
+            key = reviewer.create("Moved to review while the web was down")
+            reviewer.transition(key, "In Review")  # the trigger status; its webhook reaches nobody
+            first = await sweep()
+            assert (first.found, first.started) == ([key], [key])
+            handle = client.get_workflow_handle_for(OrchestrationWorkflow.run, workflow_id_for(key))
+            await until_state(handle, lambda s: s.pending_gate == "EXPLORE", "the EXPLORE gate")  # type: ignore[attr-defined]
+
+            comment_id = reviewer.comment(key, "/approve go ahead")  # its webhook reaches nobody either
+            reviewer.comment(key, "a remark, not a command")
+            second = await sweep()
+            assert second.commands == [f"{key} /approve"] and second.started == []
+            state = await until_state(handle, lambda s: s.pending_gate != "EXPLORE", "the gate to pass")
+            approvals = [(a.phase, a.decision, a.actor) for a in state.approvals]  # type: ignore[attr-defined]
+            assert approvals == [("EXPLORE", "approve", "sandbox-reviewer")]  # the comment's author, checked
+            assert (await sweep()).commands == []  # a comment acts once
+
+            # Jira's late delivery of that comment finds it handled: the web does not act on it again.
+            late = load_jira_fixture("comment_created__approve_with_notes")
+            late["issue"]["key"] = key
+            late["comment"]["id"] = comment_id
+            event = JiraEvent.from_payload(late, delivery_id="late-delivery")
+            assert DeliveryStore(factory).claim(event, "approve") is None
+            await handle.terminate("test over")
+    finally:
+        engine.dispose()
+        server.stop()
+        await drop_namespace(temporal_env, client, [])

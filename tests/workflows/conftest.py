@@ -26,6 +26,7 @@ from activities.notify import NotifyActivities
 from activities.records import RecordActivities
 from activities.starts import StartActivities, StartPolicy
 from app.config import Settings
+from app.jira_gateway.models import Comment
 from app.jobqueue import agents
 from app.store.db import make_engine, make_session_factory
 from app.store.models import AgentJob
@@ -105,6 +106,12 @@ class NoSearch:
 
     def search_issue_keys(self, jql: str) -> list[str]:
         return []
+
+    def list_comments(self, issue_key: str) -> list[Comment]:
+        return []
+
+    def bot_account_id(self) -> str:
+        return "acc-bot"
 
 
 @asynccontextmanager
