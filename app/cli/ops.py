@@ -45,7 +45,14 @@ def migrate(args: argparse.Namespace) -> int:
 
 def check(_args: argparse.Namespace) -> int:
     """Check each dependency; exit 1 when any does not work."""
-    from app.services.checks import check_database, check_jira, check_notify, check_temporal, check_webhooks
+    from app.services.checks import (
+        check_database,
+        check_jira,
+        check_notify,
+        check_search_attributes,
+        check_temporal,
+        check_webhooks,
+    )
     from app.store.db import make_engine
     from app.temporal.gateway import TemporalGateway
 
@@ -53,6 +60,7 @@ def check(_args: argparse.Namespace) -> int:
     gateway = TemporalGateway(settings.temporal)
     results = [
         check_temporal(gateway),
+        check_search_attributes(gateway),
         check_database(make_engine(settings.database_url)),
         check_jira(settings.jira),
         check_webhooks(settings.jira),
