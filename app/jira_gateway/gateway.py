@@ -16,7 +16,14 @@ from app.jira_gateway.client import JiraTransport, build_client
 from app.jira_gateway.comments import CommentOps
 from app.jira_gateway.groups import group_ids
 from app.jira_gateway.issues import IssueOps
-from app.jira_gateway.models import ApproverDecision, Attachment, Comment, IssueSnapshot, TransitionOutcome
+from app.jira_gateway.models import (
+    ApproverDecision,
+    Attachment,
+    Comment,
+    IssueSnapshot,
+    StatusMove,
+    TransitionOutcome,
+)
 from app.jira_gateway.retry import RetryPolicy
 
 T = TypeVar("T")
@@ -92,6 +99,10 @@ class JiraGateway:
     def attach_text(self, issue_key: str, filename: str, text: str) -> Attachment:
         """Attach `text` to the issue as `filename`, once (a retry finds the first upload)."""
         return self._retried(lambda: self.attachments.attach_text(issue_key, filename, text), f"attach {filename}")
+
+    def status_moves(self, issue_key: str) -> list[StatusMove]:
+        """The issue's recent moves from status to status (its changelog), oldest first."""
+        return self._retried(lambda: self.issues.status_moves(issue_key), f"changelog of {issue_key}")
 
     def search_issue_keys(self, jql: str) -> list[str]:
         """Keys of every issue matching `jql` (all pages)."""

@@ -6,7 +6,7 @@ from typing import Any
 
 from app.jira_gateway.client import JiraTransport
 from app.jira_gateway.errors import ValidationError
-from app.jira_gateway.models import IssueSnapshot, TransitionOutcome
+from app.jira_gateway.models import IssueSnapshot, StatusMove, TransitionOutcome
 
 SNAPSHOT_FIELDS = "summary,description,labels,status,reporter,project"
 SEARCH_PAGE = 100
@@ -93,6 +93,22 @@ class IssueOps:
             token = page.get("nextPageToken")
             if not token:
                 return keys
+
+    def status_moves(self, issue_key: str) -> list[StatusMove]:
+        """The issue's status changes in its changelog (`expand=changelog`: the most recent ones), oldest first."""
+        raw = self.http.get(f"issue/{issue_key}", fields="status", expand="changelog")
+        moves = []
+        for history in (raw.get("changelog") or {}).get("histories") or []:
+            for item in history.get("items") or []:
+                if item.get("field") == "status" and item.get("toString"):
+                    author = (history.get("author") or {}).get("accountId")
+                    moves.append(
+                        StatusMove(
+                            str(history.get("id", "")), author, str(history.get("created", "")), item["toString"]
+                        )
+                    )
+        # Jira Cloud lists the newest first, the sandbox the oldest first; a history id grows with time.
+        return sorted(moves, key=lambda move: int(move.history_id) if move.history_id.isdigit() else 0)
 
     def myself(self) -> str:
         """The account id of whoever the credentials belong to."""

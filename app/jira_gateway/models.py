@@ -63,3 +63,13 @@ class Attachment:
     filename: str
     size: int
     content_url: str = ""
+
+
+@dataclass(frozen=True)
+class StatusMove:
+    """One move of an issue into a status, from its changelog: which history entry, who, when, and where to."""
+
+    history_id: str
+    author: str | None  # an account id
+    created: str  # Jira's timestamp, e.g. 2026-01-01T09:00:00.233+0000
+    to_status: str

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -19,7 +20,14 @@ from activities.agent import AgentActivities
 from activities.agent_health import AgentHealthActivities
 from activities.jira import JiraActivities
 from activities.jobs import JobActivities
-from activities.missed_commands import CommentReader, MissedCommandActivities, ParsedCommand, SendCommand
+from activities.missed_commands import (
+    ApproveMoves,
+    CommentReader,
+    GateSince,
+    MissedCommandActivities,
+    ParsedCommand,
+    SendCommand,
+)
 from activities.notify import NotifyActivities
 from activities.queue import QueueActivities
 from activities.reconcile import ReconcileActivities
@@ -144,6 +152,23 @@ def command_sender(client: Client) -> SendCommand:
     return send
 
 
+def gate_reader(client: Client) -> GateSince:
+    """When the gate the issue's run waits at began (its phase's end, from the run's state); None: none waits."""
+
+    async def gate_since(issue_key: str) -> datetime | None:
+        try:
+            view = await control.read(client, issue_key)
+        except control.NoRun:
+            return None
+        state = view.state
+        if view.temporal_status != "RUNNING" or state.pending_gate is None:
+            return None
+        ended = next((p.finished_at for p in state.phases if p.phase == state.pending_gate), None)
+        return datetime.fromisoformat(ended) if ended else None
+
+    return gate_since
+
+
 def job_system_activities(
     session_factory: sessionmaker[Session],
     client: Client,
@@ -161,8 +186,11 @@ def job_system_activities(
     policy = StartPolicy(groups, session_factory, settings.starts) if checked and groups is not None else None
     reconcile = ReconcileActivities(search, session_factory, settings, reconcile_starter(client, settings), policy)
     retention = RetentionActivities(session_factory, settings.retention)
+    moves = ApproveMoves(
+        settings.queue.reconcile_lookback, settings.orchestrator.approve_status, settings.jira.webhook_max_age
+    )
     missed = MissedCommandActivities(
-        search, session_factory, settings.queue.reconcile_lookback, read_command, command_sender(client)
+        search, session_factory, moves, read_command, command_sender(client), gate_reader(client)
     )
     return [
         queue.enqueue_job,

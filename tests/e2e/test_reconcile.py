@@ -40,6 +40,7 @@ from tests.workflows.fakes import FakeAgent, FakeJira
 from webhooks.deliveries import CLAIMED, DeliveryStore
 from webhooks.events import JiraEvent
 from workflows.ids import workflow_id_for
+from workflows.messages import Source
 from workflows.orchestration import OrchestrationWorkflow
 from workflows.queue_types import RECONCILE_ID, ReconcileInput, ReconcileReport
 from workflows.reconcile import ReconcileWorkflow
@@ -241,6 +242,8 @@ async def test_a_status_move_and_a_command_written_while_the_web_is_down_act_onc
         TEMPORAL_NAMESPACE=client.namespace,
         ORCHESTRATOR_TRIGGER_STATUS="In Review",
         ORCHESTRATOR_IN_PROGRESS_STATUS="In Progress",
+        ORCHESTRATOR_APPROVE_STATUS="To Do",
+        JIRA_WEBHOOK_MAX_AGE="1s",  # a move into the approve status is recovered once a delivery of it is too old
     )
     gateway = gateway_for(server)
     reviewer = SandboxPerson(server.url, "reviewer")
@@ -277,6 +280,19 @@ async def test_a_status_move_and_a_command_written_while_the_web_is_down_act_onc
             late["comment"]["id"] = comment_id
             event = JiraEvent.from_payload(late, delivery_id="late-delivery")
             assert DeliveryStore(factory).claim(event, "approve") is None
+
+            # At the PLAN gate the reviewer moves the issue into the approve status; its webhook reaches nobody.
+            # Once the move is older than JIRA_WEBHOOK_MAX_AGE (no delivery of it may act any more) a sweep sends it.
+            await until_state(handle, lambda s: s.pending_gate == "PLAN", "the PLAN gate")  # type: ignore[attr-defined]
+            reviewer.transition(key, "To Do")
+            deadline = time.monotonic() + 20
+            while not (recovered := await sweep()).commands:
+                assert time.monotonic() < deadline, "no sweep sent the approve move"
+            assert recovered.commands == [f"{key} /approve"]
+            state = await until_state(handle, lambda s: s.pending_gate != "PLAN", "the PLAN gate to pass")
+            approvals = [(a.phase, a.actor, a.source) for a in state.approvals]  # type: ignore[attr-defined]
+            assert approvals[-1] == ("PLAN", "sandbox-reviewer", Source.TRANSITION)
+            assert (await sweep()).commands == []  # a move acts once
             await handle.terminate("test over")
     finally:
         engine.dispose()

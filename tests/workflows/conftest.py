@@ -26,7 +26,7 @@ from activities.notify import NotifyActivities
 from activities.records import RecordActivities
 from activities.starts import StartActivities, StartPolicy
 from app.config import Settings
-from app.jira_gateway.models import Comment
+from app.jira_gateway.models import Comment, StatusMove
 from app.jobqueue import agents
 from app.store.db import make_engine, make_session_factory
 from app.store.models import AgentJob
@@ -112,6 +112,9 @@ class NoSearch:
 
     def bot_account_id(self) -> str:
         return "acc-bot"
+
+    def status_moves(self, issue_key: str) -> list[StatusMove]:
+        return []
 
 
 @asynccontextmanager
