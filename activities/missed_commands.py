@@ -31,6 +31,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
 
+from activities.reconcile import IssueSearch
 from app.jira_gateway.models import Comment, StatusMove
 from app.jira_gateway.timestamps import parse_jira_time
 from app.store.live_runs import is_live
@@ -42,12 +43,8 @@ MAX_ISSUES = 100  # live runs looked at per sweep (the most recently updated fir
 RECOVERED = "reconciled"
 
 
-class CommentReader(Protocol):
-    """The Jira calls the recovery needs (app.jira_gateway.JiraGateway has them)."""
-
-    def search_issue_keys(self, jql: str) -> list[str]:
-        """Keys of every issue matching the JQL."""
-        ...
+class CommentReader(IssueSearch, Protocol):
+    """The Jira calls the sweep needs (app.jira_gateway.JiraGateway has them)."""
 
     def list_comments(self, issue_key: str) -> list[Comment]:
         """Every comment of the issue, oldest first."""

@@ -3,10 +3,10 @@
 Jira stops delivering webhooks to an endpoint that keeps failing and never retries a 4xx, so a trigger label
 added while we were down may never reach us. The sweep asks Jira (JQL) for issues carrying the label and starts
 those that have no orchestration, neither in our database nor in Temporal; issues in the trigger status
-(ORCHESTRATOR_TRIGGER_STATUS) likewise. With a start policy
-(activities/starts.py) each start is checked first: a project at its live-run cap is started by a later sweep
-once there is room; with ORCHESTRATOR_STARTERS set the sweep cannot tell who added the label, so it starts
-nothing (the person's own delivery, when it comes, is checked as usual).
+(ORCHESTRATOR_TRIGGER_STATUS) likewise. With a start policy (activities/starts.py) each start is checked first,
+the starter being whoever last added the label or moved the issue into the trigger status (the issue's
+changelog): a refused issue is not started (the webhook, had it come, would have said why on the issue), and a
+project at its live-run cap is started by a later sweep once there is room.
 """
 
 from __future__ import annotations
@@ -35,9 +35,14 @@ class IssueSearch(Protocol):
         """Keys of every issue matching the JQL."""
         ...
 
+    def trigger_author(self, issue_key: str, label: str, status: str | None) -> str | None:
+        """Who last added the trigger label or moved the issue into the trigger status."""
+        ...
 
-# Starts the issue's orchestration unless Temporal has any run of it (app/temporal/control.py, via the registry).
-StartUnlessEverRun = Callable[[str], Awaitable[RunStarted]]
+
+# Starts the issue's orchestration (started by that account, when known) unless Temporal has any run of it
+# (app/temporal/control.py, via the registry).
+StartUnlessEverRun = Callable[[str, str | None], Awaitable[RunStarted]]
 
 
 @dataclass(frozen=True)
@@ -121,12 +126,19 @@ class ReconcileActivities:
         """Start each issue's orchestration unless Temporal already has one for it (running or not)."""
         outcomes = []
         for key in request.issue_keys:
+            starter = None
             if self.policy is not None:
-                decision = await asyncio.to_thread(self.policy.decide, StartCheck(key, project_key_of(key), None))
+                starter = await asyncio.to_thread(self._starter, key)
+                decision = await asyncio.to_thread(self.policy.decide, StartCheck(key, project_key_of(key), starter))
                 if not decision.allowed:
                     activity.logger.info("reconcile.refused %s: %s", key, decision.reason)
                     outcomes.append(StartOutcome(key, False, "", "", refused=decision.reason))
                     continue
-            started = await self.start_unless_ever_run(key)
+            started = await self.start_unless_ever_run(key, starter)
             outcomes.append(StartOutcome(key, started.created, started.workflow_id, started.run_id))
         return outcomes
+
+    def _starter(self, issue_key: str) -> str | None:
+        # The webhook names who added the label; the sweep asks the issue's changelog.
+        orch = self.settings.orchestrator
+        return self.search.trigger_author(issue_key, orch.trigger_label, orch.trigger_status)

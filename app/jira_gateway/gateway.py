@@ -104,6 +104,10 @@ class JiraGateway:
         """The issue's recent moves from status to status (its changelog), oldest first."""
         return self._retried(lambda: self.issues.status_moves(issue_key), f"changelog of {issue_key}")
 
+    def trigger_author(self, issue_key: str, label: str, status: str | None) -> str | None:
+        """Who last added the trigger label or moved the issue into the trigger status, from its changelog."""
+        return self._retried(lambda: self.issues.trigger_author(issue_key, label, status), f"changelog of {issue_key}")
+
     def search_issue_keys(self, jql: str) -> list[str]:
         """Keys of every issue matching `jql` (all pages)."""
         return self._retried(lambda: self.issues.search_issue_keys(jql), "search")

@@ -67,9 +67,12 @@ class Attachment:
 
 @dataclass(frozen=True)
 class StatusMove:
-    """One move of an issue into a status, from its changelog: which history entry, who, when, and where to."""
+    """One change of an issue's status (or, with `field`, of another field) from its changelog: which history
+    entry, who, when, and to what (for labels: the labels after the change, space-separated)."""
 
     history_id: str
     author: str | None  # an account id
     created: str  # Jira's timestamp, e.g. 2026-01-01T09:00:00.233+0000
     to_status: str
+    field: str = "status"
+    from_string: str = ""

@@ -116,11 +116,11 @@ def job_system_workflows() -> list[type]:
     return [QueueMonitorWorkflow, AgentHealthCheckWorkflow, JobRecoveryWorkflow, ReconcileWorkflow, RetentionWorkflow]
 
 
-def reconcile_starter(client: Client, settings: Settings) -> Callable[[str], Awaitable[Started]]:
+def reconcile_starter(client: Client, settings: Settings) -> Callable[[str, str | None], Awaitable[Started]]:
     """The reconciliation sweep's start: the issue's orchestration, unless Temporal has any run of it."""
 
-    async def start_unless_ever_run(issue_key: str) -> Started:
-        input = control.orchestration_input(settings, issue_key, "reconcile", Source.RECONCILE)
+    async def start_unless_ever_run(issue_key: str, starter: str | None) -> Started:
+        input = control.orchestration_input(settings, issue_key, starter or "reconcile", Source.RECONCILE)
         return await control.start_or_find(client, settings.temporal.task_queue, input, restart_finished=False)
 
     return start_unless_ever_run

@@ -35,6 +35,9 @@ class Jira:
     def status_moves(self, issue_key: str) -> list[StatusMove]:
         return list(self.moves)
 
+    def trigger_author(self, issue_key: str, label: str, status: str | None) -> str | None:
+        return None
+
 
 async def test_only_a_settled_move_made_at_the_waiting_gate_approves_it_once(sqlite_url: str) -> None:
     engine = make_engine(sqlite_url)

@@ -109,23 +109,31 @@ def test_start_settings(tmp_path: Path) -> None:
     assert settings.starts == StartSettings((LEAD, GROUP), 5, 2) and settings.starts.checked
 
 
+class Labellers(NoSearch):
+    """Who added the trigger label, as the issues' changelogs say."""
+
+    def trigger_author(self, issue_key: str, label: str, status: str | None) -> str | None:
+        return {"OPS-7": LEAD, "OPS-8": STRANGER}.get(issue_key)
+
+
 async def test_the_reconciliation_sweep_starts_only_what_the_policy_allows(
     policy_for: PolicyFor, tmp_path: Path
 ) -> None:
-    started: list[str] = []
+    started: list[tuple[str, str | None]] = []
 
-    async def start(key: str) -> Started:
-        started.append(key)
+    async def start(key: str, starter: str | None) -> Started:
+        started.append((key, starter))
         return Started(f"orchestration-{key}", "r", True)
 
     settings = make_settings(tmp_path)
     policy, _ = policy_for(StartSettings(max_runs_per_project=3))
-    sweep = ReconcileActivities(NoSearch(), policy.session_factory, settings, start, policy)
+    sweep = ReconcileActivities(Labellers(), policy.session_factory, settings, start, policy)
     outcomes = await sweep.start_orchestrations(StartRequest(["PAY-9", "OPS-9"]))
-    assert started == ["OPS-9"]  # PAY is at its cap: a later sweep starts PAY-9 once there is room
+    assert started == [("OPS-9", None)]  # PAY is at its cap: a later sweep starts PAY-9 once there is room
     assert outcomes[0].refused == "PAY already has 3 live runs (ORCHESTRATOR_MAX_RUNS_PER_PROJECT)"
-    # With a starter list the sweep cannot tell who added the label: it starts nothing.
+    # With a starter list, the starter is whoever added the label (the changelog); nobody known: not started.
     policy, _ = policy_for(StartSettings(starters=(LEAD,)))
-    sweep = ReconcileActivities(NoSearch(), policy.session_factory, settings, start, policy)
-    assert [o.started for o in await sweep.start_orchestrations(StartRequest(["OPS-8"]))] == [False]
-    assert started == ["OPS-9"]
+    sweep = ReconcileActivities(Labellers(), policy.session_factory, settings, start, policy)
+    outcomes = await sweep.start_orchestrations(StartRequest(["OPS-7", "OPS-8", "OPS-9"]))
+    assert [o.started for o in outcomes] == [True, False, False]
+    assert started[1:] == [("OPS-7", LEAD)]  # the run is started by the person who labelled it

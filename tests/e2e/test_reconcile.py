@@ -209,6 +209,12 @@ def test_the_sandbox_answers_the_sweeps_jql_and_gives_up_on_a_dead_endpoint(tmp_
         assert jql == 'labels = "ai-orchestrate" AND status != "Done" ORDER BY created ASC'
         # Every project (the JQL names none), oldest first.
         assert gateway_for(server).search_issue_keys(jql) == ["DEMO-1", newer, other_project]
+        # Who started what, read back from the changelog (the sweep's starter when ORCHESTRATOR_STARTERS is set).
+        gateway = gateway_for(server)
+        assert gateway.trigger_author("DEMO-1", TRIGGER, None) == "sandbox-reviewer"
+        assert gateway.trigger_author("DEMO-2", TRIGGER, None) is None  # another label
+        assert gateway.trigger_author("DEMO-3", "no-such-label", "Done") == "sandbox-reviewer"  # a status move
+        assert [(m.to_status, m.author) for m in gateway.status_moves("DEMO-3")] == [("Done", "sandbox-reviewer")]
 
         def settled() -> bool:
             with server.store.read() as state:

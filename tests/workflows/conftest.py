@@ -116,6 +116,9 @@ class NoSearch:
     def status_moves(self, issue_key: str) -> list[StatusMove]:
         return []
 
+    def trigger_author(self, issue_key: str, label: str, status: str | None) -> str | None:
+        return None
+
 
 @asynccontextmanager
 async def running_worker(
