@@ -21,6 +21,7 @@ are not recovered at all.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -32,6 +33,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
 
 from activities.reconcile import IssueSearch
+from app.jira_gateway.errors import ValidationError
 from app.jira_gateway.models import Comment, StatusMove
 from app.jira_gateway.timestamps import parse_jira_time
 from app.store.live_runs import is_live
@@ -168,7 +170,7 @@ class MissedCommandActivities:
         runs = {row.issue_key: row for row in reversed(rows)}  # the latest run of an issue wins
         if not runs:
             return MissedCommands()
-        updated = self.jira.search_issue_keys(updated_jql(sorted(runs), self.lookback))
+        updated = self._recently_updated(sorted(runs))
         bot = self.jira.bot_account_id()
         found = []
         for key in dict.fromkeys(k.upper() for k in updated):
@@ -218,6 +220,17 @@ class MissedCommandActivities:
         if sent:
             activity.logger.warning("reconcile.commands sent=%s (written while no webhook reached us)", sent)
         return sent
+
+    def _recently_updated(self, keys: list[str]) -> list[str]:
+        try:
+            return self.jira.search_issue_keys(updated_jql(keys, self.lookback))
+        except ValidationError:
+            # Jira refuses the whole query when one key no longer exists (deleted, moved): ask per issue instead.
+            updated = []
+            for key in keys:
+                with contextlib.suppress(ValidationError):
+                    updated += self.jira.search_issue_keys(updated_jql([key], self.lookback))
+            return updated
 
     def _commands_on(self, issue_key: str, since: datetime, bot: str) -> list[MissedCommand]:
         commands = []

@@ -86,8 +86,10 @@ class StartPolicy:
         with self.session_factory() as session:
             if has_live_run(session, check.issue_key):
                 return StartDecision(True, "the issue already has a live run")
-            if policy.starters and not self._listed(check.starter):
-                return StartDecision(False, f"{_who(check.starter)} may not start runs (ORCHESTRATOR_STARTERS)")
+        # The group lookup is a Jira call: made outside any database transaction.
+        if policy.starters and not self._listed(check.starter):
+            return StartDecision(False, f"{_who(check.starter)} may not start runs (ORCHESTRATOR_STARTERS)")
+        with self.session_factory() as session:
             cap = policy.max_runs_per_project
             if cap is not None and count_live_issues(session, project_key=check.project_key) >= cap:
                 return StartDecision(
@@ -110,8 +112,8 @@ class StartPolicy:
 def refusal_text(decision: StartDecision) -> str:
     """The one comment a refused start leaves on the issue."""
     return (
-        f"⛔ No run was started: {decision.reason}. Add the trigger label again (or ask an operator: "
-        "`orchestrator start`) when that has changed."
+        f"⛔ No run was started: {decision.reason}. Add the trigger label (or move the issue to the trigger "
+        "status) again when that has changed, or ask an operator ({{orchestrator start}})."
     )
 
 

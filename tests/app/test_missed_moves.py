@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from activities.missed_commands import ApproveMoves, MissedCommandActivities, MissedQuery, ParsedCommand
+from app.jira_gateway.errors import ValidationError
 from app.jira_gateway.models import Comment, StatusMove
 from app.store.db import make_engine, make_session_factory
 from app.store.models import Orchestration, utcnow
@@ -92,5 +93,50 @@ async def test_only_a_settled_move_made_at_the_waiting_gate_approves_it_once(sql
 
         later = MissedCommandActivities(Jira([fresh]), factory, policy, never, send, gate_after)
         assert await later.send_missed_commands(later.find_missed_commands(MissedQuery())) == []
+    finally:
+        engine.dispose()
+
+
+class GoneIssue(Jira):
+    """Jira refuses a query naming an issue that no longer exists, as it does for `key in (...)`."""
+
+    def search_issue_keys(self, jql: str) -> list[str]:
+        if "GONE-1" in jql:
+            raise ValidationError("An issue with key 'GONE-1' does not exist for field 'key'.")
+        return [KEY]
+
+
+async def test_a_deleted_issue_does_not_stop_the_sweep(sqlite_url: str) -> None:
+    engine = make_engine(sqlite_url)
+    factory = make_session_factory(engine)
+    with factory.begin() as session:
+        for key in (KEY, "GONE-1"):
+            session.add(
+                Orchestration(
+                    issue_key=key,
+                    project_key=key.split("-")[0],
+                    temporal_workflow_id=f"orchestration-{key}",
+                    temporal_run_id=f"r-{key}",
+                    status="running",
+                )
+            )
+    comment = Comment("900", REVIEWER, "/pause", jira_time(utcnow()))
+
+    class Commented(GoneIssue):
+        def list_comments(self, issue_key: str) -> list[Comment]:
+            return [comment] if issue_key == KEY else []
+
+    async def gate_since(key: str) -> datetime | None:
+        return None
+
+    def pause(body: str, bot: str) -> ParsedCommand | None:
+        return ParsedCommand("pause") if body == "/pause" else None
+
+    async def send(key: str, verb: str, context: CommandContext, text: str, argument: str | None) -> None:
+        pass
+
+    sweep = MissedCommandActivities(Commented([]), factory, ApproveMoves(timedelta(hours=1)), pause, send, gate_since)
+    try:
+        assert [(c.issue_key, c.verb) for c in sweep.find_missed_commands(MissedQuery()).commands] == [(KEY, "pause")]
     finally:
         engine.dispose()
