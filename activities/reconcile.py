@@ -2,11 +2,16 @@
 
 Jira stops delivering webhooks to an endpoint that keeps failing and never retries a 4xx, so a trigger label
 added while we were down may never reach us. The sweep asks Jira (JQL) for issues carrying the label and starts
-those that have no orchestration, neither in our database nor in Temporal.
+those that have no orchestration, neither in our database nor in Temporal; issues in the trigger status
+(ORCHESTRATOR_TRIGGER_STATUS) likewise. With a start policy (activities/starts.py) each start is checked first,
+the starter being whoever last added the label or moved the issue into the trigger status (the issue's
+changelog): a refused issue is not started (the webhook, had it come, would have said why on the issue), and a
+project at its live-run cap is started by a later sweep once there is room.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
@@ -15,8 +20,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
 
+from activities.starts import RunStarted, StartCheck, StartPolicy
 from app.config import Settings
 from app.store.models import Orchestration
+from workflows.ids import project_key_of
 
 MAX_STARTS = 50  # per sweep: a flood of labels is started over a few sweeps, not all at once
 
@@ -28,20 +35,14 @@ class IssueSearch(Protocol):
         """Keys of every issue matching the JQL."""
         ...
 
-
-class StartedRun(Protocol):
-    """What a start says: the run, and whether it was started now."""
-
-    @property
-    def workflow_id(self) -> str: ...
-    @property
-    def run_id(self) -> str: ...
-    @property
-    def created(self) -> bool: ...
+    def trigger_author(self, issue_key: str, label: str, status: str | None) -> str | None:
+        """Who last added the trigger label or moved the issue into the trigger status."""
+        ...
 
 
-# Starts the issue's orchestration unless Temporal has any run of it (app/temporal/control.py, via the registry).
-StartUnlessEverRun = Callable[[str], Awaitable[StartedRun]]
+# Starts the issue's orchestration (started by that account, when known) unless Temporal has any run of it
+# (app/temporal/control.py, via the registry).
+StartUnlessEverRun = Callable[[str, str | None], Awaitable[RunStarted]]
 
 
 @dataclass(frozen=True)
@@ -66,16 +67,26 @@ class StartOutcome:
     started: bool
     workflow_id: str
     run_id: str
+    refused: str = ""  # why the start policy refused it (then nothing was started)
 
 
 def trigger_jql(label: str, done_status: str | None) -> str:
     """Issues carrying the trigger label (and not done), oldest first."""
-    quoted = label.replace("\\", "\\\\").replace('"', '\\"')
-    jql = f'labels = "{quoted}"'
-    if done_status:
-        done = done_status.replace("\\", "\\\\").replace('"', '\\"')
-        jql += f' AND status != "{done}"'
-    return jql + " ORDER BY created ASC"
+    return f"labels = {_quoted(label)}{_not_done(done_status)} ORDER BY created ASC"
+
+
+def trigger_status_jql(status: str, done_status: str | None) -> str:
+    """Issues in the trigger status (and not done), oldest first: a move into it while no webhook reached us."""
+    return f"status = {_quoted(status)}{_not_done(done_status)} ORDER BY created ASC"
+
+
+def _not_done(done_status: str | None) -> str:
+    return f" AND status != {_quoted(done_status)}" if done_status else ""
+
+
+def _quoted(value: str) -> str:
+    # Settings, not ticket text, but quoted all the same: a status name may hold spaces and quotes.
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 class ReconcileActivities:
@@ -87,17 +98,23 @@ class ReconcileActivities:
         session_factory: sessionmaker[Session],
         settings: Settings,
         start_unless_ever_run: StartUnlessEverRun,
+        policy: StartPolicy | None = None,
     ) -> None:
         self.search = search
         self.session_factory = session_factory
         self.settings = settings
         self.start_unless_ever_run = start_unless_ever_run
+        self.policy = policy
 
     @activity.defn
     def find_unorchestrated_issues(self, query: ReconcileQuery) -> list[str]:
-        """Labelled issues of which the database has never recorded an orchestration (at most `limit`)."""
+        """Labelled issues (or issues in the trigger status) of which the database has never recorded an
+        orchestration (at most `limit`)."""
         orch = self.settings.orchestrator
         keys = [key.upper() for key in self.search.search_issue_keys(trigger_jql(orch.trigger_label, orch.done_status))]
+        if orch.trigger_status:
+            jql = trigger_status_jql(orch.trigger_status, orch.done_status)
+            keys += [key.upper() for key in self.search.search_issue_keys(jql)]
         if not keys:
             return []
         with self.session_factory() as session:
@@ -109,6 +126,19 @@ class ReconcileActivities:
         """Start each issue's orchestration unless Temporal already has one for it (running or not)."""
         outcomes = []
         for key in request.issue_keys:
-            started = await self.start_unless_ever_run(key)
+            starter = None
+            if self.policy is not None:
+                starter = await asyncio.to_thread(self._starter, key)
+                decision = await asyncio.to_thread(self.policy.decide, StartCheck(key, project_key_of(key), starter))
+                if not decision.allowed:
+                    activity.logger.info("reconcile.refused %s: %s", key, decision.reason)
+                    outcomes.append(StartOutcome(key, False, "", "", refused=decision.reason))
+                    continue
+            started = await self.start_unless_ever_run(key, starter)
             outcomes.append(StartOutcome(key, started.created, started.workflow_id, started.run_id))
         return outcomes
+
+    def _starter(self, issue_key: str) -> str | None:
+        # The webhook names who added the label; the sweep asks the issue's changelog.
+        orch = self.settings.orchestrator
+        return self.search.trigger_author(issue_key, orch.trigger_label, orch.trigger_status)

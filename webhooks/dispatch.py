@@ -2,8 +2,8 @@
 
 Temporal is reached only through the app's `TemporalGateway` (`current_app.extensions["temporal"]`) and
 app/temporal/control.py; the Flask app itself is never imported here. A start keeps a live run and may start a
-finished one again; a command is its verb's fire-and-forget signal, which the workflow checks (who sent it) and
-answers on the issue.
+finished one again (through its check when a start policy is set: workflows/start_check.py); a command is its
+verb's fire-and-forget signal, which the workflow checks (who sent it) and answers on the issue.
 """
 
 from __future__ import annotations
@@ -46,6 +46,9 @@ def dispatch(intent: Intent, delivery_id: str) -> Dispatched:
         case StartRequested():
             input = control.orchestration_input(settings, origin.issue_key, origin.actor, origin.source, delivery_id)
             task_queue = settings.temporal.task_queue
+            if settings.starts.checked:  # who may start, and the caps, need Jira and the database: not in here
+                check_id = temporal.call(lambda c: control.start_checked(c, task_queue, input, delivery_id))
+                return Dispatched("start-check", check_id)
             return Dispatched("start", workflow_id, temporal.call(lambda c: control.start(c, task_queue, input)))
         case CommandRequested(verb=verb, text=text, argument=argument):
             context = _context(origin, delivery_id)

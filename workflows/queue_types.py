@@ -118,11 +118,13 @@ class ReconcileInput:
 
 @dataclass(frozen=True)
 class ReconcileReport:
-    """What the sweep found and started; `skipped` already had an orchestration (a race with a webhook)."""
+    """What the sweep found and started; `skipped` already had an orchestration (a race with a webhook) or was
+    refused by the start policy; `commands` are the missed comment commands it sent (`KEY /verb`)."""
 
     found: list[str] = field(default_factory=list)
     started: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    commands: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

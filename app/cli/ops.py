@@ -49,6 +49,7 @@ def check(_args: argparse.Namespace) -> int:
         check_database,
         check_jira,
         check_notify,
+        check_search_attributes,
         check_sessions,
         check_temporal,
         check_webhooks,
@@ -60,6 +61,7 @@ def check(_args: argparse.Namespace) -> int:
     gateway = TemporalGateway(settings.temporal)
     results = [
         check_temporal(gateway),
+        check_search_attributes(gateway),
         check_database(make_engine(settings.database_url)),
         check_jira(settings.jira),
         check_webhooks(settings.jira),

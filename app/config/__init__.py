@@ -34,6 +34,8 @@ from app.config.parsing import (
     parse_url,
 )
 from app.config.queue import QueueSettings, queue_settings
+from app.config.retention import RetentionSettings, retention_settings
+from app.config.starts import StartSettings, start_settings
 from app.config.web import WebSettings, web_settings
 
 T = TypeVar("T")
@@ -153,6 +155,8 @@ class Settings:
     queue: QueueSettings = field(default_factory=QueueSettings)
     notify: NotifySettings = field(default_factory=NotifySettings)
     limits: RunLimitSettings = field(default_factory=RunLimitSettings)
+    retention: RetentionSettings = field(default_factory=RetentionSettings)
+    starts: StartSettings = field(default_factory=StartSettings)
     log_level: str = "INFO"
     web_port: int = 8000
     web_workers: int = 2
@@ -193,6 +197,7 @@ def _build(env: Mapping[str, str]) -> Settings:
     if log_level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
         raise ConfigError(f"LOG_LEVEL: expected DEBUG, INFO, WARNING or ERROR, got {log_level!r}")
     web_threads = get("WEB_THREADS", lambda n, raw: parse_int(n, raw, 1), 4)
+    webhook_max_age = get("JIRA_WEBHOOK_MAX_AGE", parse_duration, timedelta(hours=2))
     return Settings(
         database_url=database_url,
         var_dir=var_dir,
@@ -203,7 +208,7 @@ def _build(env: Mapping[str, str]) -> Settings:
             api_token=text("JIRA_API_TOKEN", ""),
             webhook_secret=text("JIRA_WEBHOOK_SECRET", ""),
             allow_unsigned=get("JIRA_WEBHOOK_ALLOW_UNSIGNED", parse_bool, False),
-            webhook_max_age=get("JIRA_WEBHOOK_MAX_AGE", parse_duration, timedelta(hours=2)),
+            webhook_max_age=webhook_max_age,
             timeout=get("JIRA_TIMEOUT", parse_duration, timedelta(seconds=30)),
             retry_budget=get("JIRA_RETRY_BUDGET", parse_duration, timedelta(minutes=2)),
             sandbox_port=get("SANDBOX_JIRA_PORT", parse_int, 8090),
@@ -238,6 +243,8 @@ def _build(env: Mapping[str, str]) -> Settings:
         queue=queue_settings(get),
         notify=notify_settings(get),
         limits=run_limit_settings(get),
+        retention=retention_settings(get, webhook_max_age),
+        starts=start_settings(get),
         log_level=log_level,
         web_port=get("WEB_PORT", lambda n, raw: parse_int(n, raw, 1), 8000),
         web_workers=get("WEB_WORKERS", lambda n, raw: parse_int(n, raw, 1), 2),
@@ -283,7 +290,9 @@ __all__ = [
     "NotifySettings",
     "OrchestratorSettings",
     "QueueSettings",
+    "RetentionSettings",
     "Settings",
+    "StartSettings",
     "TemporalSettings",
     "WebSettings",
     "parse_duration",

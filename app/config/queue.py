@@ -19,6 +19,9 @@ class QueueSettings:
     stuck_after: timedelta = timedelta(minutes=60)
     max_recoveries: int = 3
     reconcile_interval: timedelta = timedelta(minutes=5)
+    # How far back the sweep looks for commands and approve moves the webhook missed (an outage longer than this
+    # is not recovered: Jira's own retries have ended by then, and the issue may have moved on).
+    reconcile_lookback: timedelta = timedelta(hours=24)
 
 
 def queue_settings(get: Getter) -> QueueSettings:
@@ -38,4 +41,5 @@ def queue_settings(get: Getter) -> QueueSettings:
         stuck_after=interval("JOB_STUCK_AFTER", timedelta(minutes=60)),
         max_recoveries=get("JOB_MAX_RECOVERIES", parse_int, 3),
         reconcile_interval=interval("RECONCILE_INTERVAL", timedelta(minutes=5)),
+        reconcile_lookback=interval("RECONCILE_LOOKBACK", timedelta(hours=24)),
     )

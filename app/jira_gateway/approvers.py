@@ -5,18 +5,20 @@ The rules, checked in this order:
 1. The bot's own account (`GET /myself`) is never an approver: its events are echoes of its own writes.
 2. With `ORCHESTRATOR_FORBID_SELF_APPROVAL=true`, the person who started the run may not `/approve` (or
    `/proceed`) it; the other commands stay open to them.
-3. `ORCHESTRATOR_APPROVERS` is a comma-separated list of Jira account ids and group names. An account listed by
+3. `ORCHESTRATOR_APPROVERS` is a comma-separated list of Jira account ids and group ids. An account listed by
    id may steer. Otherwise the account's groups are read from Jira (`GET /rest/api/2/user/groups?accountId=`,
-   which needs the bot to have *Browse users and groups*), and membership of a listed group (name compared
-   case-insensitively, as Jira does) allows it.
+   which needs the bot to have *Browse users and groups*), and membership of a listed group allows it. Groups
+   are matched by their id (`groupId`), never by name: an admin can rename a group, or create a new group under
+   an old name, and a name match would then let its members steer.
 4. With `ORCHESTRATOR_APPROVER_PERMISSION_CHECK=true`, anyone Jira grants *Transition issues* on that very issue
    may steer (`POST /rest/api/2/permissions/check`; checking another user needs the bot to have *Administer
    Jira*).
 5. Everyone else is refused, with a sentence saying who may approve. With an empty list and the permission check
    off, nobody may (the CLI and HTTP API, used by operators, do not go through this check).
 
-The sandbox Jira puts its `reviewer` in the group `orchestrator-approvers`, which is the default approver list
-when no Jira site is configured (app/config.py), so the demo works out of the box and `outsider` is refused.
+The sandbox Jira puts its `reviewer` in the group whose id is `orchestrator-approvers`, which is the default
+approver list when no Jira site is configured (app/config.py), so the demo works out of the box and `outsider` is
+refused.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from dataclasses import dataclass
 
 from app.config import OrchestratorSettings
 from app.jira_gateway.client import JiraTransport
-from app.jira_gateway.errors import JiraNotFound
+from app.jira_gateway.groups import group_ids
 from app.jira_gateway.models import ApproverDecision, IssueSnapshot
 
 APPROVE_VERBS = {"approve", "proceed"}
@@ -47,7 +49,8 @@ class ApprovalPolicy:
 
     def describe(self, issue_key: str) -> str:
         """Who may steer, in a sentence for a refusal comment."""
-        parts = [f"the accounts and members of the groups {', '.join(self.approvers)}"] if self.approvers else []
+        listed = ", ".join(self.approvers)
+        parts = [f"the accounts and members of the groups (by id) {listed}"] if self.approvers else []
         if self.permission_check:
             parts.append(f"anyone Jira allows to transition {issue_key}")
         if not parts:
@@ -91,16 +94,8 @@ class ApproverCheck:
     def _listed_group(self, account_id: str) -> str | None:
         if not self.policy.approvers:
             return None
-        listed = {entry.casefold(): entry for entry in self.policy.approvers}
-        try:
-            groups = self.http.get("user/groups", accountId=account_id) or []
-        except JiraNotFound:
-            return None  # no such account: it belongs to no group
-        for group in groups:
-            name = str(group.get("name", ""))
-            if name.casefold() in listed:
-                return listed[name.casefold()]
-        return None
+        listed = set(self.policy.approvers)
+        return next((group for group in group_ids(self.http, account_id) if group in listed), None)
 
     def _may_transition(self, issue_key: str, account_id: str) -> bool:
         issue = self.read_issue(issue_key)

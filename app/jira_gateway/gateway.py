@@ -14,6 +14,7 @@ from app.jira_gateway.approvers import ApprovalPolicy, ApproverCheck
 from app.jira_gateway.attachments import AttachmentOps
 from app.jira_gateway.client import JiraTransport, build_client
 from app.jira_gateway.comments import CommentOps
+from app.jira_gateway.groups import group_ids
 from app.jira_gateway.issues import IssueOps
 from app.jira_gateway.models import (
     ApproverDecision,
@@ -21,6 +22,7 @@ from app.jira_gateway.models import (
     Comment,
     IssueSnapshot,
     QuietAnswer,
+    StatusMove,
     TransitionOutcome,
 )
 from app.jira_gateway.retry import RetryPolicy
@@ -100,9 +102,21 @@ class JiraGateway:
         """Attach `text` to the issue as `filename`, once (a retry finds the first upload)."""
         return self._retried(lambda: self.attachments.attach_text(issue_key, filename, text), f"attach {filename}")
 
+    def status_moves(self, issue_key: str) -> list[StatusMove]:
+        """The issue's recent moves from status to status (its changelog), oldest first."""
+        return self._retried(lambda: self.issues.status_moves(issue_key), f"changelog of {issue_key}")
+
+    def trigger_author(self, issue_key: str, label: str, status: str | None) -> str | None:
+        """Who last added the trigger label or moved the issue into the trigger status, from its changelog."""
+        return self._retried(lambda: self.issues.trigger_author(issue_key, label, status), f"changelog of {issue_key}")
+
     def search_issue_keys(self, jql: str) -> list[str]:
         """Keys of every issue matching `jql` (all pages)."""
         return self._retried(lambda: self.issues.search_issue_keys(jql), "search")
+
+    def group_ids(self, account_id: str) -> tuple[str, ...]:
+        """The ids of the account's groups (none for an unknown account)."""
+        return self._retried(lambda: group_ids(self.http, account_id), f"groups of {account_id}")
 
     def bot_account_id(self) -> str:
         """The bot's own account id (`JIRA_BOT_ACCOUNT_ID`, else `/myself` once per process)."""

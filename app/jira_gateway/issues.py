@@ -6,7 +6,7 @@ from typing import Any
 
 from app.jira_gateway.client import JiraTransport
 from app.jira_gateway.errors import ValidationError
-from app.jira_gateway.models import IssueSnapshot, TransitionOutcome
+from app.jira_gateway.models import IssueSnapshot, StatusMove, TransitionOutcome
 
 SNAPSHOT_FIELDS = "summary,description,labels,status,reporter,project"
 SEARCH_PAGE = 100
@@ -93,6 +93,42 @@ class IssueOps:
             token = page.get("nextPageToken")
             if not token:
                 return keys
+
+    def status_moves(self, issue_key: str) -> list[StatusMove]:
+        """The issue's status changes in its changelog (`expand=changelog`: the most recent ones), oldest first."""
+        return [move for move in self._changes(issue_key, "status") if move.to_status]
+
+    def trigger_author(self, issue_key: str, label: str, status: str | None) -> str | None:
+        """Who last added the trigger label or moved the issue into the trigger status (its changelog), if anyone."""
+        author = None
+        for change in self._changes(issue_key, "labels", "status"):
+            if change.field == "labels":
+                added = label in change.to_status.split() and label not in change.from_string.split()
+            else:
+                added = status is not None and change.to_status.casefold() == status.casefold()
+            if added:
+                author = change.author
+        return author
+
+    def _changes(self, issue_key: str, *fields: str) -> list[StatusMove]:
+        raw = self.http.get(f"issue/{issue_key}", fields="status", expand="changelog")
+        changes = []
+        for history in (raw.get("changelog") or {}).get("histories") or []:
+            author = (history.get("author") or {}).get("accountId")
+            for item in history.get("items") or []:
+                if item.get("field") in fields:
+                    changes.append(
+                        StatusMove(
+                            str(history.get("id", "")),
+                            author,
+                            str(history.get("created", "")),
+                            str(item.get("toString") or ""),
+                            field=str(item["field"]),
+                            from_string=str(item.get("fromString") or ""),
+                        )
+                    )
+        # Jira Cloud lists the newest first, the sandbox the oldest first; a history id grows with time.
+        return sorted(changes, key=lambda change: int(change.history_id) if change.history_id.isdigit() else 0)
 
     def myself(self) -> str:
         """The account id of whoever the credentials belong to."""

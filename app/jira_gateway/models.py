@@ -75,3 +75,16 @@ class Attachment:
     size: int
     content_url: str = ""
     author: str | None = None  # an account id
+
+
+@dataclass(frozen=True)
+class StatusMove:
+    """One change of an issue's status (or, with `field`, of another field) from its changelog: which history
+    entry, who, when, and to what (for labels: the labels after the change, space-separated)."""
+
+    history_id: str
+    author: str | None  # an account id
+    created: str  # Jira's timestamp, e.g. 2026-01-01T09:00:00.233+0000
+    to_status: str
+    field: str = "status"
+    from_string: str = ""

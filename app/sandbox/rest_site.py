@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
+from app.jira_gateway.timestamps import parse_jira_time
 from app.sandbox import shapes
 from app.sandbox.http import current_user, int_arg, json_body, sandbox
 from app.sandbox.seed import PROJECT, PROJECTS, project_of
@@ -17,6 +19,9 @@ bp = Blueprint("sandbox_site", __name__, url_prefix="/rest/api/2")
 
 _CLAUSE = re.compile(r"""^(\w+)\s*(!=|=)\s*(?:"([^"]*)"|'([^']*)'|(\S+))$""")
 _IN_CLAUSE = re.compile(r"^(\w+)\s+(not\s+in|in)\s*\(([^)]*)\)$", re.IGNORECASE)
+# `updated >= "-90m"`: changed (created, edited, commented, transitioned) within the last 90 minutes (m, h or d).
+_UPDATED_CLAUSE = re.compile(r"""^updated\s*>=\s*["']?-(\d+)([mhd])["']?$""", re.IGNORECASE)
+_UNIT_SECONDS = {"m": 60, "h": 3600, "d": 86400}
 
 
 def _answer(body: Any, status: int = 200) -> Response:
@@ -82,7 +87,8 @@ def check_permissions() -> Response:
 
 @bp.get("/search/jql")
 def search() -> Response:
-    """Token-paged JQL search over a small JQL subset: `field = value`, `!=`, `in (...)`, joined by AND."""
+    """Token-paged JQL search over a small JQL subset: `field = value`, `!=`, `in (...)`, `updated >= "-Nm"`,
+    joined by AND."""
     matches = _compile(request.args.get("jql", ""))
     size = int_arg("maxResults", 50, 5000)
     token = request.args.get("nextPageToken") or "0"
@@ -130,6 +136,10 @@ def _compile(jql: str) -> list[Callable[[dict[str, Any]], bool]]:
 
 
 def _clause(clause: str) -> Callable[[dict[str, Any]], bool]:
+    updated = _UPDATED_CLAUSE.match(clause)
+    if updated:
+        since = time.time() - int(updated.group(1)) * _UNIT_SECONDS[updated.group(2).lower()]
+        return lambda issue: _changed_at(issue) >= since
     single = _CLAUSE.match(clause)
     listed = _IN_CLAUSE.match(clause)
     if single:
@@ -144,6 +154,11 @@ def _clause(clause: str) -> Callable[[dict[str, Any]], bool]:
     if read is None:
         raise SandboxError(400, f"Field '{field}' does not exist or you do not have permission to view it.")
     return lambda issue: bool(values & {v.casefold() for v in read(issue)}) != negate
+
+
+def _changed_at(issue: dict[str, Any]) -> float:
+    moment = parse_jira_time(str(issue.get("updated") or issue.get("created") or ""))
+    return moment.timestamp() if moment else 0.0
 
 
 _FIELDS: dict[str, Callable[[dict[str, Any]], list[str]]] = {

@@ -8,12 +8,14 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from jira import JIRAError
 from sqlalchemy import Engine
+from temporalio.service import RPCError
 
 from app.config import JiraSettings, NotifySettings, WebSettings
 from app.jira_gateway.client import build_client
 from app.store.db import describe_url, ping
 from app.store.migrate import alembic_config
-from app.temporal.gateway import TemporalGateway
+from app.temporal.gateway import TemporalGateway, TemporalUnavailable
+from app.temporal.search_attributes import how_to_register, missing_search_attributes
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,21 @@ def check_temporal(gateway: TemporalGateway) -> Check:
     if problem:
         return Check("temporal", False, problem)
     return Check("temporal", True, f"{settings.address} reachable, namespace {settings.namespace}")
+
+
+def check_search_attributes(gateway: TemporalGateway) -> Check:
+    """Does the namespace have the orchestration's search attributes (runs fail forever without them)?"""
+    settings = gateway.settings
+    if not settings.enabled:
+        return Check("search attributes", True, "not checked (FEATURE_TEMPORAL_ENABLED=false)")
+    try:
+        missing = gateway.call(missing_search_attributes)
+    except (TemporalUnavailable, RPCError) as err:
+        return Check("search attributes", False, f"could not be checked: {_first_line(err)}")
+    if missing:
+        hint = how_to_register(settings.namespace, missing)
+        return Check("search attributes", False, f"namespace {settings.namespace} lacks {', '.join(missing)}: {hint}")
+    return Check("search attributes", True, f"namespace {settings.namespace} has the orchestration's four")
 
 
 def check_webhooks(settings: JiraSettings) -> Check:

@@ -43,6 +43,7 @@ from workflows.messages import (
     StatusInput,
 )
 from workflows.orchestration import OrchestrationWorkflow
+from workflows.start_check import StartCheckInput, StartCheckWorkflow, start_check_id
 from workflows.state import OrchestrationState
 
 Orchestration = OrchestrationWorkflow
@@ -225,6 +226,14 @@ async def start(client: Client, task_queue: str, input: OrchestrationInput) -> s
         id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
     )
     return handle.result_run_id
+
+
+async def start_checked(client: Client, task_queue: str, input: OrchestrationInput, delivery_id: str) -> str:
+    """Hand a start from Jira to its check (ORCHESTRATOR_STARTERS, live-run caps), once per delivery; returns the
+    check's workflow id. The check starts the run, or answers on the issue why not."""
+    workflow_id = start_check_id(input.issue_key, delivery_id)
+    await start_once(client, task_queue, StartCheckWorkflow.run, StartCheckInput(input, delivery_id), workflow_id)
+    return workflow_id
 
 
 async def start_or_find(

@@ -2,8 +2,9 @@
 
 Per agent: its queue monitor (`queue-monitor-<agent>`) and its health check (`agent-health-<agent>`), paused
 while the agent is offline. Global: the probe of offline agents (`agent-revival`), the orphan and stuck job
-sweep (`job-recovery`) and the reconciliation sweep (`issue-reconcile`). Intervals come from settings; an
-update keeps a schedule's paused state and note, so a restart does not undo an operator's pause.
+sweep (`job-recovery`), the reconciliation sweep (`issue-reconcile`) and the retention sweep (`retention`).
+Intervals come from settings; an update keeps a schedule's paused state and note, so a restart does not undo an
+operator's pause.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ from workflows.queue_types import (
 )
 from workflows.reconcile import ReconcileWorkflow
 from workflows.recovery import JobRecoveryWorkflow
+from workflows.retention import RETENTION_ID, RetentionInput, RetentionWorkflow
 
 # A run that hangs must not block its schedule forever (overlap SKIP waits for it).
 RUN_LIMIT = timedelta(minutes=15)
@@ -89,6 +91,7 @@ def global_plans(settings: Settings) -> list[Plan]:
         Plan(REVIVAL_ID, AgentHealthCheckWorkflow.run, HealthCheckInput(agent_id=None), queue.health_interval),
         Plan(RECOVERY_ID, JobRecoveryWorkflow.run, RecoveryInput(), queue.recovery_interval),
         Plan(RECONCILE_ID, ReconcileWorkflow.run, ReconcileInput(), queue.reconcile_interval),
+        Plan(RETENTION_ID, RetentionWorkflow.run, RetentionInput(), settings.retention.interval),
     ]
 
 

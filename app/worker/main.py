@@ -21,6 +21,7 @@ from app.config import ConfigError, Settings
 from app.config.logs import configure_logging
 from app.store.db import make_engine, make_session_factory
 from app.temporal.gateway import TemporalUnavailable, connect
+from app.temporal.search_attributes import how_to_register, missing_search_attributes
 from app.worker.registry import activity_functions, start_job_system, workflow_classes
 
 log = logging.getLogger(__name__)
@@ -94,6 +95,13 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
     client = await connect_until_ready(settings, stop)
     if client is None:
         return
+    missing = await missing_search_attributes(client)
+    if missing:  # every workflow task that sets one would fail, and be retried forever: better not to start
+        namespace = settings.temporal.namespace
+        raise SystemExit(
+            f"worker.search-attributes-missing namespace {namespace} lacks {', '.join(missing)}; "
+            f"{how_to_register(namespace, missing)}"
+        )
     with ThreadPoolExecutor(max_workers=ACTIVITY_THREADS, thread_name_prefix="activity") as executor:
         worker = build_worker(
             client,

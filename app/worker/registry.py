@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -19,11 +20,21 @@ from activities.agent import AgentActivities
 from activities.agent_health import AgentHealthActivities
 from activities.jira import JiraActivities
 from activities.jobs import JobActivities
+from activities.missed_commands import (
+    ApproveMoves,
+    CommentReader,
+    GateSince,
+    MissedCommandActivities,
+    ParsedCommand,
+    SendCommand,
+)
 from activities.notify import NotifyActivities
 from activities.queue import QueueActivities
-from activities.reconcile import IssueSearch, ReconcileActivities
+from activities.reconcile import ReconcileActivities
 from activities.records import RecordActivities
 from activities.recovery import RecoveryActivities
+from activities.retention import RetentionActivities
+from activities.starts import GroupLookup, StartActivities, StartPolicy
 from activities.temporal_ops import TemporalActivities
 from app.agent_client.auth import agent_token
 from app.config import Settings
@@ -34,21 +45,30 @@ from app.temporal import control
 from app.temporal.control import Started
 from app.temporal.job_control import temporal_calls
 from app.temporal.schedules import ensure_schedules
+from webhooks.commands import Command, parse_command
 from workflows.agent_health import AgentHealthCheckWorkflow
 from workflows.command_answer import CommandAnswerWorkflow
 from workflows.job_execution import JobExecutionWorkflow
-from workflows.messages import Source
+from workflows.messages import CommandContext, OrchestrationInput, Source
 from workflows.orchestration import OrchestrationWorkflow
 from workflows.queue_monitor import QueueMonitorWorkflow
 from workflows.reconcile import ReconcileWorkflow
 from workflows.recovery import JobRecoveryWorkflow
+from workflows.retention import RetentionWorkflow
+from workflows.start_check import StartCheckWorkflow
 
 log = logging.getLogger(__name__)
 
 
 def workflow_classes() -> list[type]:
     """Every workflow this worker runs."""
-    return [OrchestrationWorkflow, JobExecutionWorkflow, CommandAnswerWorkflow, *job_system_workflows()]
+    return [
+        OrchestrationWorkflow,
+        JobExecutionWorkflow,
+        CommandAnswerWorkflow,
+        StartCheckWorkflow,
+        *job_system_workflows(),
+    ]
 
 
 def activity_functions(settings: Settings, client: Client | None = None) -> list[Callable[..., Any]]:
@@ -65,7 +85,8 @@ def activity_functions(settings: Settings, client: Client | None = None) -> list
     token = agent_token(settings)
     agent = AgentActivities(settings.agents, token, session_factory)
     notify = NotifyActivities(settings.notify, session_factory)
-    job_system = job_system_activities(session_factory, client, settings, token, gateway) if client else []
+    job_system = job_system_activities(session_factory, client, settings, token, gateway, gateway) if client else []
+    starts = StartActivities(StartPolicy(gateway, session_factory, settings.starts), checked_starter(client, settings))
     return [
         agent.execute_agent_job,
         agent.get_credentials,
@@ -84,34 +105,93 @@ def activity_functions(settings: Settings, client: Client | None = None) -> list
         jobs.finish_job,
         jobs.save_checkpoint,
         notify.send_notification,
+        starts.check_start,
+        starts.start_checked_orchestration,
         *job_system,
     ]
 
 
 def job_system_workflows() -> list[type]:
-    """The queue monitor, agent health check, job recovery and reconciliation workflows."""
-    return [QueueMonitorWorkflow, AgentHealthCheckWorkflow, JobRecoveryWorkflow, ReconcileWorkflow]
+    """The queue monitor, agent health check, job recovery, reconciliation and retention workflows."""
+    return [QueueMonitorWorkflow, AgentHealthCheckWorkflow, JobRecoveryWorkflow, ReconcileWorkflow, RetentionWorkflow]
 
 
-def reconcile_starter(client: Client, settings: Settings) -> Callable[[str], Awaitable[Started]]:
+def reconcile_starter(client: Client, settings: Settings) -> Callable[[str, str | None], Awaitable[Started]]:
     """The reconciliation sweep's start: the issue's orchestration, unless Temporal has any run of it."""
 
-    async def start_unless_ever_run(issue_key: str) -> Started:
-        input = control.orchestration_input(settings, issue_key, "reconcile", Source.RECONCILE)
+    async def start_unless_ever_run(issue_key: str, starter: str | None) -> Started:
+        input = control.orchestration_input(settings, issue_key, starter or "reconcile", Source.RECONCILE)
         return await control.start_or_find(client, settings.temporal.task_queue, input, restart_finished=False)
 
     return start_unless_ever_run
 
 
+def checked_starter(client: Client | None, settings: Settings) -> Callable[[OrchestrationInput], Awaitable[Started]]:
+    """The start check's start: the issue's orchestration (a live one kept, a finished one started again)."""
+
+    async def start(input: OrchestrationInput) -> Started:
+        if client is None:
+            raise RuntimeError("this worker has no Temporal client to start orchestrations with")
+        return await control.start_or_find(client, settings.temporal.task_queue, input)
+
+    return start
+
+
+def read_command(body: str, bot_account_id: str) -> ParsedCommand | None:
+    """The comment grammar's reading of a comment, for the sweep that recovers missed commands."""
+    parsed = parse_command(body, bot_account_id)
+    return ParsedCommand(parsed.verb, parsed.text, parsed.argument) if isinstance(parsed, Command) else None
+
+
+def command_sender(client: Client) -> SendCommand:
+    """The sweep's send of a recovered command: the verb's signal, as the webhook sends it (NoRun is a LookupError)."""
+
+    async def send(issue_key: str, verb: str, context: CommandContext, text: str, argument: str | None) -> None:
+        await control.signal(client, issue_key, verb, context, text, argument)
+
+    return send
+
+
+def gate_reader(client: Client) -> GateSince:
+    """When the gate the issue's run waits at began (its phase's end, from the run's state); None: none waits."""
+
+    async def gate_since(issue_key: str) -> datetime | None:
+        try:
+            view = await control.read(client, issue_key)
+        except control.NoRun:
+            return None
+        state = view.state
+        if view.temporal_status != "RUNNING" or state.pending_gate is None:
+            return None
+        ended = next((p.finished_at for p in state.phases if p.phase == state.pending_gate), None)
+        return datetime.fromisoformat(ended) if ended else None
+
+    return gate_since
+
+
 def job_system_activities(
-    session_factory: sessionmaker[Session], client: Client, settings: Settings, token: str, search: IssueSearch
+    session_factory: sessionmaker[Session],
+    client: Client,
+    settings: Settings,
+    token: str,
+    search: CommentReader,
+    groups: GroupLookup | None = None,
 ) -> list[Callable[..., Any]]:
     """Every activity of the job system, bound to its dependencies."""
     queue = QueueActivities(session_factory)
     health = AgentHealthActivities(session_factory, settings.agents, token, settings.queue.offline_after)
     recovery = RecoveryActivities(session_factory, settings.queue.stuck_after, settings.queue.max_recoveries)
     temporal = TemporalActivities(temporal_calls(client))
-    reconcile = ReconcileActivities(search, session_factory, settings, reconcile_starter(client, settings))
+    checked = groups is not None and settings.starts.checked
+    policy = StartPolicy(groups, session_factory, settings.starts) if checked and groups is not None else None
+    reconcile = ReconcileActivities(search, session_factory, settings, reconcile_starter(client, settings), policy)
+    retention = RetentionActivities(session_factory, settings.retention)
+    moves = ApproveMoves(
+        settings.queue.reconcile_lookback, settings.orchestrator.approve_status, settings.jira.webhook_max_age
+    )
+    missed = MissedCommandActivities(
+        search, session_factory, moves, read_command, command_sender(client), gate_reader(client)
+    )
     return [
         queue.enqueue_job,
         queue.claim_next_job,
@@ -130,6 +210,9 @@ def job_system_activities(
         temporal.set_agent_schedules_paused,
         reconcile.find_unorchestrated_issues,
         reconcile.start_orchestrations,
+        missed.find_missed_commands,
+        missed.send_missed_commands,
+        retention.purge_expired_rows,
     ]
 
 

@@ -54,11 +54,12 @@ def test_check_says_what_works_and_what_does_not(tmp_path: Path) -> None:
     result = run(tmp_path, "check", TEMPORAL_ADDRESS="nowhere:1")
     assert result.returncode == 1
     lines = dict(line[5:].split(":", 1) for line in result.stdout.strip().splitlines())
-    assert set(lines) == {"temporal", "database", "jira", "webhooks", "sessions", "notify"}
+    assert set(lines) == {"temporal", "search attributes", "database", "jira", "webhooks", "sessions", "notify"}
     assert lines["notify"].strip().startswith("disabled")
     assert "each web process makes up its own (sandbox only)" in lines["sessions"]
     assert "unsigned deliveries accepted (sandbox Jira only" in lines["webhooks"]
-    assert result.stdout.count("FAIL") == 2  # Temporal and the (absent) sandbox Jira
+    assert result.stdout.count("FAIL") == 3  # Temporal (and so its search attributes) and the absent sandbox Jira
+    assert "could not be checked" in lines["search attributes"]
     assert "nowhere:1" in lines["temporal"] and "does not resolve" in lines["temporal"]
     assert "reachable" in lines["database"]
     assert "Traceback" not in result.stdout + result.stderr
@@ -69,6 +70,7 @@ def test_check_passes_temporal_and_database(tmp_path: Path, temporal_env: Workfl
     assert run(tmp_path, "migrate").returncode == 0
     result = run(tmp_path, "check", TEMPORAL_ADDRESS=address)
     assert f"ok   temporal: {address} reachable" in result.stdout
+    assert "ok   search attributes: namespace default has the orchestration's four" in result.stdout
     assert "ok   database:" in result.stdout
 
 

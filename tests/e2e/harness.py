@@ -37,6 +37,7 @@ from app.store.db import make_engine
 from tests.conftest import free_port
 from workflows import search
 from workflows.queue_types import RECONCILE_ID, RECOVERY_ID, REVIVAL_ID, agent_schedule_ids
+from workflows.retention import RETENTION_ID
 
 ORCHESTRATOR = str(Path(sys.executable).parent / "orchestrator")
 
@@ -99,7 +100,7 @@ class Stack:
     def schedule_ids(self) -> list[str]:
         """Every schedule the worker sets up for this stack: the global ones and each agent's two."""
         per_agent = [sid for address in self.agent_addresses for sid in agent_schedule_ids(address)]
-        return [REVIVAL_ID, RECOVERY_ID, RECONCILE_ID, *per_agent]
+        return [REVIVAL_ID, RECOVERY_ID, RECONCILE_ID, RETENTION_ID, *per_agent]
 
     def kill(self, name: str) -> None:
         self.procs[name].send_signal(signal.SIGKILL)

@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from sqlalchemy import select
@@ -30,13 +31,18 @@ from app.sandbox.people import SandboxPerson
 from app.sandbox.server import STATE_FILE, SandboxServer
 from app.store.db import make_engine, make_session_factory
 from app.store.models import WebhookDelivery
-from tests.conftest import free_port
+from tests.conftest import free_port, make_settings
 from tests.e2e.harness import Stack, drop_namespace, eventually, exists, own_namespace
 from tests.sandbox.conftest import gateway_for, sandbox_config
-from webhooks.deliveries import CLAIMED
+from tests.webhooks.jira_payloads import load_jira_fixture
+from tests.workflows.conftest import running_worker, until_state
+from tests.workflows.fakes import FakeAgent, FakeJira
+from webhooks.deliveries import CLAIMED, DeliveryStore
+from webhooks.events import JiraEvent
 from workflows.ids import workflow_id_for
+from workflows.messages import Source
 from workflows.orchestration import OrchestrationWorkflow
-from workflows.queue_types import RECONCILE_ID, ReconcileReport
+from workflows.queue_types import RECONCILE_ID, ReconcileInput, ReconcileReport
 from workflows.reconcile import ReconcileWorkflow
 
 pytestmark = pytest.mark.e2e
@@ -203,6 +209,12 @@ def test_the_sandbox_answers_the_sweeps_jql_and_gives_up_on_a_dead_endpoint(tmp_
         assert jql == 'labels = "ai-orchestrate" AND status != "Done" ORDER BY created ASC'
         # Every project (the JQL names none), oldest first.
         assert gateway_for(server).search_issue_keys(jql) == ["DEMO-1", newer, other_project]
+        # Who started what, read back from the changelog (the sweep's starter when ORCHESTRATOR_STARTERS is set).
+        gateway = gateway_for(server)
+        assert gateway.trigger_author("DEMO-1", TRIGGER, None) == "sandbox-reviewer"
+        assert gateway.trigger_author("DEMO-2", TRIGGER, None) is None  # another label
+        assert gateway.trigger_author("DEMO-3", "no-such-label", "Done") == "sandbox-reviewer"  # a status move
+        assert [(m.to_status, m.author) for m in gateway.status_moves("DEMO-3")] == [("Done", "sandbox-reviewer")]
 
         def settled() -> bool:
             with server.store.read() as state:
@@ -218,3 +230,77 @@ def test_the_sandbox_answers_the_sweeps_jql_and_gives_up_on_a_dead_endpoint(tmp_
         assert {f["reason"] for f in failed} == {"ConnectionError after 4 attempts"}  # the first and 3 retries
     finally:
         server.stop()
+
+
+async def test_a_status_move_and_a_command_written_while_the_web_is_down_act_once(
+    temporal_env: WorkflowEnvironment, sqlite_url: str, tmp_path: Path
+) -> None:
+    """Issue 13 finding 14, in process: the sandbox Jira (its webhooks reach nobody), the real gateway, the real
+    workflows and activities on a worker of this test; the agent is the lead's scripted fake."""
+    dead = f"http://127.0.0.1:{free_port()}/webhooks/jira"
+    server = SandboxServer(sandbox_config(tmp_path / "sandbox.json", dead)).start()
+    client = await own_namespace(temporal_env)
+    task_queue = f"reconcile-{uuid.uuid4()}"
+    settings = make_settings(
+        tmp_path,
+        DATABASE_URL=sqlite_url,
+        TEMPORAL_TASK_QUEUE=task_queue,
+        TEMPORAL_NAMESPACE=client.namespace,
+        ORCHESTRATOR_TRIGGER_STATUS="In Review",
+        ORCHESTRATOR_IN_PROGRESS_STATUS="In Progress",
+        ORCHESTRATOR_APPROVE_STATUS="To Do",
+        JIRA_WEBHOOK_MAX_AGE="1s",  # a move into the approve status is recovered once a delivery of it is too old
+    )
+    gateway = gateway_for(server)
+    reviewer = SandboxPerson(server.url, "reviewer")
+    engine = make_engine(sqlite_url)
+    factory = make_session_factory(engine)
+
+    async def sweep() -> ReconcileReport:
+        return await client.execute_workflow(
+            ReconcileWorkflow.run, ReconcileInput(), id=f"sweep-{uuid.uuid4()}", task_queue=task_queue
+        )
+
+    try:
+        jira = cast(FakeJira, gateway)  # the real gateway in the fake's place: the run writes to the sandbox
+        async with running_worker(client, task_queue, sqlite_url, jira, FakeAgent(), settings=settings, search=gateway):
+            key = reviewer.create("Moved to review while the web was down")
+            reviewer.transition(key, "In Review")  # the trigger status; its webhook reaches nobody
+            first = await sweep()
+            assert (first.found, first.started) == ([key], [key])
+            handle = client.get_workflow_handle_for(OrchestrationWorkflow.run, workflow_id_for(key))
+            await until_state(handle, lambda s: s.pending_gate == "EXPLORE", "the EXPLORE gate")  # type: ignore[attr-defined]
+
+            comment_id = reviewer.comment(key, "/approve go ahead")  # its webhook reaches nobody either
+            reviewer.comment(key, "a remark, not a command")
+            second = await sweep()
+            assert second.commands == [f"{key} /approve"] and second.started == []
+            state = await until_state(handle, lambda s: s.pending_gate != "EXPLORE", "the gate to pass")
+            approvals = [(a.phase, a.decision, a.actor) for a in state.approvals]  # type: ignore[attr-defined]
+            assert approvals == [("EXPLORE", "approve", "sandbox-reviewer")]  # the comment's author, checked
+            assert (await sweep()).commands == []  # a comment acts once
+
+            # Jira's late delivery of that comment finds it handled: the web does not act on it again.
+            late = load_jira_fixture("comment_created__approve_with_notes")
+            late["issue"]["key"] = key
+            late["comment"]["id"] = comment_id
+            event = JiraEvent.from_payload(late, delivery_id="late-delivery")
+            assert DeliveryStore(factory).claim(event, "approve") is None
+
+            # At the PLAN gate the reviewer moves the issue into the approve status; its webhook reaches nobody.
+            # Once the move is older than JIRA_WEBHOOK_MAX_AGE (no delivery of it may act any more) a sweep sends it.
+            await until_state(handle, lambda s: s.pending_gate == "PLAN", "the PLAN gate")  # type: ignore[attr-defined]
+            reviewer.transition(key, "To Do")
+            deadline = time.monotonic() + 20
+            while not (recovered := await sweep()).commands:
+                assert time.monotonic() < deadline, "no sweep sent the approve move"
+            assert recovered.commands == [f"{key} /approve"]
+            state = await until_state(handle, lambda s: s.pending_gate != "PLAN", "the PLAN gate to pass")
+            approvals = [(a.phase, a.actor, a.source) for a in state.approvals]  # type: ignore[attr-defined]
+            assert approvals[-1] == ("PLAN", "sandbox-reviewer", Source.TRANSITION)
+            assert (await sweep()).commands == []  # a move acts once
+            await handle.terminate("test over")
+    finally:
+        engine.dispose()
+        server.stop()
+        await drop_namespace(temporal_env, client, [])

@@ -39,11 +39,20 @@ def test_listed_account_id_may_steer(
 def test_member_of_a_listed_group_may_steer(
     jira_settings: JiraSettings, clock: FakeClock, rsps: responses.RequestsMock
 ) -> None:
-    rsps.get(GROUPS, json=[{"name": "Jira-Admins", "groupId": "g1"}])
-    gateway = make_gateway(jira_settings, clock, _policy("acc-lead", "jira-admins"))
+    rsps.get(GROUPS, json=[{"name": "Jira-Admins", "groupId": "6f1c2b7e-0b8e-4c55-9d3a-2d1c1f0a9b11"}])
+    gateway = make_gateway(jira_settings, clock, _policy("acc-lead", "6f1c2b7e-0b8e-4c55-9d3a-2d1c1f0a9b11"))
     decision = gateway.may_steer("PAY-1", "acc-x", None, "reject")
-    assert decision.allowed and "jira-admins" in decision.reason
+    assert decision.allowed and "6f1c2b7e-0b8e-4c55-9d3a-2d1c1f0a9b11" in decision.reason
     assert "accountId=acc-x" in rsps.calls[0].request.url
+
+
+def test_a_group_is_matched_by_id_never_by_name(
+    jira_settings: JiraSettings, clock: FakeClock, rsps: responses.RequestsMock
+) -> None:
+    # A group renamed to (or created under) a listed name is another group: its members may not steer.
+    rsps.get(GROUPS, json=[{"name": "jira-admins", "groupId": "0d4f5e6a-aaaa-4bbb-8ccc-000000000001"}])
+    gateway = make_gateway(jira_settings, clock, _policy("acc-lead", "jira-admins"))
+    assert not gateway.may_steer("PAY-1", "acc-x", None, "approve").allowed
 
 
 def test_everyone_else_is_refused_with_who_may(

@@ -26,7 +26,7 @@ from tests.conftest import make_settings
 from tests.jobqueue.conftest import job_input
 from tests.jobqueue.test_system import project_keys
 from tests.jobqueue.timed_agent import TimedAgent
-from tests.workflows.conftest import running_worker, until
+from tests.workflows.conftest import NoSearch, running_worker, until
 from tests.workflows.fakes import FakeJira
 from workflows.ids import workflow_id_for
 from workflows.job_types import JobInput
@@ -44,6 +44,7 @@ from workflows.queue_types import (
 )
 from workflows.reconcile import ReconcileWorkflow
 from workflows.recovery import JobRecoveryWorkflow
+from workflows.retention import RETENTION_ID
 
 AGENT = "127.0.0.1:1"
 
@@ -113,8 +114,8 @@ def _job(factory: sessionmaker[Session], phase: str, project: str | None = None)
         return found
 
 
-class Search:
-    """Jira's answer to the sweep's JQL: these issues carry the trigger label."""
+class Search(NoSearch):
+    """Jira's answer to the sweep's JQL: these issues carry the trigger label (and none has new comments)."""
 
     def __init__(self, keys: list[str]) -> None:
         self.keys = keys
@@ -122,7 +123,7 @@ class Search:
 
     def search_issue_keys(self, jql: str) -> list[str]:
         self.queries.append(jql)
-        return list(self.keys)
+        return list(self.keys) if jql.startswith("labels = ") else []
 
 
 async def test_reconciliation_starts_labelled_issues_that_have_no_orchestration(
@@ -148,7 +149,7 @@ async def test_reconciliation_starts_labelled_issues_that_have_no_orchestration(
             ReconcileWorkflow.run, ReconcileInput(), id=f"rc-{uuid.uuid4()}", task_queue=task_queue
         )
         assert (report.found, report.started, report.skipped) == ([fresh, in_temporal], [fresh], [in_temporal])
-        assert search.queries == ['labels = "ai-orchestrate" AND status != "Done" ORDER BY created ASC']
+        assert search.queries[0] == 'labels = "ai-orchestrate" AND status != "Done" ORDER BY created ASC'
         state = await client.get_workflow_handle_for(OrchestrationWorkflow.run, workflow_id_for(fresh)).query(
             OrchestrationWorkflow.get_status
         )
@@ -194,7 +195,7 @@ async def test_worker_start_up_registers_agents_and_sets_up_every_schedule(
     settings = make_settings(
         tmp_path, DATABASE_URL=sqlite_url, TEMPORAL_TASK_QUEUE=task_queue, AGENT_ADDRESSES=f"{known},{new}"
     )
-    ids = [*agent_schedule_ids(known), *agent_schedule_ids(new), REVIVAL_ID, RECOVERY_ID, RECONCILE_ID]
+    ids = [*agent_schedule_ids(known), *agent_schedule_ids(new), REVIVAL_ID, RECOVERY_ID, RECONCILE_ID, RETENTION_ID]
     try:
         await start_job_system(client, settings, factory)
         await start_job_system(client, settings, factory)  # a second start-up changes nothing

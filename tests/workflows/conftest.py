@@ -24,17 +24,20 @@ from activities.jira import JiraActivities
 from activities.jobs import JobActivities
 from activities.notify import NotifyActivities
 from activities.records import RecordActivities
+from activities.starts import StartActivities, StartPolicy
 from app.config import Settings
+from app.jira_gateway.models import Comment, StatusMove
 from app.jobqueue import agents
 from app.store.db import make_engine, make_session_factory
 from app.store.models import AgentJob
 from app.worker.main import HEARTBEAT_THROTTLE
-from app.worker.registry import job_system_activities, job_system_workflows
+from app.worker.registry import checked_starter, job_system_activities, job_system_workflows
 from tests.workflows.fakes import FakeAgent, FakeJira
 from workflows.ids import workflow_id_for
 from workflows.job_execution import JobExecutionWorkflow
 from workflows.messages import OrchestrationInput
 from workflows.orchestration import OrchestrationWorkflow
+from workflows.start_check import StartCheckWorkflow
 
 
 @dataclass
@@ -104,6 +107,18 @@ class NoSearch:
     def search_issue_keys(self, jql: str) -> list[str]:
         return []
 
+    def list_comments(self, issue_key: str) -> list[Comment]:
+        return []
+
+    def bot_account_id(self) -> str:
+        return "acc-bot"
+
+    def status_moves(self, issue_key: str) -> list[StatusMove]:
+        return []
+
+    def trigger_author(self, issue_key: str, label: str, status: str | None) -> str | None:
+        return None
+
 
 @asynccontextmanager
 async def running_worker(
@@ -129,11 +144,12 @@ async def running_worker(
     settings = settings or Settings.from_env(environ={"DATABASE_URL": database_url}, env_file=None)
     job_system = job_system_activities(factory, client, settings, "", search or NoSearch())
     notify = NotifyActivities(settings.notify, factory)
+    starts = StartActivities(StartPolicy(jira, factory, settings.starts), checked_starter(client, settings))
     with ThreadPoolExecutor(32) as pool:
         async with Worker(
             client,
             task_queue=task_queue,
-            workflows=[OrchestrationWorkflow, JobExecutionWorkflow, *job_system_workflows()],
+            workflows=[OrchestrationWorkflow, JobExecutionWorkflow, StartCheckWorkflow, *job_system_workflows()],
             activities=[
                 jira_acts.upsert_status_comment,
                 jira_acts.post_comment_once,
@@ -150,6 +166,8 @@ async def running_worker(
                 records.record_orchestration,
                 records.run_links,
                 notify.send_notification,
+                starts.check_start,
+                starts.start_checked_orchestration,
                 *agent.activities(),
                 *job_system,
             ],

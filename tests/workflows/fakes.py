@@ -21,6 +21,7 @@ from workflows.results import PHASE_KEYS, PhaseResult, from_document
 APPROVER = "acc-reviewer"
 OUTSIDER = "acc-outsider"
 BOT = "acc-bot"
+STARTERS_GROUP = "5b1e7c2a-0d4f-4e8a-9c3b-7a6d5e4f3a21"  # a group id, as Jira Cloud has them
 # The typed results the demo profile writes (tests/agent/test_demo_profile.py checks it writes this shape).
 RESULTS = Path(__file__).resolve().parents[1] / "fixtures" / "results"
 
@@ -103,6 +104,10 @@ class FakeJira:
 
     def upsert_remote_link(self, issue_key: str, global_id: str, url: str, title: str) -> None:
         self.links[global_id] = url
+
+    def group_ids(self, account_id: str) -> tuple[str, ...]:
+        """APPROVER is in the group STARTERS_GROUP (by id); nobody else is in any group."""
+        return (STARTERS_GROUP,) if account_id == APPROVER else ()
 
     def may_steer(
         self, issue_key: str, account_id: str, started_by: str | None = None, verb: str = ""
