@@ -22,6 +22,7 @@ from temporalio import activity
 
 from activities.starts import RunStarted, StartCheck, StartPolicy
 from app.config import Settings
+from app.jira_gateway.errors import ValidationError
 from app.store.models import Orchestration
 from workflows.ids import project_key_of
 
@@ -114,7 +115,10 @@ class ReconcileActivities:
         keys = [key.upper() for key in self.search.search_issue_keys(trigger_jql(orch.trigger_label, orch.done_status))]
         if orch.trigger_status:
             jql = trigger_status_jql(orch.trigger_status, orch.done_status)
-            keys += [key.upper() for key in self.search.search_issue_keys(jql)]
+            try:
+                keys += [key.upper() for key in self.search.search_issue_keys(jql)]
+            except ValidationError as err:  # no such status on the site: the labels are still swept
+                activity.logger.warning("reconcile.trigger-status-unknown %s: %s", orch.trigger_status, err)
         if not keys:
             return []
         with self.session_factory() as session:

@@ -16,6 +16,7 @@ from temporalio.worker import Replayer
 from tests.workflows.conftest import HISTORIES
 from workflows.job_execution import JobExecutionWorkflow
 from workflows.orchestration import OrchestrationWorkflow
+from workflows.reconcile import ReconcileWorkflow
 
 SAVED = sorted(HISTORIES.glob("*.json"))
 
@@ -31,11 +32,12 @@ def test_the_required_histories_are_saved() -> None:
         "gate_reminder_notifications",
         "continued_as_new",
         "continued_run_completes",
+        "reconcile_before_missed_commands",  # a sweep from before patch `reconcile-missed-commands`
     } <= names
 
 
 @pytest.mark.parametrize("path", SAVED, ids=[p.stem for p in SAVED])
 async def test_history_replays(path: Path) -> None:
     history = WorkflowHistory.from_json(path.stem, path.read_text())
-    replayer = Replayer(workflows=[OrchestrationWorkflow, JobExecutionWorkflow])
+    replayer = Replayer(workflows=[OrchestrationWorkflow, JobExecutionWorkflow, ReconcileWorkflow])
     await replayer.replay_workflow(history)
