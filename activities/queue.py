@@ -7,7 +7,7 @@ is a non-retryable ValidationError, so the workflow sees it at once instead of r
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 
 from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -19,7 +19,7 @@ from app.jobqueue import agents, claims, edits
 from app.jobqueue.edits import QueueError
 from app.jobqueue.locks import dialect
 from app.store.job_logs import MAX_MESSAGE
-from app.store.models import JobLog, utcnow
+from app.store.models import AgentJob, JobLog, utcnow
 from workflows.job_types import JobInput
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
@@ -27,7 +27,10 @@ LOG_LEVELS = ("debug", "info", "warning", "error")
 
 @dataclass(frozen=True)
 class EnqueueInput:
-    """The orchestration hands its (already created) job to the queue, with everything the job workflow needs."""
+    """The orchestration hands its (already created) job to the queue, with everything the job workflow needs.
+
+    The job's prompt and context may be left empty: the queue takes them from the job's row (create_job stored
+    them), so the orchestration's history holds its largest payload once per job, not twice."""
 
     job: JobInput
 
@@ -90,11 +93,17 @@ class QueueActivities:
 
     @activity.defn
     def enqueue_job(self, request: EnqueueInput) -> None:
-        """Store the job's spec so a queue monitor may claim it (idempotent)."""
-        spec = json.dumps(asdict(request.job), sort_keys=True)
+        """Store the job's spec so a queue monitor may claim it (idempotent); an empty prompt or context is the
+        job row's."""
+        job = request.job
         try:
             with self.session_factory.begin() as session:
-                edits.enqueue(session, request.job.job_id, spec)
+                if not job.prompt or not job.context:
+                    row = session.get(AgentJob, job.job_id)
+                    if row is None:
+                        raise QueueError(f"job {job.job_id} does not exist: create it before it is queued")
+                    job = replace(job, prompt=job.prompt or row.prompt, context=job.context or row.context)
+                edits.enqueue(session, job.job_id, json.dumps(asdict(job), sort_keys=True))
         except QueueError as err:
             raise _invalid(err) from None
 

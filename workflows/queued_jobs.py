@@ -8,6 +8,7 @@ cancels its running workflow (and so the agent job) and waits until that has hap
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 from temporalio import workflow
@@ -32,8 +33,12 @@ class QueuedJobs(JobSignals):
 
     async def _run_queued_job(self, job: JobInput) -> JobResult | None:
         """The job's result, or None when the run was cancelled first (the job withdrawn or cancelled)."""
+        # The prompt and context (the earlier phases' work) are in the job's row already: sent once, not twice.
         await workflow.execute_activity_method(
-            QueueActivities.enqueue_job, EnqueueInput(job), start_to_close_timeout=SHORT, retry_policy=DB_RETRY
+            QueueActivities.enqueue_job,
+            EnqueueInput(replace(job, prompt="", context="")),
+            start_to_close_timeout=SHORT,
+            retry_policy=DB_RETRY,
         )
         await nudge_queue(f"{job.job_id} queued", f"queued-{job.job_id}")
         await workflow.wait_condition(

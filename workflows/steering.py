@@ -292,6 +292,9 @@ def explain(state: OrchestrationState, input: OrchestrationInput) -> str:
             if failure
             else "it failed"
         )
+        if input.limits.max_retries and state.retries >= input.limits.max_retries:
+            most = f"It was retried {state.retries} times, the most a run may be"
+            return f"The run is blocked: {why}. {most}: only {{{{/cancel}}}} moves it on."
         return f"The run is blocked: {why}. It waits for {{{{/retry [PHASE]}}}} (or {{{{/cancel}}}})."
     if state.pending_gate is not None:
         deadline = _gate_deadline(state, input)

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy.orm import Session, sessionmaker
 
-from activities.queue import AgentRef, QueueActivities
+from activities.queue import AgentRef, EnqueueInput, QueueActivities
 from app.jobqueue.claims import next_job
 from app.jobqueue.edits import set_paused
 from app.jobqueue.views import queue_status
@@ -119,6 +119,17 @@ def test_only_queued_jobs_with_a_spec_are_claimed(factory: sessionmaker[Session]
     assert queue.claim_next_job(AgentRef(AGENTS[0])) is None
     with factory() as session:
         assert next_job(session, session.get(Agent, AGENTS[0])) is None
+
+
+def test_a_job_queued_without_its_context_is_claimed_with_the_rows(factory: sessionmaker[Session]) -> None:
+    # Issue 13 finding 9: the orchestration sends the context once (create_job), not again to the queue.
+    queue = QueueActivities(factory)
+    add_agents(factory, AGENTS[0])
+    job = job_input("byref", "ALPHA")
+    add_job(factory, job, enqueue=False)
+    queue.enqueue_job(EnqueueInput(replace(job, prompt="", context="")))
+    claimed = queue.claim_next_job(AgentRef(AGENTS[0]))
+    assert claimed is not None and claimed.job == job
 
 
 def test_an_unhealthy_or_offline_agent_gets_nothing(factory: sessionmaker[Session]) -> None:

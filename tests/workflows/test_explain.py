@@ -8,7 +8,7 @@ from app.temporal import control
 from tests.workflows.conftest import Harness, until, until_state
 from tests.workflows.fakes import APPROVER
 from webhooks.commands import Command, parse_command
-from workflows.messages import CommandContext, OrchestrationInput, RunStatus, Source
+from workflows.messages import CommandContext, OrchestrationInput, RunLimits, RunStatus, Source
 from workflows.state import Cause, Failure, OrchestrationState, PhaseRecord
 from workflows.steering import explain
 
@@ -62,6 +62,10 @@ def test_explain_names_the_command_that_moves_the_run_on() -> None:
     failed = replace(state, status=RunStatus.FAILED, failure=failure)
     assert explain(failed, input) == (
         "The run is blocked: TEST failed (tests): 2 tests failed. It waits for {{/retry [PHASE]}} (or {{/cancel}})."
+    )
+    capped = replace(failed, retries=3)
+    assert explain(capped, replace(input, limits=RunLimits(max_retries=3))).endswith(
+        "It was retried 3 times, the most a run may be: only {{/cancel}} moves it on."
     )
     done = replace(state, status=RunStatus.COMPLETED)
     assert explain(done, input).startswith("The run is completed: it waits for nothing.")

@@ -3,6 +3,7 @@ per quiet window, and a long run continued as new at a phase boundary."""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 from sqlalchemy import select
@@ -113,6 +114,22 @@ async def test_a_long_run_continues_as_new_between_phases_and_completes_once(har
     engine.dispose()
     state = await latest.query(OrchestrationWorkflow.get_status)
     assert [p.outcome.value for p in state.phases] == ["succeeded"] * 4 + ["skipped", "succeeded"]
+
+
+async def test_the_runs_history_carries_a_jobs_context_once(harness: Harness) -> None:
+    # Issue 13 finding 9: the context (the earlier phases' work) goes to create_job; the queue reads it from there.
+    handle = await harness.start(auto_proceed=True)
+    assert (await handle.result()).status == RunStatus.COMPLETED
+    history = await handle.fetch_history()
+    scheduled = [e.activity_task_scheduled_event_attributes for e in history.events]
+    inputs = {
+        name: [json.loads(a.input.payloads[0].data) for a in scheduled if a.activity_type.name == name]
+        for name in ("create_job", "enqueue_job")
+    }
+    assert len(inputs["create_job"]) == len(inputs["enqueue_job"]) == 5  # EXPLORE, PLAN, CODE, TEST, DOCUMENT
+    assert all(json.loads(job["context"])["issue"] for job in inputs["create_job"])
+    assert all(e["job"]["context"] == e["job"]["prompt"] == "" for e in inputs["enqueue_job"])
+    assert context_of(harness.agent.calls("DOCUMENT")[0])["previous_outputs"]["PLAN"]  # the agent still gets it all
 
 
 def test_the_limits_come_from_settings_and_default_on() -> None:
