@@ -19,6 +19,7 @@ import logging
 import time
 
 import grpc
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError, CancelledError
@@ -38,6 +39,8 @@ from app.agent_client.proto import agent_pb2 as pb
 from app.agent_client.protocol import COMMANDS, ERROR_KIND_NAMES
 from app.agent_client.results import read_result
 from app.config import AgentSettings
+from app.jobqueue.liveness import record_heartbeat
+from app.store.models import utcnow
 from workflows.job_types import ErrorKind
 from workflows.results import PHASE_KEYS, PhaseResult, ResultError
 
@@ -49,6 +52,8 @@ AUTHENTICATION = "AuthenticationError"
 PERMISSION_DENIED = "PermissionDenied"
 TICK = 0.25  # how often the activity looks at cancellation while the stream is quiet
 BEAT_EVERY = 1.0  # seconds between store-and-heartbeat rounds (the SDK throttles further)
+# Seconds between the job's heartbeat stamps in the store (the stuck sweep reads them; JOB_STUCK_AFTER is an hour).
+RECORD_EVERY = 30.0
 CANCEL_DEADLINE = 30.0
 AUTH_CODES = frozenset({grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED})
 BAD_REQUEST_CODES = frozenset(
@@ -59,11 +64,18 @@ BAD_REQUEST_CODES = frozenset(
 class AgentActivities:
     """Talks to agents over gRPC with the shared token; stores every streamed log line in `job_logs`."""
 
-    def __init__(self, agents: AgentSettings, token: str, session_factory: sessionmaker[Session]) -> None:
+    def __init__(
+        self,
+        agents: AgentSettings,
+        token: str,
+        session_factory: sessionmaker[Session],
+        record_every: float = RECORD_EVERY,
+    ) -> None:
         self.agents = agents
         self.token = token
         self.session_factory = session_factory
         self.secrets = (*agents.secrets, token)
+        self.record_every = record_every
 
     @activity.defn(name=EXECUTE_AGENT_JOB, no_thread_cancel_exception=True)
     def execute_agent_job(self, command: AgentCommand) -> AgentOutcome:
@@ -104,7 +116,7 @@ class AgentActivities:
     def _follow(
         self, client: AgentClient, command: AgentCommand, reader: StreamReader, buffer: LogBuffer, cursor: Cursor
     ) -> pb.Result:
-        beat = Beat(BEAT_EVERY)
+        beat, stamp = Beat(BEAT_EVERY), Beat(self.record_every)
         while True:
             if activity.is_cancelled() or activity.is_worker_shutdown():
                 self._stop(client, command, reader, buffer, cursor)
@@ -122,6 +134,19 @@ class AgentActivities:
             if beat.due():
                 buffer.flush()  # the heartbeated cursor never runs ahead of what is stored
                 activity.heartbeat(cursor)
+                if stamp.due():
+                    self._record_heartbeat(command)
+
+    def _record_heartbeat(self, command: AgentCommand) -> None:
+        # A command may print nothing for an hour: this stamp, not its log lines, tells the sweep it is followed.
+        run_id = activity.info().workflow_run_id
+        if run_id is None:
+            return  # not called from a job workflow: no queue job to stamp
+        try:
+            with self.session_factory.begin() as session:
+                record_heartbeat(session, command.job_id, run_id, utcnow())
+        except SQLAlchemyError as err:  # a database blip must not fail the job; the next stamp tries again
+            log.warning("agent.heartbeat-unrecorded job=%s error=%s", command.job_id, type(err).__name__)
 
     def _stop(
         self, client: AgentClient, command: AgentCommand, reader: StreamReader, buffer: LogBuffer, cursor: Cursor

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client
 
-from activities.agent import AgentActivities
+from activities.agent import RECORD_EVERY, AgentActivities
 from activities.agent_health import AgentHealthActivities
 from activities.jira import JiraActivities
 from activities.jobs import JobActivities
@@ -63,7 +63,9 @@ def activity_functions(settings: Settings, client: Client | None = None) -> list
     gateway = JiraGateway(settings.jira, ApprovalPolicy.from_settings(settings.orchestrator))
     jira = JiraActivities(gateway)
     token = agent_token(settings)
-    agent = AgentActivities(settings.agents, token, session_factory)
+    # Stamp a followed job at least four times per JOB_STUCK_AFTER, so a quiet one is never judged stuck.
+    stamp_every = min(RECORD_EVERY, settings.queue.stuck_after.total_seconds() / 4)
+    agent = AgentActivities(settings.agents, token, session_factory, stamp_every)
     notify = NotifyActivities(settings.notify, session_factory)
     job_system = job_system_activities(session_factory, client, settings, token, gateway) if client else []
     return [
