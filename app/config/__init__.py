@@ -17,6 +17,7 @@ from dotenv import dotenv_values
 from temporalio.envconfig import ClientConfig
 
 from app.config.agents import AgentSettings, agent_settings
+from app.config.database import DatabaseSettings, database_settings
 from app.config.notify import NotifySettings, notify_settings
 from app.config.parsing import (
     PHASES,
@@ -149,6 +150,7 @@ class Settings:
     orchestrator: OrchestratorSettings = field(default_factory=OrchestratorSettings)
     agents: AgentSettings = field(default_factory=AgentSettings)
     queue: QueueSettings = field(default_factory=QueueSettings)
+    database: DatabaseSettings = field(default_factory=DatabaseSettings)
     notify: NotifySettings = field(default_factory=NotifySettings)
     log_level: str = "INFO"
     web_port: int = 8000
@@ -231,6 +233,7 @@ def _build(env: Mapping[str, str]) -> Settings:
         ),
         agents=agent_settings(env, get, text, var_dir),
         queue=queue_settings(get),
+        database=database_settings(get),
         notify=notify_settings(get),
         log_level=log_level,
         web_port=get("WEB_PORT", lambda n, raw: parse_int(n, raw, 1), 8000),
@@ -272,6 +275,7 @@ __all__ = [
     "SANDBOX_BOT_TOKEN",
     "AgentSettings",
     "ConfigError",
+    "DatabaseSettings",
     "JiraSettings",
     "NotifySettings",
     "OrchestratorSettings",

@@ -11,7 +11,7 @@ from werkzeug.exceptions import HTTPException
 from app.config import ConfigError, Settings
 from app.config.logs import configure_logging
 from app.services.checks import check_webhooks
-from app.store.db import make_engine, make_session_factory
+from app.store.db import engine_for, make_session_factory
 from app.temporal.gateway import TemporalGateway
 from app.web.api import bp as api_bp
 from app.web.dashboard import bp as dashboard_bp
@@ -30,7 +30,7 @@ def create_app(settings: Settings | None = None, temporal: TemporalGateway | Non
     refuse_unsigned_webhooks(settings)
     configure_logging(settings.log_level)
     app = Flask(__name__)
-    engine = make_engine(settings.database_url)
+    engine = engine_for(settings, settings.web_threads)
     # Extensions are how blueprints (and webhooks/) reach shared objects without importing app/.
     app.extensions["settings"] = settings
     app.extensions["db_engine"] = engine

@@ -29,11 +29,12 @@ from app.agent_client.auth import agent_token
 from app.config import Settings
 from app.jira_gateway import ApprovalPolicy, JiraGateway
 from app.jobqueue import agents
-from app.store.db import make_engine, make_session_factory
+from app.store.db import engine_for, make_session_factory
 from app.temporal import control
 from app.temporal.control import Started
 from app.temporal.job_control import temporal_calls
 from app.temporal.schedules import ensure_schedules
+from app.worker.capacity import DB_POOL
 from workflows.agent_health import AgentHealthCheckWorkflow
 from workflows.command_answer import CommandAnswerWorkflow
 from workflows.job_execution import JobExecutionWorkflow
@@ -53,7 +54,7 @@ def workflow_classes() -> list[type]:
 
 def activity_functions(settings: Settings, client: Client | None = None) -> list[Callable[..., Any]]:
     """Every activity, bound to its dependencies (the job system's need the worker's client)."""
-    session_factory = make_session_factory(make_engine(settings.database_url))
+    session_factory = make_session_factory(engine_for(settings, DB_POOL))
     records = RecordActivities(
         session_factory,
         temporal_ui=f"{settings.temporal.ui_url}/namespaces/{settings.temporal.namespace}",
