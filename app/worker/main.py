@@ -23,6 +23,7 @@ from app.store.db import engine_for, make_session_factory
 from app.temporal.gateway import TemporalUnavailable, connect
 from app.worker.capacity import ACTIVITY_THREADS
 from app.worker.registry import activity_functions, start_job_system, workflow_classes
+from workflows.policies import jira_budget_problem
 
 log = logging.getLogger(__name__)
 
@@ -129,6 +130,9 @@ async def _start_job_system(client: Client, settings: Settings) -> None:
 def main(settings: Settings) -> None:
     """Entry point of `orchestrator worker`: SIGTERM and SIGINT start a graceful shutdown."""
     configure_logging(settings.log_level)
+    problem = jira_budget_problem(settings.jira.retry_budget, settings.jira.timeout)
+    if problem is not None:  # every Jira activity would time out in the middle of its retries
+        raise ConfigError(problem)
 
     async def _main() -> None:
         stop = asyncio.Event()
