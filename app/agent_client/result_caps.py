@@ -20,6 +20,8 @@ SUMMARY_CHARS = 2_000
 ERROR_CHARS = 4_000
 MAX_OUTPUTS = 16
 OUTPUT_CHARS = 16_000
+# All outputs together: a run carries each phase's outputs on into the next phases' context.
+OUTPUTS_CHARS = 64_000
 NAME_CHARS = 100
 # Everything the activity returns, as encoded into workflow history: half of Temporal's 2 MB hard limit.
 MAX_OUTCOME_BYTES = 1024 * 1024
@@ -96,8 +98,11 @@ def _capped_outputs(given: dict[str, str], notes: list[str]) -> dict[str, str]:
     if dropped:
         notes.append(f"{len(dropped)} outputs past the first {MAX_OUTPUTS} ({', '.join(dropped)[:300]})")
     outputs: dict[str, str] = {}
-    for name in kept:
-        outputs[name], cut = cut_middle(given[name], OUTPUT_CHARS)
+    budget = OUTPUTS_CHARS
+    # Shortest first: what a short output does not use is left to the longer ones.
+    for done, name in enumerate(sorted(kept, key=lambda name: len(given[name]))):
+        outputs[name], cut = cut_middle(given[name], min(OUTPUT_CHARS, budget // (len(kept) - done)))
+        budget -= len(outputs[name])
         if cut:
             notes.append(f"output {name} ({len(given[name])} characters)")
-    return outputs
+    return {name: outputs[name] for name in kept}

@@ -21,6 +21,7 @@ from app.agent_client.result_caps import (
     MAX_OUTCOME_BYTES,
     MAX_OUTPUTS,
     OUTPUT_CHARS,
+    OUTPUTS_CHARS,
     RESULT_DROPPED,
     SUMMARY_CHARS,
     TRUNCATED,
@@ -43,8 +44,14 @@ if mode == "huge":  # a 3 MB summary and 30 outputs of 200k characters, no typed
     result = {"summary": "s" * 3_000_000, "outputs": {f"out{n:02}": "head" + "x" * 200_000 + "tail" for n in range(30)}}
 elif mode == "doc":  # a typed result document of about 5 MB
     result = {"summary": "done", "result": {"version": 1, "plan": {"steps": [{"what": "w" * 4000}] * 1300}}}
-else:  # 16 outputs of 16k characters that JSON escapes to 12 bytes each
-    result = {"summary": "done", "outputs": {f"out{n:02}": "\\U0001F600" * 16_000 for n in range(16)}}
+else:  # every part within its cap, in characters JSON escapes to 6 or 12 bytes each: too much all together
+    print(("\\U0001F600" * 1000 + "\\n") * 20, end="")
+    failures = [{"name": "\\u00e9" * 1000} for _ in range(43)]
+    result = {
+        "summary": "\\U0001F600" * 3000,
+        "outputs": {f"out{n:02}": "\\U0001F600" * 16_000 for n in range(16)},
+        "result": {"version": 1, "test": {"passed": 0, "failed": 43, "failures": failures}},
+    }
 with open(os.environ["AGENT_RESULT_FILE"], "w") as handle:
     json.dump(result, handle)
 """
@@ -111,6 +118,9 @@ def test_a_small_result_passes_untouched_and_a_huge_one_is_cut_saying_so() -> No
     kept = {name: text for name, text in capped.outputs.items() if name not in (TRUNCATED, RESULT_DROPPED)}
     assert sorted(kept) == [f"o{n:03}" for n in range(MAX_OUTPUTS)]
     assert all(len(text) <= OUTPUT_CHARS and text[0] == "h" and text[-1] == "t" for text in kept.values())
+    assert sum(map(len, kept.values())) <= OUTPUTS_CHARS
+    mixed = cap_result(pb.Result(outputs={"short": "s" * 100, "long": "l" * 100_000, "mid": "m" * 30_000}))
+    assert mixed.outputs["short"] == "s" * 100 and len(mixed.outputs["long"]) == OUTPUT_CHARS  # shares go on
     assert capped.result == "" and "1000002 characters" in capped.outputs[RESULT_DROPPED]
     note = capped.outputs[TRUNCATED]
     assert "the summary" in note and "25 outputs past the first 16" in note and "the typed result document" in note
