@@ -129,10 +129,10 @@ async def _start_job_system(client: Client, settings: Settings) -> None:
 
 def main(settings: Settings) -> None:
     """Entry point of `orchestrator worker`: SIGTERM and SIGINT start a graceful shutdown."""
-    configure_logging(settings.log_level)
     problem = jira_budget_problem(settings.jira.retry_budget, settings.jira.timeout)
     if problem is not None:  # every Jira activity would time out in the middle of its retries
         raise ConfigError(problem)
+    configure_logging(settings.log_level)
 
     async def _main() -> None:
         stop = asyncio.Event()
