@@ -1,7 +1,8 @@
 """Orphan and stuck job recovery: which in-progress jobs might be lost, and putting a lost one back (or failing it).
 
-A job's last sign of life is the latest of its row's update, its claim and its newest log line (the agent streams
-lines while it works), so a long but chatty job is never taken for stuck.
+A job's last sign of life is the latest of its row's update, its claim, its newest log line (the agent streams
+lines while it works) and its dispatch activity's last recorded heartbeat (app/jobqueue/liveness.py), so a long
+job is never taken for stuck while the activity still follows it, even when its command prints nothing.
 """
 
 from __future__ import annotations
@@ -93,7 +94,7 @@ class RecoveryActivities:
             )
         )
         claimed = job.started_at or job.updated_at
-        signs = [job.updated_at, claimed] + ([last_line] if last_line is not None else [])
+        signs = [job.updated_at, claimed] + [sign for sign in (last_line, job.heartbeat_at) if sign is not None]
         return Suspect(
             job_id=job.id,
             issue_key=job.issue_key,

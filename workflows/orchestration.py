@@ -17,7 +17,7 @@ from workflows.messages import OrchestrationInput, RunStatus
 from workflows.notifier import Notifier
 from workflows.outcomes import NEEDS_APPROVAL_LABEL, RUNNING_LABEL, RunOutcomes, jira_refusal_cause
 from workflows.phases import MAX_FIX_ROUNDS, PHASE_ORDER, PHASE_SPECS
-from workflows.policies import DB_RETRY, SEED_RETRY, SHORT
+from workflows.policies import DB_RETRY, JIRA_CALL, SEED_RETRY, SHORT
 from workflows.queued_jobs import QueuedJobs
 from workflows.report import gate_attachment, gate_comment, phase_prompt
 from workflows.reporter import JiraReporter
@@ -135,7 +135,7 @@ class OrchestrationWorkflow(QueuedJobs, RunOutcomes):
             issue = await workflow.execute_activity_method(
                 JiraActivities.read_issue,
                 ReadIssueInput(self.input.issue_key),
-                start_to_close_timeout=SHORT,
+                start_to_close_timeout=JIRA_CALL,
                 retry_policy=SEED_RETRY,
             )
             self.memory.issue_text = json.dumps(

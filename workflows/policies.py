@@ -17,3 +17,21 @@ SEED_RETRY = RetryPolicy(
 # Our own database: more patience, since a record lost to a short outage would make the dashboard lie.
 DB_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=30), maximum_attempts=10)
 SHORT = timedelta(minutes=2)
+# The start-to-close of every activity that calls Jira. The gateway retries 429/5xx for JIRA_RETRY_BUDGET (2 min)
+# and its last call may take JIRA_TIMEOUT (30 s) more: a shorter timeout would cut that retry short and start the
+# whole activity again on top of it. The worker refuses settings that do not fit (`jira_budget_problem`).
+JIRA_CALL = timedelta(minutes=5)
+JIRA_MARGIN = timedelta(seconds=30)  # the activity's own work around the call (reading, a database write)
+
+
+def jira_budget_problem(retry_budget: timedelta, call_timeout: timedelta) -> str | None:
+    """Why JIRA_RETRY_BUDGET and JIRA_TIMEOUT do not fit in a Jira activity's JIRA_CALL, or None when they do."""
+    needed = retry_budget + call_timeout + JIRA_MARGIN
+    if needed <= JIRA_CALL:
+        return None
+    room = JIRA_CALL - call_timeout - JIRA_MARGIN
+    return (
+        f"JIRA_RETRY_BUDGET ({retry_budget.total_seconds():g}s) plus JIRA_TIMEOUT ({call_timeout.total_seconds():g}s) "
+        f"does not fit in a Jira activity's {JIRA_CALL.total_seconds():g}s; "
+        f"set JIRA_RETRY_BUDGET to at most {max(room.total_seconds(), 0):g}s"
+    )

@@ -13,7 +13,7 @@ from datetime import timedelta
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 
-from workflows.policies import SEED_RETRY, SHORT
+from workflows.policies import JIRA_CALL, SEED_RETRY, SHORT
 from workflows.queue_types import ReconcileInput, ReconcileReport
 
 with workflow.unsafe.imports_passed_through():
@@ -35,7 +35,7 @@ class ReconcileWorkflow:
         found = await workflow.execute_activity_method(
             ReconcileActivities.find_unorchestrated_issues,
             ReconcileQuery(),
-            start_to_close_timeout=SHORT,
+            start_to_close_timeout=JIRA_CALL,
             retry_policy=SEED_RETRY,
         )
         report = ReconcileReport()

@@ -25,6 +25,7 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, CancelledError
 
+from workflows.policies import JIRA_CALL
 from workflows.wiki import inline
 
 with workflow.unsafe.imports_passed_through():
@@ -46,12 +47,11 @@ JIRA_RETRY = RetryPolicy(
     maximum_attempts=3,
     non_retryable_error_types=list(PERMANENT),
 )
-JIRA_TIMEOUT = timedelta(minutes=5)
 # The Jira activities heartbeat every 5 s while they work: a worker that dies mid-write is noticed in this time.
 JIRA_HEARTBEAT = timedelta(seconds=30)
 # Every Jira write's activity options (the outbox's and the command answers').
 JIRA_OPTIONS: dict[str, Any] = {
-    "start_to_close_timeout": JIRA_TIMEOUT,
+    "start_to_close_timeout": JIRA_CALL,
     "heartbeat_timeout": JIRA_HEARTBEAT,
     "retry_policy": JIRA_RETRY,
 }

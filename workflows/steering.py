@@ -37,7 +37,7 @@ from workflows.messages import (
     RunStatus,
     StatusInput,
 )
-from workflows.policies import SEED_RETRY, SHORT
+from workflows.policies import JIRA_CALL, SEED_RETRY
 from workflows.run_base import Decision, RunBase
 from workflows.state import OrchestrationState
 from workflows.wiki import inline, person
@@ -184,7 +184,7 @@ class SteeringHandlers(RunBase):
             decision = await workflow.execute_activity_method(
                 JiraActivities.check_approver,
                 ApproverQuery(self.input.issue_key, context.actor, self.input.started_by, verb),
-                start_to_close_timeout=SHORT,
+                start_to_close_timeout=JIRA_CALL,
                 retry_policy=SEED_RETRY,
             )
         except ActivityError:

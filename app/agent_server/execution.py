@@ -15,6 +15,7 @@ from app.agent_client import results
 from app.agent_client.credentials import credential_env
 from app.agent_client.proto import agent_pb2 as pb
 from app.agent_client.protocol import ERROR_KINDS, branch_for
+from app.agent_client.result_caps import cap_result
 from app.agent_server.git_refusals import credentials_refused, refusal_message
 from app.agent_server.handover import Handover, HandoverCancelled, RemoteError, remote_error_kind
 from app.agent_server.jobs import MAX_LINE, Job
@@ -58,7 +59,7 @@ def run_job(job: Job, request: pb.ExecuteRequest, agent: AgentEnvironment) -> No
     if job.interrupting:
         job.set_state(pb.JOB_STATE_INTERRUPTED)
         return
-    job.finish(result)
+    job.finish(cap_result(result, job.secrets))
 
 
 def _acquire(job: Job, lock: threading.Lock) -> bool:

@@ -17,6 +17,7 @@ from dotenv import dotenv_values
 from temporalio.envconfig import ClientConfig
 
 from app.config.agents import AgentSettings, agent_settings
+from app.config.database import DatabaseSettings, database_settings
 from app.config.limits import RunLimitSettings, run_limit_settings
 from app.config.notify import NotifySettings, notify_settings
 from app.config.parsing import (
@@ -153,6 +154,7 @@ class Settings:
     orchestrator: OrchestratorSettings = field(default_factory=OrchestratorSettings)
     agents: AgentSettings = field(default_factory=AgentSettings)
     queue: QueueSettings = field(default_factory=QueueSettings)
+    database: DatabaseSettings = field(default_factory=DatabaseSettings)
     notify: NotifySettings = field(default_factory=NotifySettings)
     limits: RunLimitSettings = field(default_factory=RunLimitSettings)
     retention: RetentionSettings = field(default_factory=RetentionSettings)
@@ -241,6 +243,7 @@ def _build(env: Mapping[str, str]) -> Settings:
         ),
         agents=agent_settings(env, get, text, var_dir),
         queue=queue_settings(get),
+        database=database_settings(get),
         notify=notify_settings(get),
         limits=run_limit_settings(get),
         retention=retention_settings(get, webhook_max_age),
@@ -286,6 +289,7 @@ __all__ = [
     "SANDBOX_BOT_TOKEN",
     "AgentSettings",
     "ConfigError",
+    "DatabaseSettings",
     "JiraSettings",
     "NotifySettings",
     "OrchestratorSettings",

@@ -16,6 +16,7 @@ from app.store.db import describe_url, ping
 from app.store.migrate import alembic_config
 from app.temporal.gateway import TemporalGateway, TemporalUnavailable
 from app.temporal.search_attributes import how_to_register, missing_search_attributes
+from workflows.policies import jira_budget_problem
 
 
 @dataclass(frozen=True)
@@ -119,6 +120,9 @@ def check_notify(settings: NotifySettings) -> Check:
 def check_jira(settings: JiraSettings) -> Check:
     """Authenticate against Jira (or the sandbox) with `/myself`."""
     where = f"sandbox Jira at {settings.url}" if settings.uses_sandbox else f"Jira at {settings.url}"
+    problem = jira_budget_problem(settings.retry_budget, settings.timeout)
+    if problem is not None:
+        return Check("jira", False, problem)
     _, token = settings.credentials
     try:
         me = build_client(settings, read_timeout=5).myself()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -9,10 +10,22 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.config import DatabaseSettings, Settings
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
-    """Create an engine; SQLite files get their folder, WAL, foreign keys and a busy timeout."""
+# Connections a process keeps when nobody says how many threads use the database (SQLAlchemy's default).
+DEFAULT_POOL = 5
+
+
+def make_engine(
+    url: str, limits: DatabaseSettings | None = None, pool_size: int | None = None, **kwargs: Any
+) -> Engine:
+    """Create an engine; SQLite files get their folder, WAL, foreign keys and a busy timeout.
+
+    With `limits`, PostgreSQL sessions get statement_timeout and lock_timeout; `pool_size` is how many
+    connections the pool keeps (give it the number of threads that use the database at once)."""
     parsed = make_url(url)
+    if pool_size is not None:
+        kwargs.setdefault("pool_size", pool_size)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
@@ -22,8 +35,29 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     if parsed.get_backend_name() == "postgresql":
-        kwargs.setdefault("connect_args", {"connect_timeout": 5})
+        connect_args: dict[str, Any] = {"connect_timeout": 5}
+        if limits is not None:  # added to the URL's own `options` (a search_path, say), which connect_args replace
+            given = parsed.query.get("options", "")
+            connect_args["options"] = " ".join(
+                [*([given] if isinstance(given, str) else given), _session_limits(limits)]
+            )
+        kwargs.setdefault("connect_args", connect_args)
     return create_engine(url, **kwargs)
+
+
+def engine_for(settings: Settings, threads: int = DEFAULT_POOL) -> Engine:
+    """The configured database with its limits, pooled for `threads` threads using it at once."""
+    return make_engine(settings.database_url, settings.database, pool_size=threads)
+
+
+def _session_limits(limits: DatabaseSettings) -> str:
+    # A statement stuck behind a lock, or a runaway query, fails after this long instead of holding an activity
+    # thread (and its pool connection) until Temporal's timeout; the activity's retry then tries again.
+    return f"-c statement_timeout={_ms(limits.statement_timeout)} -c lock_timeout={_ms(limits.lock_timeout)}"
+
+
+def _ms(duration: timedelta) -> int:
+    return int(duration.total_seconds() * 1000)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

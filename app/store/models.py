@@ -123,6 +123,9 @@ class AgentJob(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The last time the job's dispatch activity was still following it (app/jobqueue/liveness.py): a job whose
+    # command prints nothing for an hour is alive while this moves, and the stuck sweep reads it.
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # The job's whole JobInput as JSON, stored when the orchestration hands it to the queue (app/jobqueue);
     # only jobs with a spec are claimed by the queue monitor (older runs start their job workflow directly).
     spec: Mapped[str | None] = mapped_column(CleanText())

@@ -11,7 +11,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from app.config import ConfigError, Settings
 from app.config.logs import configure_logging
 from app.services.checks import check_webhooks
-from app.store.db import make_engine, make_session_factory
+from app.store.db import engine_for, make_session_factory
 from app.temporal.gateway import TemporalGateway
 from app.web.api import bp as api_bp
 from app.web.dashboard import bp as dashboard_bp
@@ -35,7 +35,7 @@ def create_app(settings: Settings | None = None, temporal: TemporalGateway | Non
     configure_sessions(app, settings)
     # Every body is small (API JSON, the login form); the Jira webhook sets its own 1 MiB limit per request.
     app.config["MAX_CONTENT_LENGTH"] = settings.web.max_body_bytes
-    engine = make_engine(settings.database_url)
+    engine = engine_for(settings, settings.web_threads)
     # Extensions are how blueprints (and webhooks/) reach shared objects without importing app/.
     app.extensions["settings"] = settings
     app.extensions["db_engine"] = engine

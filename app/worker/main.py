@@ -19,15 +19,15 @@ from temporalio.worker import Worker
 
 from app.config import ConfigError, Settings
 from app.config.logs import configure_logging
-from app.store.db import make_engine, make_session_factory
+from app.store.db import engine_for, make_session_factory
 from app.temporal.gateway import TemporalUnavailable, connect
 from app.temporal.search_attributes import how_to_register, missing_search_attributes
+from app.worker.capacity import ACTIVITY_THREADS
 from app.worker.registry import activity_functions, start_job_system, workflow_classes
+from workflows.policies import jira_budget_problem
 
 log = logging.getLogger(__name__)
 
-# Sync activities (the jira package, SQLAlchemy) run on this many threads.
-ACTIVITY_THREADS = 32
 HEARTBEAT_THROTTLE = timedelta(seconds=2)
 
 
@@ -126,7 +126,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
 
 async def _start_job_system(client: Client, settings: Settings) -> None:
     # The worker still runs the workflows without its schedules; the log says what to fix.
-    engine = make_engine(settings.database_url)
+    engine = engine_for(settings)
     try:
         await start_job_system(client, settings, make_session_factory(engine))
     except (RPCError, SQLAlchemyError, ValueError) as err:
@@ -137,6 +137,9 @@ async def _start_job_system(client: Client, settings: Settings) -> None:
 
 def main(settings: Settings) -> None:
     """Entry point of `orchestrator worker`: SIGTERM and SIGINT start a graceful shutdown."""
+    problem = jira_budget_problem(settings.jira.retry_budget, settings.jira.timeout)
+    if problem is not None:  # every Jira activity would time out in the middle of its retries
+        raise ConfigError(problem)
     configure_logging(settings.log_level)
 
     async def _main() -> None:

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client
 
-from activities.agent import AgentActivities
+from activities.agent import RECORD_EVERY, AgentActivities
 from activities.agent_health import AgentHealthActivities
 from activities.jira import JiraActivities
 from activities.jobs import JobActivities
@@ -40,11 +40,12 @@ from app.agent_client.auth import agent_token
 from app.config import Settings
 from app.jira_gateway import ApprovalPolicy, JiraGateway
 from app.jobqueue import agents
-from app.store.db import make_engine, make_session_factory
+from app.store.db import engine_for, make_session_factory
 from app.temporal import control
 from app.temporal.control import Started
 from app.temporal.job_control import temporal_calls
 from app.temporal.schedules import ensure_schedules
+from app.worker.capacity import DB_POOL
 from webhooks.commands import Command, parse_command
 from workflows.agent_health import AgentHealthCheckWorkflow
 from workflows.command_answer import CommandAnswerWorkflow
@@ -73,7 +74,7 @@ def workflow_classes() -> list[type]:
 
 def activity_functions(settings: Settings, client: Client | None = None) -> list[Callable[..., Any]]:
     """Every activity, bound to its dependencies (the job system's need the worker's client)."""
-    session_factory = make_session_factory(make_engine(settings.database_url))
+    session_factory = make_session_factory(engine_for(settings, DB_POOL))
     records = RecordActivities(
         session_factory,
         temporal_ui=f"{settings.temporal.ui_url}/namespaces/{settings.temporal.namespace}",
@@ -83,7 +84,9 @@ def activity_functions(settings: Settings, client: Client | None = None) -> list
     gateway = JiraGateway(settings.jira, ApprovalPolicy.from_settings(settings.orchestrator))
     jira = JiraActivities(gateway)
     token = agent_token(settings)
-    agent = AgentActivities(settings.agents, token, session_factory)
+    # Stamp a followed job at least four times per JOB_STUCK_AFTER, so a quiet one is never judged stuck.
+    stamp_every = min(RECORD_EVERY, settings.queue.stuck_after.total_seconds() / 4)
+    agent = AgentActivities(settings.agents, token, session_factory, stamp_every)
     notify = NotifyActivities(settings.notify, session_factory)
     job_system = job_system_activities(session_factory, client, settings, token, gateway, gateway) if client else []
     starts = StartActivities(StartPolicy(gateway, session_factory, settings.starts), checked_starter(client, settings))

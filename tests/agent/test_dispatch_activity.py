@@ -18,7 +18,7 @@ from temporalio.converter import DataConverter
 from temporalio.exceptions import ActivityError, ApplicationError, CancelledError
 from temporalio.testing import WorkflowEnvironment
 
-from activities.agent import AgentActivities
+from activities.agent import RECORD_EVERY, AgentActivities
 from activities.agent_types import AgentCommand, AgentOutcome
 from app.agent_server.server import AgentServer
 from app.store.db import make_engine, make_session_factory
@@ -33,11 +33,12 @@ pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 @asynccontextmanager
 async def dispatching(
-    client: Client, world: AgentWorld, db_url: str, token: str = TOKEN
+    client: Client, world: AgentWorld, db_url: str, token: str = TOKEN, record_every: float = RECORD_EVERY
 ) -> AsyncIterator[tuple[str, sessionmaker[Session]]]:
     """A worker running DispatchWorkflow and the real agent activities on a fresh task queue."""
-    factory = make_session_factory(make_engine(db_url))
-    activities = AgentActivities(world.settings.agents, token, factory)
+    engine = make_engine(db_url)
+    factory = make_session_factory(engine)
+    activities = AgentActivities(world.settings.agents, token, factory, record_every)
     task_queue = f"agent-{uuid.uuid4()}"
     with ThreadPoolExecutor(ACTIVITY_THREADS) as executor:
         worker = build_worker(
@@ -48,8 +49,11 @@ async def dispatching(
             executor,
             timedelta(seconds=1),
         )
-        async with worker:
-            yield task_queue, factory
+        try:
+            async with worker:
+                yield task_queue, factory
+        finally:
+            engine.dispose()  # the worker's connections (a test reading afterwards opens its own)
 
 
 def command(world: AgentWorld, job_id: str, name: str, prompt: str = "do the work") -> AgentCommand:
