@@ -20,7 +20,7 @@ from app.agent_server.execution import AgentEnvironment
 from app.agent_server.profiles import load_profile
 from app.agent_server.registry import JobRegistry
 from app.agent_server.service import AgentService
-from app.agent_server.workspace import Workspaces, git
+from app.agent_server.workspace import Workspaces, git, git_config_env
 from app.config import Settings
 
 log = logging.getLogger(__name__)
@@ -49,10 +49,7 @@ def git_env(settings: Settings) -> dict[str, str]:
         "GIT_AUTHOR_EMAIL": email.rstrip(">"),
         "GIT_COMMITTER_NAME": name,
         "GIT_COMMITTER_EMAIL": email.rstrip(">"),
-        # A user's global signing setting would make every agent commit wait for a passphrase.
-        "GIT_CONFIG_COUNT": "1",
-        "GIT_CONFIG_KEY_0": "commit.gpgsign",
-        "GIT_CONFIG_VALUE_0": "false",
+        **git_config_env(),  # no hooks, no signing
     }
 
 

