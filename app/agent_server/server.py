@@ -22,6 +22,7 @@ from app.agent_server.registry import JobRegistry
 from app.agent_server.service import AgentService
 from app.agent_server.workspace import Workspaces, git, git_config_env
 from app.config import Settings
+from app.config.agents import plaintext_listen, refuse_plaintext
 
 log = logging.getLogger(__name__)
 SERVICE_NAME = "orchestrator.agent.v1.AgentService"
@@ -58,6 +59,7 @@ class AgentServer:
 
     def __init__(self, settings: Settings) -> None:
         agents = settings.agents
+        refuse_plaintext(agents, plaintext_listen(agents))
         self.settings = settings
         self._workspace_lock = _lock_workspaces(agents.workspace_dir)
         profile = load_profile(agents.profile)
@@ -94,7 +96,10 @@ class AgentServer:
         try:
             if agents.tls_cert is not None and agents.tls_key is not None:
                 pair = (agents.tls_key.read_bytes(), agents.tls_cert.read_bytes())
-                port = int(self._server.add_secure_port(address, grpc.ssl_server_credentials([pair])))
+                # AGENT_TLS_CLIENT_CA: mutual TLS, only callers with a certificate it signed get through.
+                clients = agents.tls_client_ca.read_bytes() if agents.tls_client_ca is not None else None
+                tls = grpc.ssl_server_credentials([pair], root_certificates=clients, require_client_auth=bool(clients))
+                port = int(self._server.add_secure_port(address, tls))
             else:
                 port = int(self._server.add_insecure_port(address))
         except RuntimeError:  # grpc's way of saying the address is taken or unusable

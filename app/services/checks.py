@@ -9,7 +9,8 @@ from alembic.script import ScriptDirectory
 from jira import JIRAError
 from sqlalchemy import Engine
 
-from app.config import JiraSettings, NotifySettings
+from app.config import AgentSettings, JiraSettings, NotifySettings
+from app.config.agents import plaintext_calls, plaintext_listen
 from app.jira_gateway.client import build_client
 from app.store.db import describe_url, ping
 from app.store.migrate import alembic_config
@@ -72,6 +73,23 @@ def check_webhooks(settings: JiraSettings) -> Check:
         f"JIRA_WEBHOOK_SECRET is unset for {settings.url}: the web process will not start, since anyone who can "
         "reach it could approve a run; set the webhook's secret (or JIRA_WEBHOOK_ALLOW_UNSIGNED=true to accept the "
         "risk)",
+    )
+
+
+def check_agent_transport(settings: AgentSettings) -> Check:
+    """Does the token travel encrypted? Plaintext gRPC beyond this host needs AGENT_ALLOW_PLAINTEXT."""
+    problems = [p for p in (plaintext_calls(settings), plaintext_listen(settings)) if p is not None]
+    if not problems:
+        mutual = " (mutual TLS)" if settings.tls_client_ca or settings.tls_client_cert else ""
+        tls = "TLS" if settings.calls_with_tls or settings.serves_tls else "loopback only, plaintext"
+        return Check("agents", True, f"{tls}{mutual}")
+    if settings.allow_plaintext:
+        return Check("agents", True, f"PLAINTEXT over the network (AGENT_ALLOW_PLAINTEXT=true): {'; '.join(problems)}")
+    return Check(
+        "agents",
+        False,
+        f"{'; '.join(problems)}: the worker and the agent refuse to start (configure TLS, or set "
+        "AGENT_ALLOW_PLAINTEXT=true to accept clear text on a trusted network)",
     )
 
 

@@ -18,6 +18,7 @@ from temporalio.service import RPCError
 from temporalio.worker import Worker
 
 from app.config import ConfigError, Settings
+from app.config.agents import plaintext_calls, refuse_plaintext
 from app.config.logs import configure_logging
 from app.store.db import make_engine, make_session_factory
 from app.temporal.gateway import TemporalUnavailable, connect
@@ -129,6 +130,7 @@ async def _start_job_system(client: Client, settings: Settings) -> None:
 
 def main(settings: Settings) -> None:
     """Entry point of `orchestrator worker`: SIGTERM and SIGINT start a graceful shutdown."""
+    refuse_plaintext(settings.agents, plaintext_calls(settings.agents))  # before anything connects anywhere
     configure_logging(settings.log_level)
 
     async def _main() -> None:
