@@ -116,6 +116,17 @@ class AgentServer:
             self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
         log.info("agent.started listen=%s port=%d", self.settings.agents.listen, self.port)
 
+    def shutdown(self, hurry: threading.Event) -> None:
+        """SIGTERM: take no new jobs (callers are answered UNAVAILABLE and go elsewhere), let the running ones finish
+        within AGENT_SHUTDOWN_GRACE (or until `hurry` is set: a second signal), then stop what is left."""
+        grace = self.settings.agents.shutdown_grace.total_seconds()
+        self.health.enter_graceful_shutdown()
+        log.info("agent.draining running=%d grace=%ss", len(self.registry.running()), grace)
+        left = self.registry.drain(grace, hurry)
+        if left:
+            log.warning("agent.drain-ended-early interrupting=%d (they run again when re-attached)", len(left))
+        self.stop()
+
     def stop(self, grace: float = 5.0) -> None:
         """Stop: health NOT_SERVING, running jobs interrupted (their processes killed), then the server."""
         self.health.enter_graceful_shutdown()
@@ -164,11 +175,15 @@ def _askpass(root: Path) -> Path:
 
 
 def serve(settings: Settings) -> None:
-    """Run the agent until SIGTERM or SIGINT."""
+    """Run the agent until SIGTERM or SIGINT, then drain; a second signal stops the running jobs at once."""
     server = AgentServer(settings)
-    stop = threading.Event()
+    stop, hurry = threading.Event(), threading.Event()
+
+    def on_signal(*_: object) -> None:
+        (hurry if stop.is_set() else stop).set()
+
     for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
+        signal.signal(sig, on_signal)
     server.start()
     stop.wait()
-    server.stop()
+    server.shutdown(hurry)

@@ -60,6 +60,8 @@ class AgentSettings:
     # What one job's command may print before the rest is dropped (memory, journal, job_logs and the database).
     max_output_lines: int = 100_000
     max_output_bytes: int = MAX_BYTES
+    # On SIGTERM the agent takes no new jobs and lets running ones finish this long before it stops them.
+    shutdown_grace: timedelta = timedelta(minutes=10)
 
     @property
     def calls_with_tls(self) -> bool:
@@ -188,4 +190,5 @@ def agent_settings(
         child_env={name: env[name] for name in passthrough if env.get(name)},
         max_output_lines=get("AGENT_MAX_OUTPUT_LINES", lambda n, raw: parse_int(n, raw, minimum=1), 100_000),
         max_output_bytes=get("AGENT_MAX_OUTPUT_BYTES", lambda n, raw: parse_int(n, raw, minimum=1024), MAX_BYTES),
+        shutdown_grace=get("AGENT_SHUTDOWN_GRACE", parse_duration, timedelta(minutes=10)),
     )

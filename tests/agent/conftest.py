@@ -157,7 +157,7 @@ def pid_gone(pid: int) -> bool:
 class AgentProcess:
     """`orchestrator agent` as a real process, for kill -9 and restart."""
 
-    def __init__(self, world: AgentWorld, tmp_path: Path) -> None:
+    def __init__(self, world: AgentWorld, tmp_path: Path, **env: str) -> None:
         self.world = world
         self.env = {
             **{k: v for k, v in os.environ.items() if not k.startswith(("AGENT_", "TEMPORAL_", "JIRA_"))},
@@ -168,6 +168,7 @@ class AgentProcess:
             "AGENT_REPO": str(world.settings.agents.repo),
             "AGENT_REMOTE": world.settings.agents.remote,
             "AGENT_WORKSPACE_DIR": str(world.settings.agents.workspace_dir),
+            **env,
         }
         self.cwd = tmp_path
         self.proc: subprocess.Popen[bytes] | None = None
