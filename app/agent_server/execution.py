@@ -15,6 +15,8 @@ from app.agent_client import results
 from app.agent_client.credentials import git_credential_env
 from app.agent_client.proto import agent_pb2 as pb
 from app.agent_client.protocol import ERROR_KINDS, branch_for
+from app.agent_server import confinement
+from app.agent_server.askpass import ensure_askpass
 from app.agent_server.git_refusals import credentials_refused, refusal_message
 from app.agent_server.handover import Handover, HandoverCancelled, RemoteError, remote_error_kind
 from app.agent_server.jobs import MAX_LINE, Job
@@ -40,6 +42,7 @@ class AgentEnvironment:
     remote: str
     base_env: Mapping[str, str]  # passthrough variables plus the git identity
     askpass: Path
+    confine: bool = False  # whether untrusted commands run confined (confinement.py; the host allows it)
     max_output: tuple[int, int] = (100_000, 50 * 1024 * 1024)  # lines, bytes per command (AGENT_MAX_OUTPUT_*)
 
 
@@ -109,7 +112,8 @@ def _work(job: Job, request: pb.ExecuteRequest, agent: AgentEnvironment, spec: C
 def _git_env(request: pb.ExecuteRequest, agent: AgentEnvironment) -> dict[str, str]:
     """What git's calls to the remote run with: the agent's environment and the job's git credentials (if any),
     never the coding tool's key."""
-    return {**agent.base_env, **git_credential_env(request.credentials, str(agent.askpass))}
+    askpass = ensure_askpass(agent.askpass.parent)  # as the agent wrote it, whatever a command did to it
+    return {**agent.base_env, **git_credential_env(request.credentials, str(askpass))}
 
 
 def _cleanup(job: Job, request: pb.ExecuteRequest, agent: AgentEnvironment, spec: CommandSpec | None) -> pb.Result:
@@ -140,6 +144,7 @@ def _command(job: Job, request: pb.ExecuteRequest, agent: AgentEnvironment, spec
                 ran = _run_command(job, request, agent, spec, copy)
         else:
             ran = _run_command(job, request, agent, spec, agent.workspaces.path(job.issue_key))
+    ensure_askpass(agent.askpass.parent)
     if changed:
         shown = "; ".join(changed[:TAIL])
         message = f"{job.command} changed the repository's git config or hooks; put back as they were: {shown}"
@@ -152,6 +157,8 @@ def _run_command(
 ) -> _Ran:
     values = _write_job_files(job, request, agent, workspace)
     argv = [expand(part, values) for part in spec.run]
+    if agent.confine and access_of(job.command).snapshot:
+        argv = confinement.wrap(argv, _shared_paths(agent), [workspace, job.journal.path])
     # Each command gets only the credentials its step needs (step_access.py): none for TEST and verification.
     env = {
         **agent.base_env,
@@ -175,6 +182,13 @@ def _run_command(
     job.set_state(pb.JOB_STATE_RUNNING)
     job.progress(job.command, 100, f"exit code {outcome.exit_code}")
     return _Ran(outcome, tail, values, Path(values["result_file"]))
+
+
+def _shared_paths(agent: AgentEnvironment) -> list[Path]:
+    """What an untrusted command must not write: the repository and its git directory, every worktree, the
+    journals and the askpass helper (AGENT_WORKSPACE_DIR), and a remote on this host."""
+    paths = [agent.workspaces.repo, agent.workspaces.common_dir(), agent.workspaces.root, Path(agent.remote)]
+    return [path for path in dict.fromkeys(paths) if path.is_dir()]
 
 
 def _write_job_files(job: Job, request: pb.ExecuteRequest, agent: AgentEnvironment, workspace: Path) -> dict[str, str]:

@@ -15,6 +15,8 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from app.agent_client.auth import TokenInterceptor, agent_token
 from app.agent_client.proto import agent_pb2_grpc as pb_grpc
+from app.agent_server import confinement
+from app.agent_server.askpass import ensure_askpass
 from app.agent_server.demo_repo import clone_local_remote, ensure_bare_remote, ensure_repository
 from app.agent_server.execution import AgentEnvironment
 from app.agent_server.profiles import load_profile
@@ -26,12 +28,6 @@ from app.config.agents import plaintext_listen, refuse_plaintext
 
 log = logging.getLogger(__name__)
 SERVICE_NAME = "orchestrator.agent.v1.AgentService"
-ASKPASS = """#!/bin/sh
-case "$1" in
-  Username*) printf '%s\\n' "$AGENT_GIT_USERNAME" ;;
-  *) printf '%s\\n' "$AGENT_GIT_TOKEN" ;;
-esac
-"""
 # Callers ping every 20 s to find dead connections; allow that (gRPC's default answers with GOAWAY).
 SERVER_OPTIONS = (
     ("grpc.so_reuseport", 0),  # a second agent on the same port must fail, not share it (and the journals)
@@ -71,7 +67,8 @@ class AgentServer:
             workspaces=Workspaces(agents.repo, agents.workspace_dir, env),
             remote=agents.remote,
             base_env=env,
-            askpass=_askpass(agents.workspace_dir),
+            askpass=ensure_askpass(agents.workspace_dir),
+            confine=confinement.available(env),
             max_output=(agents.max_output_lines, agents.max_output_bytes),
         )
         self.registry = JobRegistry(agents.workspace_dir / ".jobs", environment, own_secrets=(token,))
@@ -161,17 +158,6 @@ def _ensure_repositories(settings: Settings, env: dict[str, str]) -> None:
     if ensure_bare_remote(agents.remote, env):
         git(["push", "--quiet", agents.remote, "HEAD"], agents.repo, env)
         log.info("agent.bare-remote-created path=%s", agents.remote)
-
-
-def _askpass(root: Path) -> Path:
-    # git asks this script for the username and token; it prints them from the job command's environment, so
-    # no secret is ever written to disk.
-    path = root / ".askpass.sh"
-    root.mkdir(parents=True, exist_ok=True)
-    if not path.is_file() or path.read_text() != ASKPASS:
-        path.write_text(ASKPASS)
-    path.chmod(0o700)
-    return path
 
 
 def serve(settings: Settings) -> None:

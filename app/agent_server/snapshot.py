@@ -8,8 +8,8 @@ branches), whose hooks and config nobody else ever reads. The copy is removed wh
 it did reaches the branch.
 
 This does not rely on file permissions, so it holds when the agent runs as root, where a read-only mode stops
-nobody. It is not a sandbox: a process running as the agent's user can still find and write the real
-repository by its path; that needs a separate user or a container (docs/agents.md).
+nobody. It is not a sandbox on its own: a process of the agent's user could still find and write the real
+repository by its path; confinement.py makes it read-only where the host allows namespaces.
 """
 
 from __future__ import annotations

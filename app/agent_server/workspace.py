@@ -182,6 +182,10 @@ class Workspaces:
             fcntl.flock(handle, fcntl.LOCK_EX)  # released when the file is closed
             yield
 
+    def common_dir(self) -> Path:
+        """The repository's own git directory (shared by its worktrees)."""
+        return self._git_dir()
+
     def _git_dir(self) -> Path:
         """The repository's own git directory (shared by its worktrees)."""
         if self._common_dir is None:

@@ -25,11 +25,14 @@ hook = f'#!/bin/sh\ntouch "{control}/hook-ran"\nenv >> "{control}/hook-env"\n'
 evil_hooks = control / "evil-hooks"
 evil_hooks.mkdir(exist_ok=True)
 own = subprocess.run(["git", "rev-parse", "--git-common-dir"], capture_output=True, text=True, check=True)
-for common in (Path(own.stdout.strip()).resolve(), real_repo / ".git", evil_hooks.parent):
-    hooks = common / "hooks" if common != evil_hooks.parent else evil_hooks
-    hooks.mkdir(parents=True, exist_ok=True)
-    (hooks / "pre-push").write_text(hook)
-    (hooks / "pre-push").chmod(0o755)
+for hooks in (Path(own.stdout.strip()).resolve() / "hooks", real_repo / ".git" / "hooks", evil_hooks):
+    try:
+        hooks.mkdir(parents=True, exist_ok=True)
+        (hooks / "pre-push").write_text(hook)
+        (hooks / "pre-push").chmod(0o755)
+        print("planted a pre-push hook in", hooks)
+    except OSError as err:
+        print("refused: a pre-push hook in", hooks, err.strerror)
 for repo in (Path.cwd(), real_repo):
-    subprocess.run(["git", "-C", str(repo), "config", "core.hooksPath", str(evil_hooks)], check=True)
-print("planted pre-push hooks")
+    done = subprocess.run(["git", "-C", str(repo), "config", "core.hooksPath", str(evil_hooks)], check=False)
+    print("set core.hooksPath in", repo) if done.returncode == 0 else print("refused: core.hooksPath in", repo)

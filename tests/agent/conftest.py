@@ -82,6 +82,19 @@ class AgentWorld:
         path = self.control / "pids"
         return [int(p) for p in path.read_text().split()] if path.exists() else []
 
+    def commands_alive(self) -> list[int]:
+        """Host pids of the test commands still running (found by their control folder: a command confined to its
+        own PID namespace records a pid that means nothing out here)."""
+        alive = []
+        for proc in Path("/proc").iterdir():
+            try:
+                cmdline = (proc / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if str(self.control).encode() in cmdline and b"work.py" in cmdline:
+                alive.append(int(proc.name))
+        return alive
+
     def release(self) -> None:
         """Let running work.py commands finish."""
         (self.control / "release").touch()

@@ -5,12 +5,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import logging
+import os
 import subprocess
 from pathlib import Path
 
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
+from app.agent_server import confinement
 from app.agent_server.server import AgentServer
 from tests.agent.conftest import ECHO_ENV, TOKEN, AgentWorld, world_settings
 from tests.agent.dispatch_workflow import DispatchInput
@@ -106,9 +108,19 @@ def disguises(secret: str) -> dict[str, str]:
     return forms
 
 
+@pytest.mark.parametrize("confined", [True, False], ids=["confined", "snapshot-only"])
 async def test_a_canary_token_reaches_only_its_steps_and_no_hook_runs_at_the_push(
-    temporal_env: WorkflowEnvironment, sqlite_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    temporal_env: WorkflowEnvironment,
+    sqlite_url: str,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+    confined: bool,
 ) -> None:
+    if not confined:
+        monkeypatch.setattr(confinement, "available", lambda env: False)  # as on a host that refuses namespaces
+    elif not confinement.available({"PATH": os.environ.get("PATH", "")}):
+        pytest.skip("this host does not allow mount namespaces")
     caplog.set_level(logging.DEBUG)
     control, repo = tmp_path / "control", tmp_path / "var" / "agent" / "demo-repo"
     control.mkdir()
@@ -141,12 +153,19 @@ async def test_a_canary_token_reaches_only_its_steps_and_no_hook_runs_at_the_pus
     assert f"ANTHROPIC_API_KEY sha256 {hashlib.sha256(CANARY.encode()).hexdigest()}" in messages
     test_env = (control / "test-env.txt").read_text()
     assert "AGENT_GIT_TOKEN" not in test_env and "ANTHROPIC_API_KEY" not in test_env and "GIT_ASKPASS" not in test_env
-    assert "planted pre-push hooks" in messages
+    real_hooks = repo.resolve() / ".git" / "hooks"
+    if confined:
+        # The host confines TEST: the shared repository was read-only to it.
+        assert f"refused: a pre-push hook in {real_hooks} Read-only file system" in messages
+        assert f"refused: core.hooksPath in {repo.resolve()}" in messages
+    else:
+        # Written by path, then put back when the command ended.
+        assert f"planted a pre-push hook in {real_hooks}" in messages
+        assert any("changed the repository's git config or hooks; put back" in m for m in messages)
     # The hooks were planted, yet neither the hand-over's push after CODE nor createPR's push ran one, and the
     # shared repository's hooks and config are as they were.
     assert not (control / "hook-ran").exists(), "a planted hook ran at a push"
     assert remote_subjects(world) == ["DEMO-1: CODE by canary-CODE"]  # the pushes happened
-    assert any("changed the repository's git config or hooks; put back" in m for m in messages)
     assert not (repo / ".git" / "hooks" / "pre-push").exists()
     assert "hooksPath" not in (repo / ".git" / "config").read_text()
     database = Path(sqlite_url.removeprefix("sqlite:///")).read_bytes().decode(errors="replace")

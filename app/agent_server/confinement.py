@@ -1,0 +1,71 @@
+"""Untrusted commands see the shared repository read-only: a Linux mount namespace, where the host allows one.
+
+TEST and runVerification already run on a detached snapshot (snapshot.py), but a process of the agent's user
+could still find the shared repository by its path and write its hooks or config, or another job's journal. So
+where the host allows it, such a command runs under `unshare`: in its own mount namespace the repository, the
+issue's worktree, a local remote and the job journals are bind-mounted read-only (its own journal folder stays
+writable, for its result file), in its own PID namespace (it sees no other process, and a fresh /proc), and
+with no capabilities left (`setpriv`), so it cannot remount anything writable again. A read-only mount stops
+root as well, unlike a file mode. As a user other than root this needs unprivileged user namespaces.
+
+Where the host refuses namespaces (a container without CAP_SYS_ADMIN, a kernel that forbids user namespaces)
+the agent says so once at start and runs such commands on the snapshot alone.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+PROBE_TIMEOUT = 20.0
+# Arguments: read-only paths, "--", paths made writable again inside them, "--", the command line.
+SCRIPT = """set -e
+while [ "$1" != "--" ]; do mount --bind "$1" "$1"; mount -o remount,bind,ro "$1"; shift; done
+shift
+while [ "$1" != "--" ]; do mount --bind "$1" "$1"; mount -o remount,bind,rw "$1"; shift; done
+shift
+exec setpriv --no-new-privs --bounding-set=-all --inh-caps=-all -- "$@"
+"""
+
+
+def wrap(argv: list[str], readonly: Iterable[Path], writable: Iterable[Path]) -> list[str]:
+    """`argv` run with `readonly` paths mounted read-only (but `writable` ones inside them), in its own PID
+    namespace and without capabilities."""
+    user = [] if os.geteuid() == 0 else ["--user", "--map-root-user"]
+    namespaces = [*user, "--mount", "--propagation", "private", "--pid", "--fork", "--kill-child", "--mount-proc"]
+    paths = [*(str(p) for p in readonly), "--", *(str(p) for p in writable), "--"]
+    return ["unshare", *namespaces, "--", "sh", "-c", SCRIPT, "sh", *paths, *argv]
+
+
+def available(env: Mapping[str, str]) -> bool:
+    """Whether this host lets the agent confine a command (tried once, on a scratch folder)."""
+    if not all(shutil.which(tool, path=env.get("PATH")) for tool in ("unshare", "setpriv", "mount")):
+        log.warning("agent.confinement-unavailable reason=%s", "unshare, setpriv or mount is not installed")
+        return False
+    with tempfile.TemporaryDirectory(prefix="agent-probe-") as scratch:
+        locked, open_ = Path(scratch) / "locked", Path(scratch) / "locked" / "open"
+        open_.mkdir(parents=True)
+        probe = f'touch "{open_}/ok" && ! touch "{locked}/no" 2>/dev/null'
+        try:
+            done = subprocess.run(
+                wrap(["sh", "-c", probe], [locked], [open_]),
+                env=dict(env),
+                capture_output=True,
+                text=True,
+                timeout=PROBE_TIMEOUT,
+                check=False,
+            )
+        except (OSError, subprocess.TimeoutExpired) as err:
+            done = subprocess.CompletedProcess([], 1, "", str(err))
+        if done.returncode == 0 and (open_ / "ok").exists() and not (locked / "no").exists():
+            log.info("agent.confinement-available (TEST and runVerification see the repository read-only)")
+            return True
+    reason = (done.stderr.strip().splitlines() or ["the probe failed"])[-1]
+    log.warning("agent.confinement-unavailable reason=%s (TEST and runVerification run on a snapshot only)", reason)
+    return False
