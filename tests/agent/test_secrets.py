@@ -13,6 +13,7 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from app.agent_server import confinement
+from app.agent_server.askpass import SCRIPT as ASKPASS_SCRIPT
 from app.agent_server.server import AgentServer
 from tests.agent.conftest import ECHO_ENV, TOKEN, AgentWorld, world_settings
 from tests.agent.dispatch_workflow import DispatchInput
@@ -73,7 +74,7 @@ CANARY_ENV = Path(__file__).parent / "canary_env.py"
 CANARY = "ghp_canaryTokenValue5555aaaa9999"
 
 
-def canary_profile(tmp_path: Path, control: Path, repo: Path) -> str:
+def canary_profile(tmp_path: Path, control: Path, repo: Path, askpass: Path) -> str:
     """EXPLORE echoes its credentials, CODE commits (the hand-over pushes it), TEST is hostile, createPR pushes."""
     path = tmp_path / "canary.toml"
     path.write_text(
@@ -90,7 +91,7 @@ run = ["{{python}}", "{ECHO_ENV}"]
 run = ["{{python}}", "{COMMIT_WORK}", "{control}", "{{job_file}}"]
 
 [commands.TEST]
-run = ["{{python}}", "{CANARY_ENV}", "{control}", "{repo}"]
+run = ["{{python}}", "{CANARY_ENV}", "{control}", "{repo}", "{askpass}"]
 
 [commands.createPR]
 run = ["git", "push", "--porcelain", "{{remote}}", "{{branch}}:refs/heads/{{branch}}"]
@@ -123,11 +124,12 @@ async def test_a_canary_token_reaches_only_its_steps_and_no_hook_runs_at_the_pus
         pytest.skip("this host does not allow mount namespaces")
     caplog.set_level(logging.DEBUG)
     control, repo = tmp_path / "control", tmp_path / "var" / "agent" / "demo-repo"
+    askpass = tmp_path / "var" / "agent" / "workspaces" / ".askpass.sh"
     control.mkdir()
     world = world_settings(
         tmp_path,
         free_port(),
-        profile=canary_profile(tmp_path, control, repo),
+        profile=canary_profile(tmp_path, control, repo, askpass),
         AGENT_GIT_TOKEN=CANARY,
         AGENT_GIT_USERNAME="bot",
         AGENT_CODER_API_KEY=CANARY,
@@ -158,10 +160,13 @@ async def test_a_canary_token_reaches_only_its_steps_and_no_hook_runs_at_the_pus
         # The host confines TEST: the shared repository was read-only to it.
         assert f"refused: a pre-push hook in {real_hooks} Read-only file system" in messages
         assert f"refused: core.hooksPath in {repo.resolve()}" in messages
+        assert any(m.startswith("refused: the askpass helper") for m in messages)
     else:
         # Written by path, then put back when the command ended.
         assert f"planted a pre-push hook in {real_hooks}" in messages
         assert any("changed the repository's git config or hooks; put back" in m for m in messages)
+        assert "replaced the askpass helper" in messages
+    assert askpass.read_text() == ASKPASS_SCRIPT and not (control / "stolen").exists()  # the agent's own again
     # The hooks were planted, yet neither the hand-over's push after CODE nor createPR's push ran one, and the
     # shared repository's hooks and config are as they were.
     assert not (control / "hook-ran").exists(), "a planted hook ran at a push"
