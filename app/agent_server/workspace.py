@@ -10,8 +10,10 @@ Which commit a job starts from, and how its work reaches the next job, is app/ag
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
+import shutil
 import subprocess
 import threading
 from collections.abc import Iterator, Mapping
@@ -52,17 +54,37 @@ def git(args: list[str], cwd: Path, env: Mapping[str, str]) -> str:
     return done.stdout
 
 
-LINK = b"symlink:"  # how a guarded symbolic link's target is recorded (never read through: it may be /dev/zero)
+# How guarded paths are recorded: a file by its bytes; a link, folder or anything else by a marker (never read
+# through a link or a fifo: it may be /dev/zero or never answer).
+LINK, FOLDER, SPECIAL = b"\0symlink:", b"\0folder", b"\0special"
 
 
 def _read(path: Path) -> bytes:
-    return LINK + os.readlink(path).encode() if path.is_symlink() else path.read_bytes()
+    if path.is_symlink():
+        return LINK + os.readlink(path).encode()
+    if path.is_dir():
+        return FOLDER
+    return path.read_bytes() if path.is_file() else SPECIAL
+
+
+def _read_all(paths: list[Path]) -> dict[Path, bytes]:
+    return {path: _read(path) for path in paths if path.is_symlink() or path.exists()}
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)  # a command put a folder where a file was
+    else:
+        with contextlib.suppress(FileNotFoundError, NotADirectoryError):  # inside a folder removed just before
+            path.unlink()
 
 
 def _restore(path: Path, content: bytes) -> None:
     if content.startswith(LINK):
         path.symlink_to(content.removeprefix(LINK).decode())
-    else:
+    elif content == FOLDER:
+        path.mkdir()
+    elif content != SPECIAL:
         path.write_bytes(content)
 
 
@@ -76,6 +98,7 @@ class Workspaces:
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
         self._common_dir: Path | None = None
+        self._shared: dict[Path, bytes] | None = None  # the git config and hooks as the agent found them
 
     def lock(self, issue_key: str) -> threading.Lock:
         """The issue's workspace lock."""
@@ -142,38 +165,52 @@ class Workspaces:
 
     @contextmanager
     def guarded(self, issue_key: str) -> Iterator[list[str]]:
-        """Around a command in the issue's worktree: afterwards, the repository's git config and hooks are put back
-        as they were; the yielded list names what the command had changed."""
-        before = self._guarded_files(issue_key)
+        """Around a command in the issue's worktree: afterwards, the repository's git config and hooks are as the
+        agent first found them, and the worktree's own git files as they were before; the yielded list names what
+        the command had changed."""
+        own = self._own_paths(issue_key)
+        before = {**self._baseline(), **_read_all(own)}
         changed: list[str] = []
         try:
             yield changed
         finally:
-            after = self._guarded_files(issue_key)
-            for path in sorted(set(before) | set(after)):
-                if before.get(path) == after.get(path):
-                    continue
-                changed.append(str(path))
-                path.unlink(missing_ok=True)
-                if path in before:
-                    _restore(path, before[path])
+            with self._guard:  # one restore at a time: commands of other issues end concurrently
+                after = _read_all([*self._shared_paths(), *own])
+                for path in sorted(set(before) | set(after)):
+                    if before.get(path) != after.get(path):
+                        changed.append(str(path))
+                        _remove(path)
+                        if path in before:
+                            _restore(path, before[path])
 
-    def _guarded_files(self, issue_key: str) -> dict[Path, bytes]:
+    def _baseline(self) -> dict[Path, bytes]:
+        # Recorded once, before any command ran: a "before" taken per command could catch another issue's command
+        # in the middle of its changes, and its restore would then put them back.
+        with self._guard:
+            if self._shared is None:
+                self._shared = _read_all(self._shared_paths())
+            return self._shared
+
+    def _shared_paths(self) -> list[Path]:
         # What a later git call would obey: config (url.*.insteadOf could send the token elsewhere; core.fsmonitor,
         # credential.helper and core.sshCommand run programs) and hooks (off for the agent's own git calls, but a
         # person running git in the repository would run them).
         gitdir = self._git_dir()
-        paths = [gitdir / "config", *self._worktree_gitdirs(issue_key)]
         hooks = gitdir / "hooks"
-        if hooks.is_dir():
-            paths += [p for p in hooks.rglob("*") if p.is_symlink() or not p.is_dir()]
-        return {path: _read(path) for path in paths if path.is_symlink() or path.is_file()}
+        inside = []
+        if hooks.is_dir() and not hooks.is_symlink():
+            # os.walk never descends through a link: a hooks/x -> / must not make every file a "new hook".
+            for folder, folders, files in os.walk(hooks):
+                inside += [Path(folder) / name for name in (*folders, *files)]
+        return [gitdir / "config", hooks, *sorted(inside)]
 
-    def _worktree_gitdirs(self, issue_key: str) -> list[Path]:
+    def _own_paths(self, issue_key: str) -> list[Path]:
+        # The worktree's .git file names its git directory (the agent's next git calls there follow it), and that
+        # directory's config.worktree adds config. One job of an issue runs at a time: "before" is safe here.
         dot_git = self.path(issue_key) / ".git"
         if not dot_git.is_file():
             return []
-        return [Path(dot_git.read_text().removeprefix("gitdir:").strip()) / "config.worktree"]
+        return [dot_git, Path(dot_git.read_text().removeprefix("gitdir:").strip()) / "config.worktree"]
 
     @contextmanager
     def _bookkeeping(self) -> Iterator[None]:
