@@ -9,7 +9,9 @@ with no capabilities left (`setpriv`), so it cannot remount anything writable ag
 root as well, unlike a file mode. As a user other than root this needs unprivileged user namespaces.
 
 Where the host refuses namespaces (a container without CAP_SYS_ADMIN, a kernel that forbids user namespaces)
-the agent says so once at start and runs such commands on the snapshot alone.
+the agent says so once at start and runs such commands on the snapshot alone. Either way such a command's HOME
+is an empty folder; confined, the usual credential files under the agent's real HOME (ssh keys, git
+credentials, a coding tool's login) are hidden from it too.
 """
 
 from __future__ import annotations
@@ -24,23 +26,51 @@ from pathlib import Path
 
 log = logging.getLogger(__name__)
 PROBE_TIMEOUT = 20.0
-# Arguments: read-only paths, "--", paths made writable again inside them, "--", the command line.
+# Where a user's credentials usually live, relative to HOME: hidden from a confined command (an empty tmpfs over a
+# folder, /dev/null over a file). Its HOME variable points to an empty folder anyway; this covers absolute paths.
+HOME_SECRETS = (
+    ".ssh",
+    ".gnupg",
+    ".git-credentials",
+    ".config/git",
+    ".netrc",
+    ".claude",
+    ".claude.json",
+    ".config/claude",
+    ".config/gh",
+    ".aws",
+    ".docker",
+)
+# Arguments: read-only paths, "--", paths made writable again inside them, "--", paths hidden, "--", the command.
 SCRIPT = """set -e
 while [ "$1" != "--" ]; do mount --bind "$1" "$1"; mount -o remount,bind,ro "$1"; shift; done
 shift
 while [ "$1" != "--" ]; do mount --bind "$1" "$1"; mount -o remount,bind,rw "$1"; shift; done
 shift
+while [ "$1" != "--" ]; do
+  if [ -d "$1" ]; then mount -t tmpfs -o size=64k,mode=700 tmpfs "$1"; else mount --bind /dev/null "$1"; fi
+  shift
+done
+shift
 exec setpriv --no-new-privs --bounding-set=-all --inh-caps=-all -- "$@"
 """
 
 
-def wrap(argv: list[str], readonly: Iterable[Path], writable: Iterable[Path]) -> list[str]:
-    """`argv` run with `readonly` paths mounted read-only (but `writable` ones inside them), in its own PID
-    namespace and without capabilities."""
+def wrap(argv: list[str], readonly: Iterable[Path], writable: Iterable[Path], hidden: Iterable[Path] = ()) -> list[str]:
+    """`argv` run with `readonly` paths mounted read-only (but `writable` ones inside them) and `hidden` ones out
+    of sight, in its own PID namespace and without capabilities."""
     user = [] if os.geteuid() == 0 else ["--user", "--map-root-user"]
     namespaces = [*user, "--mount", "--propagation", "private", "--pid", "--fork", "--kill-child", "--mount-proc"]
-    paths = [*(str(p) for p in readonly), "--", *(str(p) for p in writable), "--"]
+    groups = (readonly, writable, hidden)
+    paths = [arg for group in groups for arg in (*(str(p) for p in group), "--")]
     return ["unshare", *namespaces, "--", "sh", "-c", SCRIPT, "sh", *paths, *argv]
+
+
+def home_secrets(home: str | None) -> list[Path]:
+    """The usual credential files and folders under `home` that exist (none without a home)."""
+    if not home:
+        return []
+    return [Path(home) / name for name in HOME_SECRETS if (Path(home) / name).exists()]
 
 
 def available(env: Mapping[str, str]) -> bool:

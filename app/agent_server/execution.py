@@ -22,7 +22,7 @@ from app.agent_server.handover import Handover, HandoverCancelled, RemoteError, 
 from app.agent_server.jobs import MAX_LINE, Job
 from app.agent_server.profiles import CommandSpec, Profile, expand
 from app.agent_server.runner import RunOutcome, process_start_time, run_command
-from app.agent_server.snapshot import snapshot
+from app.agent_server.snapshot import home_of, snapshot
 from app.agent_server.step_access import access_of, credentials_env
 from app.agent_server.workspace import Workspaces
 
@@ -157,14 +157,18 @@ def _run_command(
 ) -> _Ran:
     values = _write_job_files(job, request, agent, workspace)
     argv = [expand(part, values) for part in spec.run]
-    if agent.confine and access_of(job.command).snapshot:
-        argv = confinement.wrap(argv, _shared_paths(agent), [workspace, job.journal.path])
     # Each command gets only the credentials its step needs (step_access.py): none for TEST and verification.
     env = {
         **agent.base_env,
         **_job_env(job, values),
         **credentials_env(job.command, request.credentials, str(agent.askpass)),
     }
+    if access_of(job.command).snapshot:
+        home = home_of(workspace)
+        env["HOME"] = str(home)  # not the agent's: it may hold ssh keys, git credentials, a coding tool's login
+        if agent.confine:
+            hidden = confinement.home_secrets(agent.base_env.get("HOME"))
+            argv = confinement.wrap(argv, _shared_paths(agent), [workspace, home, job.journal.path], hidden)
     stdin = f"{request.prompt}\n\n{request.context}\n" if spec.stdin == "prompt" else None
     tail: deque[str] = deque(maxlen=TAIL)
     job.max_lines, job.max_bytes = agent.max_output

@@ -27,13 +27,20 @@ from app.agent_server.workspace import Workspaces, git
 FOLDER = ".snapshots"  # under AGENT_WORKSPACE_DIR
 
 
+def home_of(snapshot_path: Path) -> Path:
+    """The empty home folder a snapshot's command gets as HOME (beside the snapshot, so its git status stays
+    clean): the agent's own HOME may hold ssh keys, git credentials or a coding tool's login."""
+    return snapshot_path.with_name(f"{snapshot_path.name}.home")
+
+
 @contextmanager
 def snapshot(workspaces: Workspaces, issue_key: str) -> Iterator[Path]:
-    """A detached copy of the issue's worktree at its branch's tip, removed afterwards."""
+    """A detached copy of the issue's worktree at its branch's tip (and its empty home), removed afterwards."""
     source = workspaces.path(issue_key)
     target = workspaces.root / FOLDER / issue_key
-    remove(target)  # left over by an agent killed mid-command (one job per issue runs at a time)
-    target.parent.mkdir(parents=True, exist_ok=True)
+    for leftover in (target, home_of(target)):  # left by an agent killed mid-command (one job per issue at a time)
+        remove(leftover)
+    home_of(target).mkdir(parents=True)
     env = workspaces.env
     try:
         # --shared: the snapshot reads the repository's objects in place (git never writes to an alternate) and
@@ -48,6 +55,7 @@ def snapshot(workspaces: Workspaces, issue_key: str) -> Iterator[Path]:
         yield target
     finally:
         remove(target)
+        remove(home_of(target))
 
 
 def _top_level_git(source: Path) -> Callable[[str, list[str]], list[str]]:

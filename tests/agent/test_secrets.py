@@ -74,7 +74,7 @@ CANARY_ENV = Path(__file__).parent / "canary_env.py"
 CANARY = "ghp_canaryTokenValue5555aaaa9999"
 
 
-def canary_profile(tmp_path: Path, control: Path, repo: Path, askpass: Path) -> str:
+def canary_profile(tmp_path: Path, control: Path, repo: Path, askpass: Path, home: Path) -> str:
     """EXPLORE echoes its credentials, CODE commits (the hand-over pushes it), TEST is hostile, createPR pushes."""
     path = tmp_path / "canary.toml"
     path.write_text(
@@ -91,7 +91,7 @@ run = ["{{python}}", "{ECHO_ENV}"]
 run = ["{{python}}", "{COMMIT_WORK}", "{control}", "{{job_file}}"]
 
 [commands.TEST]
-run = ["{{python}}", "{CANARY_ENV}", "{control}", "{repo}", "{askpass}"]
+run = ["{{python}}", "{CANARY_ENV}", "{control}", "{repo}", "{askpass}", "{home}"]
 
 [commands.createPR]
 run = ["git", "push", "--porcelain", "{{remote}}", "{{branch}}:refs/heads/{{branch}}"]
@@ -125,11 +125,17 @@ async def test_a_canary_token_reaches_only_its_steps_and_no_hook_runs_at_the_pus
     caplog.set_level(logging.DEBUG)
     control, repo = tmp_path / "control", tmp_path / "var" / "agent" / "demo-repo"
     askpass = tmp_path / "var" / "agent" / "workspaces" / ".askpass.sh"
+    home = tmp_path / "home"
+    (home / ".ssh").mkdir(parents=True)
+    if confined:  # the agent user's own credential files: hidden from a confined TEST (readable without it)
+        (home / ".git-credentials").write_text(f"https://bot:{CANARY}@git.example\n")
+        (home / ".ssh" / "id_ed25519").write_text(f"-----BEGIN OPENSSH PRIVATE KEY-----\n{CANARY}\n")
     control.mkdir()
     world = world_settings(
         tmp_path,
         free_port(),
-        profile=canary_profile(tmp_path, control, repo, askpass),
+        profile=canary_profile(tmp_path, control, repo, askpass, home),
+        HOME=str(home),
         AGENT_GIT_TOKEN=CANARY,
         AGENT_GIT_USERNAME="bot",
         AGENT_CODER_API_KEY=CANARY,
@@ -154,6 +160,7 @@ async def test_a_canary_token_reaches_only_its_steps_and_no_hook_runs_at_the_pus
     # The AI phase had the key (its digest), TEST had nothing: its whole environment is in its own dump.
     assert f"ANTHROPIC_API_KEY sha256 {hashlib.sha256(CANARY.encode()).hexdigest()}" in messages
     test_env = (control / "test-env.txt").read_text()
+    assert f"HOME={tmp_path}/var/agent/workspaces/.snapshots/DEMO-1.home" in test_env.splitlines()
     assert "AGENT_GIT_TOKEN" not in test_env and "ANTHROPIC_API_KEY" not in test_env and "GIT_ASKPASS" not in test_env
     real_hooks = repo.resolve() / ".git" / "hooks"
     if confined:
@@ -161,6 +168,8 @@ async def test_a_canary_token_reaches_only_its_steps_and_no_hook_runs_at_the_pus
         assert f"refused: a pre-push hook in {real_hooks} Read-only file system" in messages
         assert f"refused: core.hooksPath in {repo.resolve()}" in messages
         assert any(m.startswith("refused: the askpass helper") for m in messages)
+        assert f"read {home}/.git-credentials 0 characters:  | " in messages  # /dev/null over it
+        assert f"refused: reading {home}/.ssh/id_ed25519 No such file or directory" in messages  # an empty tmpfs
     else:
         # Written by path, then put back when the command ended.
         assert f"planted a pre-push hook in {real_hooks}" in messages
