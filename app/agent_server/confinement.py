@@ -11,7 +11,8 @@ root as well, unlike a file mode. As a user other than root this needs unprivile
 Where the host refuses namespaces (a container without CAP_SYS_ADMIN, a kernel that forbids user namespaces)
 the agent says so once at start and runs such commands on the snapshot alone. Either way such a command's HOME
 is an empty folder; confined, the usual credential files under the agent's real HOME (ssh keys, git
-credentials, a coding tool's login) are hidden from it too.
+credentials, a coding tool's login) and the agent's own secret files (.env, the token file, TLS keys) are
+hidden from it too. The network is not confined: such a command can still reach what the host can.
 """
 
 from __future__ import annotations

@@ -43,6 +43,7 @@ class AgentEnvironment:
     base_env: Mapping[str, str]  # passthrough variables plus the git identity
     askpass: Path
     confine: bool = False  # whether untrusted commands run confined (confinement.py; the host allows it)
+    secret_files: tuple[Path, ...] = ()  # the agent's own secrets on disk, hidden from confined commands
     max_output: tuple[int, int] = (100_000, 50 * 1024 * 1024)  # lines, bytes per command (AGENT_MAX_OUTPUT_*)
 
 
@@ -167,7 +168,7 @@ def _run_command(
         home = home_of(workspace)
         env["HOME"] = str(home)  # not the agent's: it may hold ssh keys, git credentials, a coding tool's login
         if agent.confine:
-            hidden = confinement.home_secrets(agent.base_env.get("HOME"))
+            hidden = [*confinement.home_secrets(agent.base_env.get("HOME")), *agent.secret_files]
             writable = [workspace, home, Path(values["job_file"]).parent]
             argv = confinement.wrap(argv, _shared_paths(agent), writable, hidden)
     stdin = f"{request.prompt}\n\n{request.context}\n" if spec.stdin == "prompt" else None

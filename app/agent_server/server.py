@@ -13,7 +13,7 @@ from typing import IO
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
-from app.agent_client.auth import TokenInterceptor, agent_token
+from app.agent_client.auth import TOKEN_FILE, TokenInterceptor, agent_token
 from app.agent_client.proto import agent_pb2_grpc as pb_grpc
 from app.agent_server import confinement
 from app.agent_server.askpass import ensure_askpass
@@ -69,6 +69,7 @@ class AgentServer:
             base_env=env,
             askpass=ensure_askpass(agents.workspace_dir),
             confine=confinement.available(env),
+            secret_files=_secret_files(settings),
             max_output=(agents.max_output_lines, agents.max_output_bytes),
         )
         self.registry = JobRegistry(agents.workspace_dir / ".jobs", environment, own_secrets=(token,))
@@ -158,6 +159,14 @@ def _ensure_repositories(settings: Settings, env: dict[str, str]) -> None:
     if ensure_bare_remote(agents.remote, env):
         git(["push", "--quiet", agents.remote, "HEAD"], agents.repo, env)
         log.info("agent.bare-remote-created path=%s", agents.remote)
+
+
+def _secret_files(settings: Settings) -> tuple[Path, ...]:
+    """The agent's own secrets on disk, hidden from confined commands: the .env it may have read its settings
+    from (on a shared host it holds every service's secrets), the agent token file and the TLS keys."""
+    agents = settings.agents
+    paths = (Path(".env").resolve(), settings.var_dir / TOKEN_FILE, agents.tls_key, agents.tls_client_key)
+    return tuple(path for path in paths if path is not None and path.is_file())
 
 
 def serve(settings: Settings) -> None:

@@ -91,7 +91,7 @@ run = ["{{python}}", "{ECHO_ENV}"]
 run = ["{{python}}", "{COMMIT_WORK}", "{control}", "{{job_file}}"]
 
 [commands.TEST]
-run = ["{{python}}", "{CANARY_ENV}", "{control}", "{repo}", "{askpass}", "{home}"]
+run = ["{{python}}", "{CANARY_ENV}", "{control}", "{repo}", "{askpass}", "{home}", "{home}/project/.env"]
 
 [commands.createPR]
 run = ["git", "push", "--porcelain", "{{remote}}", "{{branch}}:refs/heads/{{branch}}"]
@@ -130,6 +130,10 @@ async def test_a_canary_token_reaches_only_its_steps_and_no_hook_runs_at_the_pus
     if confined:  # the agent user's own credential files: hidden from a confined TEST (readable without it)
         (home / ".git-credentials").write_text(f"https://bot:{CANARY}@git.example\n")
         (home / ".ssh" / "id_ed25519").write_text(f"-----BEGIN OPENSSH PRIVATE KEY-----\n{CANARY}\n")
+        # The .env the agent read its settings from (here only to be found: the test passes the settings in).
+        (home / "project").mkdir()
+        (home / "project" / ".env").write_text(f"AGENT_GIT_TOKEN={CANARY}\n")
+        monkeypatch.chdir(home / "project")
     control.mkdir()
     world = world_settings(
         tmp_path,
@@ -171,6 +175,7 @@ async def test_a_canary_token_reaches_only_its_steps_and_no_hook_runs_at_the_pus
         assert "refused: the job's journal Read-only file system" in messages
         assert f"read {home}/.git-credentials 0 characters:  | " in messages  # /dev/null over it
         assert f"refused: reading {home}/.ssh/id_ed25519 No such file or directory" in messages  # an empty tmpfs
+        assert f"read {home}/project/.env 0 characters:  | " in messages
     else:
         # Written by path, then put back when the command ended.
         assert f"planted a pre-push hook in {real_hooks}" in messages
