@@ -1,18 +1,23 @@
-"""Untrusted commands see the shared repository read-only: a Linux mount namespace, where the host allows one.
+"""Commands run confined where the host allows a Linux mount namespace: untrusted ones see the shared repository
+read-only, and none sees the agent's own secret files.
 
-TEST and runVerification already run on a detached snapshot (snapshot.py), but a process of the agent's user
-could still find the shared repository by its path and write its hooks or config, or another job's journal. So
-where the host allows it, such a command runs under `unshare`: in its own mount namespace the repository, the
-issue's worktree, a local remote and the job journals are bind-mounted read-only (its own journal folder stays
-writable, for its result file), in its own PID namespace (it sees no other process, and a fresh /proc), and
-with no capabilities left (`setpriv`), so it cannot remount anything writable again. A read-only mount stops
-root as well, unlike a file mode. As a user other than root this needs unprivileged user namespaces.
+TEST and runVerification already run on a detached snapshot (snapshot.py) with an empty HOME, but a process
+of the agent's user could still find the shared repository by its path and write its hooks or config, or a
+job's journal, or read the agent's secrets on disk. So where the host allows it, such a command runs under
+`unshare`: in its own mount namespace the repository, every worktree, a local remote, the journals and the
+askpass helper are bind-mounted read-only (its snapshot and its own command folder stay writable), the usual
+credential files under the agent's HOME (ssh keys, git credentials, a coding tool's login) and the agent's own
+secret files (.env, the token file, TLS keys) are hidden; it runs in its own PID namespace (no other process
+in sight, a fresh /proc) with no capabilities left (`setpriv`), so it cannot remount anything writable again.
+A read-only mount stops root as well, unlike a file mode. As a user other than root this needs unprivileged
+user namespaces. The network is not confined: such a command can still reach what the host can.
+
+The AI phases run confined too, more loosely: they commit, so the repository stays writable to them, but the
+journals and the askpass helper (AGENT_WORKSPACE_DIR but their worktree and command folder) are read-only, and
+the same secret files are hidden but for the coding tool's login, which their tool may need.
 
 Where the host refuses namespaces (a container without CAP_SYS_ADMIN, a kernel that forbids user namespaces)
-the agent says so once at start and runs such commands on the snapshot alone. Either way such a command's HOME
-is an empty folder; confined, the usual credential files under the agent's real HOME (ssh keys, git
-credentials, a coding tool's login) and the agent's own secret files (.env, the token file, TLS keys) are
-hidden from it too. The network is not confined: such a command can still reach what the host can.
+the agent says so once at start and runs commands unconfined (untrusted ones still on their snapshot).
 """
 
 from __future__ import annotations
@@ -28,20 +33,18 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 PROBE_TIMEOUT = 20.0
 # Where a user's credentials usually live, relative to HOME: hidden from a confined command (an empty tmpfs over a
-# folder, /dev/null over a file). Its HOME variable points to an empty folder anyway; this covers absolute paths.
+# folder, /dev/null over a file). A coding tool's login stays visible to the AI phases, whose tool needs it.
 HOME_SECRETS = (
     ".ssh",
     ".gnupg",
     ".git-credentials",
-    ".config/git",
+    ".config/git/credentials",
     ".netrc",
-    ".claude",
-    ".claude.json",
-    ".config/claude",
     ".config/gh",
     ".aws",
     ".docker",
 )
+CODER_LOGINS = (".claude", ".claude.json", ".config/claude")
 # Arguments: read-only paths, "--", paths made writable again inside them, "--", paths hidden, "--", the command.
 SCRIPT = """set -e
 while [ "$1" != "--" ]; do mount --bind "$1" "$1"; mount -o remount,bind,ro "$1"; shift; done
@@ -67,11 +70,13 @@ def wrap(argv: list[str], readonly: Iterable[Path], writable: Iterable[Path], hi
     return ["unshare", *namespaces, "--", "sh", "-c", SCRIPT, "sh", *paths, *argv]
 
 
-def home_secrets(home: str | None) -> list[Path]:
-    """The usual credential files and folders under `home` that exist (none without a home)."""
+def home_secrets(home: str | None, coder_login: bool) -> list[Path]:
+    """The usual credential files and folders under `home` that exist (none without a home); the coding tool's
+    login among them unless `coder_login` (the command may use it)."""
     if not home:
         return []
-    return [Path(home) / name for name in HOME_SECRETS if (Path(home) / name).exists()]
+    names = HOME_SECRETS if coder_login else (*HOME_SECRETS, *CODER_LOGINS)
+    return [Path(home) / name for name in names if (Path(home) / name).exists()]
 
 
 def available(env: Mapping[str, str]) -> bool:

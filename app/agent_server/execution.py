@@ -164,13 +164,7 @@ def _run_command(
         **_job_env(job, values),
         **credentials_env(job.command, request.credentials, str(agent.askpass)),
     }
-    if access_of(job.command).snapshot:
-        home = home_of(workspace)
-        env["HOME"] = str(home)  # not the agent's: it may hold ssh keys, git credentials, a coding tool's login
-        if agent.confine:
-            hidden = [*confinement.home_secrets(agent.base_env.get("HOME")), *agent.secret_files]
-            writable = [workspace, home, Path(values["job_file"]).parent]
-            argv = confinement.wrap(argv, _shared_paths(agent), writable, hidden)
+    confined = _confined(job, agent, argv, workspace, Path(values["job_file"]).parent, env)
     stdin = f"{request.prompt}\n\n{request.context}\n" if spec.stdin == "prompt" else None
     tail: deque[str] = deque(maxlen=TAIL)
     job.max_lines, job.max_bytes = agent.max_output
@@ -184,10 +178,32 @@ def _run_command(
         job.set_state(pb.JOB_STATE_RUNNING, pid, process_start_time(pid))
 
     job.progress(job.command, 10, "running " + " ".join(argv[:4]))
-    outcome = run_command(argv, workspace, env, stdin, spec.timeout.total_seconds(), on_line, on_start, job.cancel)
+    outcome = run_command(confined, workspace, env, stdin, spec.timeout.total_seconds(), on_line, on_start, job.cancel)
     job.set_state(pb.JOB_STATE_RUNNING)
     job.progress(job.command, 100, f"exit code {outcome.exit_code}")
     return _Ran(outcome, tail, values, Path(values["result_file"]))
+
+
+def _confined(
+    job: Job, agent: AgentEnvironment, argv: list[str], workspace: Path, files: Path, env: dict[str, str]
+) -> list[str]:
+    """The command line as it runs: confined (confinement.py) where the host allows it, for the untrusted steps
+    (on their snapshot, with an empty HOME, the shared repository read-only) and the AI phases (in the worktree,
+    the journals and askpass helper read-only); `env` gets the snapshot's HOME."""
+    access = access_of(job.command)
+    readonly, writable = [], [workspace, files]
+    if access.snapshot:
+        home = home_of(workspace)
+        env["HOME"] = str(home)  # not the agent's: it may hold ssh keys, git credentials, a coding tool's login
+        readonly, writable = _shared_paths(agent), [*writable, home]
+    elif access.coder_key:
+        readonly = [path for path in (agent.workspaces.root, Path(agent.remote)) if path.is_dir()]
+    else:
+        return argv  # the agent's own git steps (createPR's push holds the token and needs what git needs)
+    if not agent.confine:
+        return argv
+    secrets = [*confinement.home_secrets(agent.base_env.get("HOME"), access.coder_key), *agent.secret_files]
+    return confinement.wrap(argv, readonly, writable, secrets)
 
 
 def _shared_paths(agent: AgentEnvironment) -> list[Path]:

@@ -78,20 +78,16 @@ class AgentWorld:
         return len(path.read_text().splitlines()) if path.exists() else 0
 
     def pids(self) -> list[int]:
-        """The pids of the test commands started so far."""
-        path = self.control / "pids"
-        return [int(p) for p in path.read_text().split()] if path.exists() else []
-
-    def commands_alive(self) -> list[int]:
-        """Host pids of the test commands still running (found by their control folder: a command confined to its
-        own PID namespace records a pid that means nothing out here)."""
+        """Host pids of the test commands (work.py) running now, found by their control folder: a command confined
+        to its own PID namespace (app/agent_server/confinement.py) knows only its pid in there."""
         alive = []
         for proc in Path("/proc").iterdir():
             try:
                 cmdline = (proc / "cmdline").read_bytes()
             except OSError:
                 continue
-            if str(self.control).encode() in cmdline and b"work.py" in cmdline:
+            args = cmdline.decode(errors="replace").split("\0")
+            if args[1:3] == [str(WORK), str(self.control)]:  # python work.py CONTROL, not a wrapper naming it
                 alive.append(int(proc.name))
         return alive
 

@@ -72,6 +72,10 @@ async def test_no_secret_appears_in_logs_stored_logs_or_history(
 
 CANARY_ENV = Path(__file__).parent / "canary_env.py"
 CANARY = "ghp_canaryTokenValue5555aaaa9999"
+# An AI phase that looks for the .env holding every service's secrets on a shared host (prints only its size).
+READ_DOTENV = (
+    "import pathlib, sys; p = pathlib.Path(sys.argv[1]); print('read .env', len(p.read_text()) if p.exists() else 0)"
+)
 
 
 def canary_profile(tmp_path: Path, control: Path, repo: Path, askpass: Path, home: Path) -> str:
@@ -86,6 +90,9 @@ timeout = "2m"
 
 [commands.EXPLORE]
 run = ["{{python}}", "{ECHO_ENV}"]
+
+[commands.PLAN]
+run = ["{{python}}", "-c", "{READ_DOTENV}", "{home}/project/.env"]
 
 [commands.CODE]
 run = ["{{python}}", "{COMMIT_WORK}", "{control}", "{{job_file}}"]
@@ -151,7 +158,7 @@ async def test_a_canary_token_reaches_only_its_steps_and_no_hook_runs_at_the_pus
     try:
         client = temporal_env.client
         async with dispatching(client, world, sqlite_url) as (task_queue, factory):
-            for name in ("EXPLORE", "TEST", "CODE", "createPR"):
+            for name in ("EXPLORE", "PLAN", "TEST", "CODE", "createPR"):
                 params = DispatchInput(command(world, f"canary-{name}", name), with_credentials=True, attempts=1)
                 handle = await start(client, task_queue, params)
                 outcomes[name] = await handle.result()
@@ -176,6 +183,7 @@ async def test_a_canary_token_reaches_only_its_steps_and_no_hook_runs_at_the_pus
         assert f"read {home}/.git-credentials 0 characters:  | " in messages  # /dev/null over it
         assert f"refused: reading {home}/.ssh/id_ed25519 No such file or directory" in messages  # an empty tmpfs
         assert f"read {home}/project/.env 0 characters:  | " in messages
+        assert "read .env 0" in messages  # the AI phase is confined too
     else:
         # Written by path, then put back when the command ended.
         assert f"planted a pre-push hook in {real_hooks}" in messages
