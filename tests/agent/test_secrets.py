@@ -1,4 +1,5 @@
-"""Configured secrets reach the agent's command, and nowhere else: not logs, stored job logs, history or journals."""
+"""Configured secrets reach only the steps that need them, and nowhere else: not logs, stored job logs, history,
+the database, journals or the environment of TEST; and a hook a TEST plants never runs at a push."""
 
 from __future__ import annotations
 
@@ -79,7 +80,8 @@ READ_DOTENV = (
 
 
 def canary_profile(tmp_path: Path, control: Path, repo: Path, askpass: Path, home: Path) -> str:
-    """EXPLORE echoes its credentials, CODE commits (the hand-over pushes it), TEST is hostile, createPR pushes."""
+    """EXPLORE echoes its credentials, PLAN looks for the .env, CODE commits (the hand-over pushes it), TEST is
+    hostile (canary_env.py), createPR pushes."""
     path = tmp_path / "canary.toml"
     path.write_text(
         f"""
