@@ -24,10 +24,14 @@ CHANNEL_OPTIONS = (
 
 
 def open_channel(address: str, agents: AgentSettings) -> grpc.Channel:
-    """A channel to one agent; TLS when AGENT_TLS_CA or AGENT_TLS is set."""
-    if agents.tls_ca is not None or agents.tls:
+    """A channel to one agent: TLS when AGENT_TLS_CA or AGENT_TLS is set (with our certificate too when
+    AGENT_TLS_CLIENT_CERT/KEY are, for an agent that requires mutual TLS); plaintext otherwise."""
+    if agents.calls_with_tls:
         root = agents.tls_ca.read_bytes() if agents.tls_ca is not None else None
-        return grpc.secure_channel(address, grpc.ssl_channel_credentials(root_certificates=root), CHANNEL_OPTIONS)
+        key = agents.tls_client_key.read_bytes() if agents.tls_client_key is not None else None
+        chain = agents.tls_client_cert.read_bytes() if agents.tls_client_cert is not None else None
+        credentials = grpc.ssl_channel_credentials(root_certificates=root, private_key=key, certificate_chain=chain)
+        return grpc.secure_channel(address, credentials, CHANNEL_OPTIONS)
     return grpc.insecure_channel(address, CHANNEL_OPTIONS)
 
 

@@ -3,8 +3,9 @@
 Workflows see references such as `git:default` and `agent:default` (CredentialRefs). The dispatch activity
 resolves them from configuration into the request's `Credentials` message right before the call, so a secret
 never enters workflow history (not even encrypted, as a payload codec would leave it) and rotating one takes
-effect on the next attempt. The agent keeps the values in memory for the job, hands them to its commands as
-environment variables, and masks them in everything it streams back.
+effect on the next attempt. The agent keeps the values in memory for the job, hands each only to the steps
+that need it (app/agent_server/step_access.py), as environment variables, and masks them in everything it
+streams back.
 """
 
 from __future__ import annotations
@@ -67,14 +68,18 @@ def mask_map(values: Mapping[str, str], secrets: Iterable[str]) -> dict[str, str
     return {key: mask(value, known) for key, value in values.items()}
 
 
-def credential_env(credentials: pb.Credentials, askpass: str) -> dict[str, str]:
-    """Environment variables that hand the credentials to a job's commands (git reads the token via askpass)."""
-    env = dict(credentials.agent_env)
-    if credentials.git_token:
-        env.update(
-            GIT_ASKPASS=askpass,
-            GIT_TERMINAL_PROMPT="0",
-            AGENT_GIT_USERNAME=credentials.git_username or "x-access-token",
-            AGENT_GIT_TOKEN=credentials.git_token,
-        )
-    return env
+def coder_env(credentials: pb.Credentials) -> dict[str, str]:
+    """Environment variables that hand the coding tool its key (the AI phases only)."""
+    return dict(credentials.agent_env)
+
+
+def git_credential_env(credentials: pb.Credentials, askpass: str) -> dict[str, str]:
+    """Environment variables that hand git the token through askpass (the git calls that push or fetch only)."""
+    if not credentials.git_token:
+        return {}
+    return {
+        "GIT_ASKPASS": askpass,
+        "GIT_TERMINAL_PROMPT": "0",
+        "AGENT_GIT_USERNAME": credentials.git_username or "x-access-token",
+        "AGENT_GIT_TOKEN": credentials.git_token,
+    }

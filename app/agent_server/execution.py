@@ -12,15 +12,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from app.agent_client import results
-from app.agent_client.credentials import credential_env
+from app.agent_client.credentials import git_credential_env
 from app.agent_client.proto import agent_pb2 as pb
 from app.agent_client.protocol import ERROR_KINDS, branch_for
 from app.agent_client.result_caps import cap_result
+from app.agent_server import confinement
+from app.agent_server.askpass import ensure_askpass
 from app.agent_server.git_refusals import credentials_refused, refusal_message
 from app.agent_server.handover import Handover, HandoverCancelled, RemoteError, remote_error_kind
 from app.agent_server.jobs import MAX_LINE, Job
 from app.agent_server.profiles import CommandSpec, Profile, expand
 from app.agent_server.runner import RunOutcome, process_start_time, run_command
+from app.agent_server.snapshot import home_of, snapshot
+from app.agent_server.step_access import access_of, credentials_env
 from app.agent_server.workspace import Workspaces
 
 log = logging.getLogger(__name__)
@@ -39,6 +43,8 @@ class AgentEnvironment:
     remote: str
     base_env: Mapping[str, str]  # passthrough variables plus the git identity
     askpass: Path
+    confine: bool = False  # whether untrusted commands run confined (confinement.py; the host allows it)
+    secret_files: tuple[Path, ...] = ()  # the agent's own secrets on disk, hidden from confined commands
     max_output: tuple[int, int] = (100_000, 50 * 1024 * 1024)  # lines, bytes per command (AGENT_MAX_OUTPUT_*)
 
 
@@ -106,8 +112,10 @@ def _work(job: Job, request: pb.ExecuteRequest, agent: AgentEnvironment, spec: C
 
 
 def _git_env(request: pb.ExecuteRequest, agent: AgentEnvironment) -> dict[str, str]:
-    """What git's calls to the remote run with: the agent's environment and the job's git credentials (if any)."""
-    return {**agent.base_env, **credential_env(request.credentials, str(agent.askpass))}
+    """What git's calls to the remote run with: the agent's environment and the job's git credentials (if any),
+    never the coding tool's key."""
+    askpass = ensure_askpass(agent.askpass.parent)  # as the agent wrote it, whatever a command did to it
+    return {**agent.base_env, **git_credential_env(request.credentials, str(askpass))}
 
 
 def _cleanup(job: Job, request: pb.ExecuteRequest, agent: AgentEnvironment, spec: CommandSpec | None) -> pb.Result:
@@ -129,9 +137,35 @@ class _Ran:
 
 
 def _command(job: Job, request: pb.ExecuteRequest, agent: AgentEnvironment, spec: CommandSpec) -> _Ran:
-    values = _write_job_files(job, request, agent)
+    # Whatever a command writes into the shared repository's git config or hooks is put back afterwards, even by
+    # a snapshot's command that went looking for the repository by its path.
+    with agent.workspaces.guarded(job.issue_key) as changed:
+        if access_of(job.command).snapshot:
+            with snapshot(agent.workspaces, job.issue_key) as copy:
+                job.log(pb.LOG_LEVEL_INFO, f"running on a detached snapshot of the worktree, {copy}", job.command)
+                ran = _run_command(job, request, agent, spec, copy)
+        else:
+            ran = _run_command(job, request, agent, spec, agent.workspaces.path(job.issue_key))
+    ensure_askpass(agent.askpass.parent)
+    if changed:
+        shown = "; ".join(changed[:TAIL])
+        message = f"{job.command} changed the repository's git config or hooks; put back as they were: {shown}"
+        job.log(pb.LOG_LEVEL_WARNING, message, job.command)
+    return ran
+
+
+def _run_command(
+    job: Job, request: pb.ExecuteRequest, agent: AgentEnvironment, spec: CommandSpec, workspace: Path
+) -> _Ran:
+    values = _write_job_files(job, request, agent, workspace)
     argv = [expand(part, values) for part in spec.run]
-    env = {**agent.base_env, **_job_env(job, values), **credential_env(request.credentials, str(agent.askpass))}
+    # Each command gets only the credentials its step needs (step_access.py): none for TEST and verification.
+    env = {
+        **agent.base_env,
+        **_job_env(job, values),
+        **credentials_env(job.command, request.credentials, str(agent.askpass)),
+    }
+    confined = _confined(job, agent, argv, workspace, Path(values["job_file"]).parent, env)
     stdin = f"{request.prompt}\n\n{request.context}\n" if spec.stdin == "prompt" else None
     tail: deque[str] = deque(maxlen=TAIL)
     job.max_lines, job.max_bytes = agent.max_output
@@ -145,20 +179,51 @@ def _command(job: Job, request: pb.ExecuteRequest, agent: AgentEnvironment, spec
         job.set_state(pb.JOB_STATE_RUNNING, pid, process_start_time(pid))
 
     job.progress(job.command, 10, "running " + " ".join(argv[:4]))
-    outcome = run_command(
-        argv, Path(values["workspace"]), env, stdin, spec.timeout.total_seconds(), on_line, on_start, job.cancel
-    )
+    outcome = run_command(confined, workspace, env, stdin, spec.timeout.total_seconds(), on_line, on_start, job.cancel)
     job.set_state(pb.JOB_STATE_RUNNING)
     job.progress(job.command, 100, f"exit code {outcome.exit_code}")
     return _Ran(outcome, tail, values, Path(values["result_file"]))
 
 
-def _write_job_files(job: Job, request: pb.ExecuteRequest, agent: AgentEnvironment) -> dict[str, str]:
-    folder = job.journal.path
+def _confined(
+    job: Job, agent: AgentEnvironment, argv: list[str], workspace: Path, files: Path, env: dict[str, str]
+) -> list[str]:
+    """The command line as it runs: confined (confinement.py) where the host allows it, for the untrusted steps
+    (on their snapshot, with an empty HOME, the shared repository read-only) and the AI phases (in the worktree,
+    the journals and askpass helper read-only); `env` gets the snapshot's HOME."""
+    access = access_of(job.command)
+    readonly, writable = [], [workspace, files]
+    if access.snapshot:
+        home = home_of(workspace)
+        env["HOME"] = str(home)  # not the agent's: it may hold ssh keys, git credentials, a coding tool's login
+        readonly, writable = _shared_paths(agent), [*writable, home]
+    elif access.coder_key:
+        readonly = [path for path in (agent.workspaces.root, Path(agent.remote)) if path.is_dir()]
+    else:
+        return argv  # the agent's own git steps (createPR's push holds the token and needs what git needs)
+    if not agent.confine:
+        return argv
+    secrets = [*confinement.home_secrets(agent.base_env.get("HOME"), access.coder_key), *agent.secret_files]
+    return confinement.wrap(argv, readonly, writable, secrets)
+
+
+def _shared_paths(agent: AgentEnvironment) -> list[Path]:
+    """What an untrusted command must not write: the repository and its git directory, every worktree, the
+    journals and the askpass helper (AGENT_WORKSPACE_DIR), and a remote on this host."""
+    paths = [agent.workspaces.repo, agent.workspaces.common_dir(), agent.workspaces.root, Path(agent.remote)]
+    return [path for path in dict.fromkeys(paths) if path.is_dir()]
+
+
+def _write_job_files(job: Job, request: pb.ExecuteRequest, agent: AgentEnvironment, workspace: Path) -> dict[str, str]:
+    # Apart from the journal's own events and state, which a command (a confined one writes only here) must not
+    # be able to rewrite: a restarted agent replays them.
+    folder = job.journal.path / "command"
+    real = workspace == agent.workspaces.path(job.issue_key)
     values = {
         "python": sys.executable,
-        "workspace": str(agent.workspaces.path(job.issue_key)),
-        "repo": str(agent.workspaces.repo),
+        "workspace": str(workspace),
+        # A snapshot's command is not told where the shared repository is: its own copy stands in for it.
+        "repo": str(agent.workspaces.repo if real else workspace),
         "remote": agent.remote,
         "branch": branch_for(job.issue_key),
         "issue_key": job.issue_key,

@@ -42,7 +42,7 @@ from app.agent_client.protocol import branch_for
 from app.agent_server.git_refusals import credentials_refused, refusal_message
 from app.agent_server.jobs import Job
 from app.agent_server.runner import process_start_time, run_command
-from app.agent_server.workspace import WorkspaceError, Workspaces, git
+from app.agent_server.workspace import WorkspaceError, Workspaces, git, git_config_env
 
 NETWORK_TIMEOUT = 300.0  # seconds for one git call that talks to the remote (ls-remote, fetch, push)
 STAGE = "workspace"
@@ -73,8 +73,9 @@ class Handover:
         self.job = job
         self.workspaces = workspaces
         self.remote = remote
-        # Never wait for someone to type a password: no terminal prompt, only the askpass helper (if any).
-        self.env = {**env, "GIT_TERMINAL_PROMPT": "0"}
+        # Never wait for someone to type a password: no terminal prompt, only the askpass helper (if any). Never
+        # run the repository's hooks: these calls hold the git token, and a command may have written the hooks.
+        self.env = {**env, **git_config_env(), "GIT_TERMINAL_PROMPT": "0"}
         self.branch = branch_for(job.issue_key)
         self.ref = f"refs/heads/{self.branch}"
         self.record = job.journal.path / RECORD

@@ -21,10 +21,15 @@ log = logging.getLogger(__name__)
 KEEP_IN_MEMORY = 256  # ended jobs kept in memory; older ones are re-read from their journal
 RERUNNABLE = frozenset({pb.ERROR_KIND_AGENT_CRASHED, pb.ERROR_KIND_TIMEOUT})
 JOURNAL_RETENTION = 14 * 86400  # seconds an ended job's journal is kept
+DRAIN_TICK = 0.2  # seconds between looks at the running jobs while draining
 
 
 class JobConflict(ValueError):
     """The job id is already taken by different work."""
+
+
+class Draining(RuntimeError):
+    """The agent is shutting down: it takes no new work (the caller should go to another agent)."""
 
 
 class JobRegistry:
@@ -36,6 +41,7 @@ class JobRegistry:
         self.own_secrets = own_secrets
         self._jobs: OrderedDict[str, Job] = OrderedDict()
         self._lock = threading.Lock()
+        self._draining = False
 
     def attach(self, request: pb.ExecuteRequest) -> Job:
         """The job for this request: a new one started, a live one followed, an ended one replayed or rerun."""
@@ -43,6 +49,8 @@ class JobRegistry:
         with self._lock:
             job = self._find(request.job_id)
             if job is None:
+                if self._draining:
+                    raise Draining(f"agent shutting down: not starting {command} for {request.issue_key}")
                 job = Job(request.job_id, command, request.issue_key, Journal(journal_dir(self.root, request.job_id)))
                 self._remember(job)
             elif job.command != command or job.issue_key != request.issue_key:
@@ -50,7 +58,9 @@ class JobRegistry:
                     f"job {request.job_id} is {job.command} for {job.issue_key}, not {command} for {request.issue_key}"
                 )
             elif job.state in ACTIVE or not self._rerun(job, request):
-                return job
+                return job  # following a running job, or replaying an ended one, goes on while draining
+            if self._draining:
+                raise Draining(f"agent shutting down: not starting {command} for {request.issue_key}")
             self._start(job, request)
             return job
 
@@ -86,6 +96,16 @@ class JobRegistry:
         """Ids of the jobs waiting or running now."""
         with self._lock:
             return [job.job_id for job in self._jobs.values() if job.state in ACTIVE]
+
+    def drain(self, grace: float, hurry: threading.Event) -> list[str]:
+        """Take no new jobs, and wait up to `grace` seconds (or until `hurry` is set) for the running ones to end;
+        the ids of those still running."""
+        with self._lock:
+            self._draining = True
+        deadline = time.monotonic() + grace
+        while self.running() and time.monotonic() < deadline and not hurry.wait(DRAIN_TICK):
+            pass
+        return self.running()
 
     def interrupt_all(self, wait: float = 10.0) -> None:
         """Stop every running job without a result (the agent is shutting down): the next Execute reruns it."""

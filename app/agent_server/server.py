@@ -13,24 +13,21 @@ from typing import IO
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
-from app.agent_client.auth import TokenInterceptor, agent_token
+from app.agent_client.auth import TOKEN_FILE, TokenInterceptor, agent_token
 from app.agent_client.proto import agent_pb2_grpc as pb_grpc
+from app.agent_server import confinement
+from app.agent_server.askpass import ensure_askpass
 from app.agent_server.demo_repo import clone_local_remote, ensure_bare_remote, ensure_repository
 from app.agent_server.execution import AgentEnvironment
 from app.agent_server.profiles import load_profile
 from app.agent_server.registry import JobRegistry
 from app.agent_server.service import AgentService
-from app.agent_server.workspace import Workspaces, git
+from app.agent_server.workspace import Workspaces, git, git_config_env
 from app.config import Settings
+from app.config.agents import plaintext_listen, refuse_plaintext
 
 log = logging.getLogger(__name__)
 SERVICE_NAME = "orchestrator.agent.v1.AgentService"
-ASKPASS = """#!/bin/sh
-case "$1" in
-  Username*) printf '%s\\n' "$AGENT_GIT_USERNAME" ;;
-  *) printf '%s\\n' "$AGENT_GIT_TOKEN" ;;
-esac
-"""
 # Callers ping every 20 s to find dead connections; allow that (gRPC's default answers with GOAWAY).
 SERVER_OPTIONS = (
     ("grpc.so_reuseport", 0),  # a second agent on the same port must fail, not share it (and the journals)
@@ -49,10 +46,7 @@ def git_env(settings: Settings) -> dict[str, str]:
         "GIT_AUTHOR_EMAIL": email.rstrip(">"),
         "GIT_COMMITTER_NAME": name,
         "GIT_COMMITTER_EMAIL": email.rstrip(">"),
-        # A user's global signing setting would make every agent commit wait for a passphrase.
-        "GIT_CONFIG_COUNT": "1",
-        "GIT_CONFIG_KEY_0": "commit.gpgsign",
-        "GIT_CONFIG_VALUE_0": "false",
+        **git_config_env(),  # no hooks, no signing
     }
 
 
@@ -61,6 +55,7 @@ class AgentServer:
 
     def __init__(self, settings: Settings) -> None:
         agents = settings.agents
+        refuse_plaintext(agents, plaintext_listen(agents))
         self.settings = settings
         self._workspace_lock = _lock_workspaces(agents.workspace_dir)
         profile = load_profile(agents.profile)
@@ -72,7 +67,9 @@ class AgentServer:
             workspaces=Workspaces(agents.repo, agents.workspace_dir, env),
             remote=agents.remote,
             base_env=env,
-            askpass=_askpass(agents.workspace_dir),
+            askpass=ensure_askpass(agents.workspace_dir),
+            confine=confinement.available(env),
+            secret_files=_secret_files(settings),
             max_output=(agents.max_output_lines, agents.max_output_bytes),
         )
         self.registry = JobRegistry(agents.workspace_dir / ".jobs", environment, own_secrets=(token,))
@@ -97,7 +94,10 @@ class AgentServer:
         try:
             if agents.tls_cert is not None and agents.tls_key is not None:
                 pair = (agents.tls_key.read_bytes(), agents.tls_cert.read_bytes())
-                port = int(self._server.add_secure_port(address, grpc.ssl_server_credentials([pair])))
+                # AGENT_TLS_CLIENT_CA: mutual TLS, only callers with a certificate it signed get through.
+                clients = agents.tls_client_ca.read_bytes() if agents.tls_client_ca is not None else None
+                tls = grpc.ssl_server_credentials([pair], root_certificates=clients, require_client_auth=bool(clients))
+                port = int(self._server.add_secure_port(address, tls))
             else:
                 port = int(self._server.add_insecure_port(address))
         except RuntimeError:  # grpc's way of saying the address is taken or unusable
@@ -113,6 +113,17 @@ class AgentServer:
         for name in ("", SERVICE_NAME):
             self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
         log.info("agent.started listen=%s port=%d", self.settings.agents.listen, self.port)
+
+    def shutdown(self, hurry: threading.Event) -> None:
+        """SIGTERM: take no new jobs (callers are answered UNAVAILABLE and go elsewhere), let the running ones finish
+        within AGENT_SHUTDOWN_GRACE (or until `hurry` is set: a second signal), then stop what is left."""
+        grace = self.settings.agents.shutdown_grace.total_seconds()
+        self.health.enter_graceful_shutdown()
+        log.info("agent.draining running=%d grace=%ss", len(self.registry.running()), grace)
+        left = self.registry.drain(grace, hurry)
+        if left:
+            log.warning("agent.drain-ended-early interrupting=%d (they run again when re-attached)", len(left))
+        self.stop()
 
     def stop(self, grace: float = 5.0) -> None:
         """Stop: health NOT_SERVING, running jobs interrupted (their processes killed), then the server."""
@@ -150,23 +161,24 @@ def _ensure_repositories(settings: Settings, env: dict[str, str]) -> None:
         log.info("agent.bare-remote-created path=%s", agents.remote)
 
 
-def _askpass(root: Path) -> Path:
-    # git asks this script for the username and token; it prints them from the job command's environment, so
-    # no secret is ever written to disk.
-    path = root / ".askpass.sh"
-    root.mkdir(parents=True, exist_ok=True)
-    if not path.is_file() or path.read_text() != ASKPASS:
-        path.write_text(ASKPASS)
-    path.chmod(0o700)
-    return path
+def _secret_files(settings: Settings) -> tuple[Path, ...]:
+    """The agent's own secrets on disk, hidden from confined commands: the .env it may have read its settings
+    from (on a shared host it holds every service's secrets), the agent token file and the TLS keys."""
+    agents = settings.agents
+    paths = (Path(".env").resolve(), settings.var_dir / TOKEN_FILE, agents.tls_key, agents.tls_client_key)
+    return tuple(path for path in paths if path is not None and path.is_file())
 
 
 def serve(settings: Settings) -> None:
-    """Run the agent until SIGTERM or SIGINT."""
+    """Run the agent until SIGTERM or SIGINT, then drain; a second signal stops the running jobs at once."""
     server = AgentServer(settings)
-    stop = threading.Event()
+    stop, hurry = threading.Event(), threading.Event()
+
+    def on_signal(*_: object) -> None:
+        (hurry if stop.is_set() else stop).set()
+
     for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
+        signal.signal(sig, on_signal)
     server.start()
     stop.wait()
-    server.stop()
+    server.shutdown(hurry)

@@ -12,7 +12,7 @@ from app.agent_client.proto import agent_pb2 as pb
 from app.agent_client.proto import agent_pb2_grpc as pb_grpc
 from app.agent_client.protocol import COMMAND_NAMES, PROTOCOL, issue_key_problem, job_id_problem
 from app.agent_server.jobs import ACTIVE
-from app.agent_server.registry import JobConflict, JobRegistry
+from app.agent_server.registry import Draining, JobConflict, JobRegistry
 
 log = logging.getLogger(__name__)
 FOLLOW_TICK = 1.0  # how often a quiet stream checks that its caller is still there
@@ -35,6 +35,8 @@ class AgentService(pb_grpc.AgentServiceServicer):
             job = self.registry.attach(request)
         except JobConflict as err:
             context.abort(grpc.StatusCode.FAILED_PRECONDITION, str(err))
+        except Draining as err:  # UNAVAILABLE: the caller retries, on another agent or on this one restarted
+            context.abort(grpc.StatusCode.UNAVAILABLE, str(err))
         log.info("agent.execute job=%s command=%s after_seq=%s", job.job_id, job.command, request.after_seq)
         cursor = request.after_seq
         while context.is_active():

@@ -10,7 +10,10 @@ Which commit a job starts from, and how its work reaches the next job, is app/ag
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
+import os
+import shutil
 import subprocess
 import threading
 from collections.abc import Iterator, Mapping
@@ -20,6 +23,18 @@ from pathlib import Path
 from app.agent_client.protocol import branch_for
 
 GIT_TIMEOUT = 120
+# Settings every git call of the agent and of its commands runs with (as GIT_CONFIG_* variables, like `-c`).
+# No hooks: a command can write the shared repository's hooks, and the hand-over's push holds the git token.
+# No signing: a user's global signing setting would make every agent commit wait for a passphrase.
+AGENT_GIT_CONFIG = {"core.hooksPath": "/dev/null", "core.fsmonitor": "false", "commit.gpgsign": "false"}
+
+
+def git_config_env(config: Mapping[str, str] = AGENT_GIT_CONFIG) -> dict[str, str]:
+    """`config` as the GIT_CONFIG_COUNT/KEY/VALUE environment variables git reads like `-c` options."""
+    env = {"GIT_CONFIG_COUNT": str(len(config))}
+    for index, (key, value) in enumerate(config.items()):
+        env |= {f"GIT_CONFIG_KEY_{index}": key, f"GIT_CONFIG_VALUE_{index}": value}
+    return env
 
 
 class WorkspaceError(RuntimeError):
@@ -39,6 +54,40 @@ def git(args: list[str], cwd: Path, env: Mapping[str, str]) -> str:
     return done.stdout
 
 
+# How guarded paths are recorded: a file by its bytes; a link, folder or anything else by a marker (never read
+# through a link or a fifo: it may be /dev/zero or never answer).
+LINK, FOLDER, SPECIAL = b"\0symlink:", b"\0folder", b"\0special"
+
+
+def _read(path: Path) -> bytes:
+    if path.is_symlink():
+        return LINK + os.readlink(path).encode()
+    if path.is_dir():
+        return FOLDER
+    return path.read_bytes() if path.is_file() else SPECIAL
+
+
+def _read_all(paths: list[Path]) -> dict[Path, bytes]:
+    return {path: _read(path) for path in paths if path.is_symlink() or path.exists()}
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)  # a command put a folder where a file was
+    else:
+        with contextlib.suppress(FileNotFoundError, NotADirectoryError):  # inside a folder removed just before
+            path.unlink()
+
+
+def _restore(path: Path, content: bytes) -> None:
+    if content.startswith(LINK):
+        path.symlink_to(content.removeprefix(LINK).decode())
+    elif content == FOLDER:
+        path.mkdir()
+    elif content != SPECIAL:
+        path.write_bytes(content)
+
+
 class Workspaces:
     """The per-issue worktrees under `root`, and a lock per issue so one job at a time works in each."""
 
@@ -49,6 +98,7 @@ class Workspaces:
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
         self._common_dir: Path | None = None
+        self._shared: dict[Path, bytes] | None = None  # the git config and hooks as the agent found them
 
     def lock(self, issue_key: str) -> threading.Lock:
         """The issue's workspace lock."""
@@ -114,11 +164,64 @@ class Workspaces:
         return True
 
     @contextmanager
+    def guarded(self, issue_key: str) -> Iterator[list[str]]:
+        """Around a command in the issue's worktree: afterwards, the repository's git config and hooks are as the
+        agent first found them, and the worktree's own git files as they were before; the yielded list names what
+        the command had changed."""
+        own = self._own_paths(issue_key)
+        before = {**self._baseline(), **_read_all(own)}
+        changed: list[str] = []
+        try:
+            yield changed
+        finally:
+            with self._guard:  # one restore at a time: commands of other issues end concurrently
+                after = _read_all([*self._shared_paths(), *own])
+                for path in sorted(set(before) | set(after)):
+                    if before.get(path) != after.get(path):
+                        changed.append(str(path))
+                        _remove(path)
+                        if path in before:
+                            _restore(path, before[path])
+
+    def _baseline(self) -> dict[Path, bytes]:
+        # Recorded once, before any command ran: a "before" taken per command could catch another issue's command
+        # in the middle of its changes, and its restore would then put them back.
+        with self._guard:
+            if self._shared is None:
+                self._shared = _read_all(self._shared_paths())
+            return self._shared
+
+    def _shared_paths(self) -> list[Path]:
+        # What a later git call would obey: config (url.*.insteadOf could send the token elsewhere; core.fsmonitor,
+        # credential.helper and core.sshCommand run programs) and hooks (off for the agent's own git calls, but a
+        # person running git in the repository would run them).
+        gitdir = self._git_dir()
+        hooks = gitdir / "hooks"
+        inside = []
+        if hooks.is_dir() and not hooks.is_symlink():
+            # os.walk never descends through a link: a hooks/x -> / must not make every file a "new hook".
+            for folder, folders, files in os.walk(hooks):
+                inside += [Path(folder) / name for name in (*folders, *files)]
+        return [gitdir / "config", hooks, *sorted(inside)]
+
+    def _own_paths(self, issue_key: str) -> list[Path]:
+        # The worktree's .git file names its git directory (the agent's next git calls there follow it), and that
+        # directory's config.worktree adds config. One job of an issue runs at a time: "before" is safe here.
+        dot_git = self.path(issue_key) / ".git"
+        if not dot_git.is_file():
+            return []
+        return [dot_git, Path(dot_git.read_text().removeprefix("gitdir:").strip()) / "config.worktree"]
+
+    @contextmanager
     def _bookkeeping(self) -> Iterator[None]:
         """Hold the repository's worktree lock (shared by every agent process using the repository)."""
         with (self._git_dir() / "orchestrator-worktrees.lock").open("a") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)  # released when the file is closed
             yield
+
+    def common_dir(self) -> Path:
+        """The repository's own git directory (shared by its worktrees)."""
+        return self._git_dir()
 
     def _git_dir(self) -> Path:
         """The repository's own git directory (shared by its worktrees)."""

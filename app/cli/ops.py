@@ -46,6 +46,7 @@ def migrate(args: argparse.Namespace) -> int:
 def check(_args: argparse.Namespace) -> int:
     """Check each dependency; exit 1 when any does not work."""
     from app.services.checks import (
+        check_agent_transport,
         check_database,
         check_jira,
         check_notify,
@@ -67,6 +68,7 @@ def check(_args: argparse.Namespace) -> int:
         check_webhooks(settings.jira),
         check_sessions(settings.web, settings.jira),
         check_notify(settings.notify),
+        check_agent_transport(settings.agents),
     ]
     gateway.close()
     for result in results:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -43,6 +44,12 @@ class AgentSettings:
     tls_key: Path | None = None
     tls_ca: Path | None = None
     tls: bool = False
+    # Mutual TLS: the agent accepts only callers whose certificate `tls_client_ca` signed; callers present theirs.
+    tls_client_ca: Path | None = None
+    tls_client_cert: Path | None = None
+    tls_client_key: Path | None = None
+    # Plaintext gRPC to or from a host other than this one, token in clear text: refused unless this is set.
+    allow_plaintext: bool = False
     # Credentials handed to agents inside each request (never through workflow history).
     git_username: str = ""
     git_token: str = field(default="", repr=False)
@@ -53,11 +60,59 @@ class AgentSettings:
     # What one job's command may print before the rest is dropped (memory, journal, job_logs and the database).
     max_output_lines: int = 100_000
     max_output_bytes: int = MAX_BYTES
+    # On SIGTERM the agent takes no new jobs and lets running ones finish this long before it stops them.
+    shutdown_grace: timedelta = timedelta(minutes=10)
+
+    @property
+    def calls_with_tls(self) -> bool:
+        """Whether callers (the worker) reach agents over TLS."""
+        return self.tls or self.tls_ca is not None
+
+    @property
+    def serves_tls(self) -> bool:
+        """Whether the reference agent serves TLS."""
+        return self.tls_cert is not None and self.tls_key is not None
 
     @property
     def secrets(self) -> tuple[str, ...]:
         """Every configured secret value, for masking."""
         return tuple(v for v in (self.token, self.git_token, self.coder_api_key) if v)
+
+
+def is_loopback(address: str) -> bool:
+    """Whether a host:port address stays on this machine (localhost, 127.0.0.0/8, ::1)."""
+    host = address.rpartition(":")[0].strip("[]")
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a host name other than localhost: somewhere on the network
+
+
+def plaintext_calls(agents: AgentSettings) -> str | None:
+    """What of AGENT_ADDRESSES the worker would call in clear text over the network, or None."""
+    remote = [address for address in agents.addresses if not is_loopback(address)]
+    if not remote or agents.calls_with_tls:
+        return None
+    return f"AGENT_ADDRESSES {', '.join(remote)} without TLS (set AGENT_TLS=true or AGENT_TLS_CA)"
+
+
+def plaintext_listen(agents: AgentSettings) -> str | None:
+    """Whether the agent would serve in clear text on the network (AGENT_LISTEN), or None."""
+    if is_loopback(agents.listen) or agents.serves_tls:
+        return None
+    return f"AGENT_LISTEN {agents.listen} without TLS (set AGENT_TLS_CERT and AGENT_TLS_KEY)"
+
+
+def refuse_plaintext(agents: AgentSettings, problem: str | None) -> None:
+    """ConfigError for a plaintext connection over the network (plaintext_calls/plaintext_listen), unless
+    AGENT_ALLOW_PLAINTEXT=true."""
+    if problem is not None and not agents.allow_plaintext:
+        raise ConfigError(
+            f"{problem}: the agent token and the jobs' credentials would cross the network in clear text; "
+            "configure TLS, or set AGENT_ALLOW_PLAINTEXT=true to accept that (a trusted private network)"
+        )
 
 
 AGENT_ENV_PASSTHROUGH = "PATH,HOME,LANG,LC_ALL,LC_CTYPE,TZ,TMPDIR,USER,LOGNAME,SHELL,TERM"
@@ -91,6 +146,12 @@ def agent_settings(
     tls_key = get("AGENT_TLS_KEY", _existing_file, None)
     if (tls_cert is None) != (tls_key is None):
         raise ConfigError("AGENT_TLS_CERT and AGENT_TLS_KEY: set both (the agent's certificate and key) or neither")
+    client_cert = get("AGENT_TLS_CLIENT_CERT", _existing_file, None)
+    client_key = get("AGENT_TLS_CLIENT_KEY", _existing_file, None)
+    if (client_cert is None) != (client_key is None):
+        raise ConfigError(
+            "AGENT_TLS_CLIENT_CERT and AGENT_TLS_CLIENT_KEY: set both (the caller's certificate) or neither"
+        )
     author = text("AGENT_GIT_AUTHOR", "Orchestrator Agent <agent@orchestrator.invalid>")
     if not re.match(r"^[^<>]+ <[^<>\s]+>$", author):
         raise ConfigError(f"AGENT_GIT_AUTHOR: expected 'Name <email>', got {author!r}")
@@ -118,6 +179,10 @@ def agent_settings(
         tls_key=tls_key,
         tls_ca=get("AGENT_TLS_CA", _existing_file, None),
         tls=get("AGENT_TLS", parse_bool, False),
+        tls_client_ca=get("AGENT_TLS_CLIENT_CA", _existing_file, None),
+        tls_client_cert=client_cert,
+        tls_client_key=client_key,
+        allow_plaintext=get("AGENT_ALLOW_PLAINTEXT", parse_bool, False),
         git_username=text("AGENT_GIT_USERNAME", ""),
         git_token=text("AGENT_GIT_TOKEN", ""),
         coder_api_key=text("AGENT_CODER_API_KEY", ""),
@@ -125,4 +190,5 @@ def agent_settings(
         child_env={name: env[name] for name in passthrough if env.get(name)},
         max_output_lines=get("AGENT_MAX_OUTPUT_LINES", lambda n, raw: parse_int(n, raw, minimum=1), 100_000),
         max_output_bytes=get("AGENT_MAX_OUTPUT_BYTES", lambda n, raw: parse_int(n, raw, minimum=1024), MAX_BYTES),
+        shutdown_grace=get("AGENT_SHUTDOWN_GRACE", parse_duration, timedelta(minutes=10)),
     )

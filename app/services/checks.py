@@ -10,7 +10,8 @@ from jira import JIRAError
 from sqlalchemy import Engine
 from temporalio.service import RPCError
 
-from app.config import JiraSettings, NotifySettings, WebSettings
+from app.config import AgentSettings, JiraSettings, NotifySettings, WebSettings
+from app.config.agents import plaintext_calls, plaintext_listen
 from app.jira_gateway.client import build_client
 from app.store.db import describe_url, ping
 from app.store.migrate import alembic_config
@@ -106,6 +107,23 @@ def check_sessions(web: WebSettings, jira: JiraSettings) -> Check:
         False,
         f"ORCHESTRATOR_SECRET_KEY is unset for {jira.url}: the web process will not start, since dashboard sessions "
         "could not be signed; set it to a long random value (make run writes one to .env)",
+    )
+
+
+def check_agent_transport(settings: AgentSettings) -> Check:
+    """Does the token travel encrypted? Plaintext gRPC beyond this host needs AGENT_ALLOW_PLAINTEXT."""
+    problems = [p for p in (plaintext_calls(settings), plaintext_listen(settings)) if p is not None]
+    if not problems:
+        mutual = " (mutual TLS)" if settings.tls_client_ca or settings.tls_client_cert else ""
+        tls = "TLS" if settings.calls_with_tls or settings.serves_tls else "loopback only, plaintext"
+        return Check("agents", True, f"{tls}{mutual}")
+    if settings.allow_plaintext:
+        return Check("agents", True, f"PLAINTEXT over the network (AGENT_ALLOW_PLAINTEXT=true): {'; '.join(problems)}")
+    return Check(
+        "agents",
+        False,
+        f"{'; '.join(problems)}: the worker and the agent refuse to start (configure TLS, or set "
+        "AGENT_ALLOW_PLAINTEXT=true to accept clear text on a trusted network)",
     )
 
 

@@ -18,6 +18,7 @@ from temporalio.service import RPCError
 from temporalio.worker import Worker
 
 from app.config import ConfigError, Settings
+from app.config.agents import plaintext_calls, refuse_plaintext
 from app.config.logs import configure_logging
 from app.store.db import engine_for, make_session_factory
 from app.temporal.gateway import TemporalUnavailable, connect
@@ -140,6 +141,7 @@ def main(settings: Settings) -> None:
     problem = jira_budget_problem(settings.jira.retry_budget, settings.jira.timeout)
     if problem is not None:  # every Jira activity would time out in the middle of its retries
         raise ConfigError(problem)
+    refuse_plaintext(settings.agents, plaintext_calls(settings.agents))  # before anything connects anywhere
     configure_logging(settings.log_level)
 
     async def _main() -> None:

@@ -78,9 +78,18 @@ class AgentWorld:
         return len(path.read_text().splitlines()) if path.exists() else 0
 
     def pids(self) -> list[int]:
-        """The pids of the test commands started so far."""
-        path = self.control / "pids"
-        return [int(p) for p in path.read_text().split()] if path.exists() else []
+        """Host pids of the test commands (work.py) running now, found by their control folder: a command confined
+        to its own PID namespace (app/agent_server/confinement.py) knows only its pid in there."""
+        alive = []
+        for proc in Path("/proc").iterdir():
+            try:
+                cmdline = (proc / "cmdline").read_bytes()
+            except OSError:
+                continue
+            args = cmdline.decode(errors="replace").split("\0")
+            if args[1:3] == [str(WORK), str(self.control)]:  # python work.py CONTROL, not a wrapper naming it
+                alive.append(int(proc.name))
+        return alive
 
     def release(self) -> None:
         """Let running work.py commands finish."""
@@ -157,7 +166,7 @@ def pid_gone(pid: int) -> bool:
 class AgentProcess:
     """`orchestrator agent` as a real process, for kill -9 and restart."""
 
-    def __init__(self, world: AgentWorld, tmp_path: Path) -> None:
+    def __init__(self, world: AgentWorld, tmp_path: Path, **env: str) -> None:
         self.world = world
         self.env = {
             **{k: v for k, v in os.environ.items() if not k.startswith(("AGENT_", "TEMPORAL_", "JIRA_"))},
@@ -168,6 +177,7 @@ class AgentProcess:
             "AGENT_REPO": str(world.settings.agents.repo),
             "AGENT_REMOTE": world.settings.agents.remote,
             "AGENT_WORKSPACE_DIR": str(world.settings.agents.workspace_dir),
+            **env,
         }
         self.cwd = tmp_path
         self.proc: subprocess.Popen[bytes] | None = None

@@ -54,7 +54,17 @@ def test_check_says_what_works_and_what_does_not(tmp_path: Path) -> None:
     result = run(tmp_path, "check", TEMPORAL_ADDRESS="nowhere:1")
     assert result.returncode == 1
     lines = dict(line[5:].split(":", 1) for line in result.stdout.strip().splitlines())
-    assert set(lines) == {"temporal", "search attributes", "database", "jira", "webhooks", "sessions", "notify"}
+    assert set(lines) == {
+        "temporal",
+        "search attributes",
+        "database",
+        "jira",
+        "webhooks",
+        "sessions",
+        "notify",
+        "agents",
+    }
+    assert lines["agents"].strip() == "loopback only, plaintext"
     assert lines["notify"].strip().startswith("disabled")
     assert "each web process makes up its own (sandbox only)" in lines["sessions"]
     assert "unsigned deliveries accepted (sandbox Jira only" in lines["webhooks"]

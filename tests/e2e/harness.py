@@ -65,6 +65,7 @@ class Stack:
             AGENT_LISTEN=self.agent_addresses[0],
             AGENT_ADDRESSES=",".join(self.agent_addresses),
             WORKER_SHUTDOWN_GRACE="2s",
+            AGENT_SHUTDOWN_GRACE="2s",  # a SIGTERMed agent drains a running job this long (tear-down stays quick)
             # A SIGKILLed worker never says its activity died: the heartbeat timeout is how Temporal learns.
             AGENT_HEARTBEAT_TIMEOUT="10s",
         )
