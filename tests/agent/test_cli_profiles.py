@@ -16,8 +16,9 @@ from app.agent_client.proto import agent_pb2 as pb
 from app.agent_client.results import read_result
 from app.agent_server.profiles import SHIPPED
 from app.agent_server.server import AgentServer
+from app.services.coding_cli_check import check_coding_cli
 from tests.agent.conftest import AgentWorld, collect, pid_gone, request, wait_for, world_settings
-from tests.conftest import free_port
+from tests.conftest import free_port, make_settings
 
 STAND_IN = Path(__file__).parent / "coding_cli.py"
 GIT_TOKEN = "ghp-git-token-never-for-the-cli-7731"
@@ -185,3 +186,31 @@ def test_a_missing_cli_says_how_to_install_it(tmp_path: Path) -> None:
         _, result = run_job(world, "j-codex-missing", "CODE")
     assert result.error_kind == pb.ERROR_KIND_AGENT_CRASHED
     assert "could not start 'codex'" in result.error_message and "docs/agents.md" in result.error_message
+
+
+def test_check_says_whether_the_cli_is_installed_and_its_key_reaches_it(tmp_path: Path) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    assert check_coding_cli(make_settings(tmp_path, AGENT_PROFILE="demo").agents) is None
+    missing = check_coding_cli(make_settings(tmp_path, AGENT_PROFILE="codex", PATH=str(bin_dir)).agents)
+    assert missing is not None and not missing.ok
+    assert missing.detail == "`codex` is not on the agent's PATH (install: npm install -g @openai/codex)"
+    (bin_dir / "codex").write_text("#!/bin/sh\n")
+    (bin_dir / "codex").chmod(0o755)
+    wrong = make_settings(tmp_path, AGENT_PROFILE="codex", PATH=str(bin_dir), AGENT_CODER_API_KEY="sk-codex-1234")
+    problem = check_coding_cli(wrong.agents)
+    assert problem is not None and not problem.ok
+    assert problem.detail == (
+        "AGENT_CODER_KEY_ENV=ANTHROPIC_API_KEY: the codex CLI never sees that variable (set CODEX_API_KEY)"
+    )
+    right = make_settings(
+        tmp_path,
+        AGENT_PROFILE="codex",
+        PATH=str(bin_dir),
+        AGENT_CODER_API_KEY="sk-codex-1234",
+        AGENT_CODER_KEY_ENV="CODEX_API_KEY",
+    )
+    fine = check_coding_cli(right.agents)
+    assert fine is not None and fine.ok
+    assert fine.detail == f"{bin_dir / 'codex'}; key by AGENT_CODER_API_KEY as CODEX_API_KEY"
+    assert "sk-codex" not in fine.detail

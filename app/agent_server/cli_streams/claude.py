@@ -12,11 +12,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from app.agent_client.coding_clis import CODING_CLIS
 from app.agent_server.cli_streams.stream import Said, first_lines, text_of, tool_call
 from app.agent_server.cli_streams.wrapper import CliTool, run
-
-# ANTHROPIC_API_KEY (or ANTHROPIC_AUTH_TOKEN, ANTHROPIC_BASE_URL, ...) and Claude Code's own CLAUDE_CODE_* settings.
-ENV_PREFIXES = ("ANTHROPIC_", "CLAUDE_")
 
 
 def parse(event: Mapping[str, Any]) -> Said:
@@ -58,7 +56,7 @@ def writable_dir(folder: Path) -> list[str]:
     return ["--add-dir", str(folder)]
 
 
-CLAUDE = CliTool("claude", ENV_PREFIXES, parse, writable_dir)
+CLAUDE = CliTool("claude", CODING_CLIS["claude"].env_prefixes, parse, writable_dir)
 
 if __name__ == "__main__":
     sys.exit(run(CLAUDE, sys.argv[1:]))

@@ -13,11 +13,9 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
+from app.agent_client.coding_clis import CODING_CLIS
 from app.agent_server.cli_streams.stream import Said, first_lines
 from app.agent_server.cli_streams.wrapper import CliTool, run
-
-# CODEX_API_KEY (read by `codex exec`), OPENAI_API_KEY / OPENAI_BASE_URL, and CODEX_HOME (its login and config).
-ENV_PREFIXES = ("CODEX_", "OPENAI_")
 
 
 def parse(event: Mapping[str, Any]) -> Said:
@@ -76,7 +74,7 @@ def _item(item: Mapping[str, Any]) -> Said:
     return Said()
 
 
-CODEX = CliTool("codex", ENV_PREFIXES, parse, writable_dir=None, stdin_argument=("-",))
+CODEX = CliTool("codex", CODING_CLIS["codex"].env_prefixes, parse, writable_dir=None, stdin_argument=("-",))
 
 if __name__ == "__main__":
     sys.exit(run(CODEX, sys.argv[1:]))
