@@ -122,6 +122,7 @@ def codex(prompt: str) -> int:
     if args[:1] != ["exec"] or "--json" not in args or args[-1] != "-":
         print("error: expected exec --json ... -", file=sys.stderr)
         return 2
+    print("Reading prompt from stdin...", file=sys.stderr, flush=True)  # Codex chats on stderr
     emit({"type": "thread.started", "thread_id": "th-1"})
     emit({"type": "turn.started"})
     if MODE == "auth" or not (os.environ.get("CODEX_API_KEY") or os.environ.get("OPENAI_API_KEY")):

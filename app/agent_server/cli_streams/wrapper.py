@@ -95,7 +95,8 @@ def run(tool: CliTool, argv: list[str]) -> int:
         _print("result", seen.final or "(no final message)")
         return _finish(result_file, args.output, exit_code=0, final=seen.final, typed=typed)
     kind, reason = failure_kind([*seen.errors, *seen.stderr])
-    said = next((text for text in reversed([*seen.errors, *seen.stderr]) if text.strip()), f"exit code {code}")
+    # The error the CLI reported in its stream says most; its stderr's last line otherwise (it also chats there).
+    said = next((text for text in reversed([*seen.stderr, *seen.errors]) if text.strip()), f"exit code {code}")
     message = f"{reason}: {said.strip().splitlines()[0][:500]}"
     return _finish(result_file, args.output, exit_code=code or 1, kind=kind, message=message, typed=typed)
 
