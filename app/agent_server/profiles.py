@@ -1,4 +1,4 @@
-"""Agent profiles: TOML files that map each protocol command to a command line (shipped: demo, claude)."""
+"""Agent profiles: TOML files that map each protocol command to a command line (shipped: demo, claude, codex)."""
 
 from __future__ import annotations
 
@@ -66,7 +66,7 @@ class Profile:
 
 
 def load_profile(name_or_path: str) -> Profile:
-    """Load a shipped profile by name (`demo`, `claude`) or any profile file by path."""
+    """Load a shipped profile by name (`demo`, `claude`, `codex`) or any profile file by path."""
     path = Path(name_or_path).expanduser()
     if path.suffix != ".toml":
         path = SHIPPED / f"{name_or_path}.toml"

@@ -55,6 +55,7 @@ def check(_args: argparse.Namespace) -> int:
         check_temporal,
         check_webhooks,
     )
+    from app.services.coding_cli_check import check_coding_cli
     from app.store.db import make_engine
     from app.temporal.gateway import TemporalGateway
 
@@ -70,6 +71,8 @@ def check(_args: argparse.Namespace) -> int:
         check_notify(settings.notify),
         check_agent_transport(settings.agents),
     ]
+    coding_cli = check_coding_cli(settings.agents)
+    results += [coding_cli] if coding_cli is not None else []
     gateway.close()
     for result in results:
         print(f"{'ok  ' if result.ok else 'FAIL'} {result.name}: {result.detail}")

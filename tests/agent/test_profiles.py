@@ -15,7 +15,7 @@ from tests.conftest import make_settings
 from workflows.phases import PHASE_ORDER, PHASE_SPECS
 
 
-@pytest.mark.parametrize("name", ["demo", "claude"])
+@pytest.mark.parametrize("name", ["demo", "claude", "codex"])
 def test_shipped_profiles_cover_every_command_but_cleanup(name: str) -> None:
     profile = load_profile(name)
     assert set(profile.commands) == set(COMMANDS) - {"cleanup"}
@@ -23,18 +23,30 @@ def test_shipped_profiles_cover_every_command_but_cleanup(name: str) -> None:
     assert profile.commands["createPR"].outputs["pr_url"] == "{remote}#{branch}"
 
 
-def test_a_cli_profile_names_each_phase_output_as_the_workflow_hands_it_on() -> None:
+@pytest.mark.parametrize("name", ["claude", "codex"])
+def test_a_cli_profile_names_each_phase_output_as_the_workflow_hands_it_on(name: str) -> None:
     # The workflow shows and hands on PHASE_SPECS[phase].output; a profile naming it otherwise loses the work.
-    profile = load_profile("claude")
+    profile = load_profile(name)
     assert {phase: profile.commands[phase].output for phase in PHASE_ORDER} == {
         phase: PHASE_SPECS[phase].output for phase in PHASE_ORDER
     }
+    # The wrapper puts the CLI's final message under the same key.
+    for phase in PHASE_ORDER:
+        run = profile.commands[phase].run
+        if "--output" in run:
+            assert run[run.index("--output") + 1] == PHASE_SPECS[phase].output
 
 
-def test_claude_profile_reads_the_prompt_on_stdin() -> None:
-    profile = load_profile("claude")
-    assert profile.commands["CODE"].run[:2] == ("claude", "-p")
-    assert profile.commands["CODE"].stdin == "prompt"
+@pytest.mark.parametrize(("name", "cli"), [("claude", ("claude", "-p")), ("codex", ("codex", "exec"))])
+def test_cli_profiles_read_the_prompt_on_stdin_through_the_stream_wrapper(name: str, cli: tuple[str, str]) -> None:
+    profile = load_profile(name)
+    for phase in PHASE_ORDER:
+        if phase == "TEST":
+            continue
+        run = profile.commands[phase].run
+        assert run[:3] == ("{python}", "-m", f"app.agent_server.cli_streams.{name}")
+        assert run[run.index("--") + 1 : run.index("--") + 3] == cli
+        assert profile.commands[phase].stdin == "prompt"
 
 
 @pytest.mark.parametrize(
@@ -58,7 +70,7 @@ def test_malformed_profiles_say_what_is_wrong(tmp_path: Path, text: str, message
 
 
 def test_unknown_profile_name_lists_the_shipped_ones() -> None:
-    with pytest.raises(ProfileError, match=r"no profile named 'gpt' \(shipped: claude, demo; or a .toml path\)"):
+    with pytest.raises(ProfileError, match=r"no profile named 'gpt' \(shipped: claude, codex, demo; or a .toml path\)"):
         load_profile("gpt")
 
 
