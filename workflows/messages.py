@@ -83,6 +83,8 @@ class OrchestrationInput:
     # started before the setting existed: their input has no such field.
     board_labels: bool = False
     notify: NotifyPolicy = field(default_factory=NotifyPolicy)
+    # FORGE is set: a completed run opens (or updates) the pull request of jira/<KEY>. Off for runs from before.
+    forge: bool = False
 
 
 @dataclass(frozen=True)

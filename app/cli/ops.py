@@ -45,7 +45,14 @@ def migrate(args: argparse.Namespace) -> int:
 
 def check(_args: argparse.Namespace) -> int:
     """Check each dependency; exit 1 when any does not work."""
-    from app.services.checks import check_database, check_jira, check_notify, check_temporal, check_webhooks
+    from app.services.checks import (
+        check_database,
+        check_forge,
+        check_jira,
+        check_notify,
+        check_temporal,
+        check_webhooks,
+    )
     from app.store.db import make_engine
     from app.temporal.gateway import TemporalGateway
 
@@ -57,6 +64,7 @@ def check(_args: argparse.Namespace) -> int:
         check_jira(settings.jira),
         check_webhooks(settings.jira),
         check_notify(settings.notify),
+        check_forge(settings.forge),
     ]
     gateway.close()
     for result in results:

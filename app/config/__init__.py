@@ -17,6 +17,7 @@ from dotenv import dotenv_values
 from temporalio.envconfig import ClientConfig
 
 from app.config.agents import AgentSettings, agent_settings
+from app.config.forge import ForgeSettings, forge_settings
 from app.config.notify import NotifySettings, notify_settings
 from app.config.parsing import (
     PHASES,
@@ -150,6 +151,7 @@ class Settings:
     agents: AgentSettings = field(default_factory=AgentSettings)
     queue: QueueSettings = field(default_factory=QueueSettings)
     notify: NotifySettings = field(default_factory=NotifySettings)
+    forge: ForgeSettings = field(default_factory=ForgeSettings)
     log_level: str = "INFO"
     web_port: int = 8000
     web_workers: int = 2
@@ -232,6 +234,7 @@ def _build(env: Mapping[str, str]) -> Settings:
         agents=agent_settings(env, get, text, var_dir),
         queue=queue_settings(get),
         notify=notify_settings(get),
+        forge=forge_settings(get),
         log_level=log_level,
         web_port=get("WEB_PORT", lambda n, raw: parse_int(n, raw, 1), 8000),
         web_workers=get("WEB_WORKERS", lambda n, raw: parse_int(n, raw, 1), 2),
@@ -272,6 +275,7 @@ __all__ = [
     "SANDBOX_BOT_TOKEN",
     "AgentSettings",
     "ConfigError",
+    "ForgeSettings",
     "JiraSettings",
     "NotifySettings",
     "OrchestratorSettings",

@@ -198,6 +198,7 @@ def orchestration_input(
             webhook=settings.notify.webhook_url is not None,
             approvers=[a for a in orch.approvers if is_cloud_account_id(a)],
         ),
+        forge=settings.forge.enabled,
     )
 
 

@@ -17,6 +17,7 @@ from temporalio.client import Client
 
 from activities.agent import AgentActivities
 from activities.agent_health import AgentHealthActivities
+from activities.forge import ForgeActivities
 from activities.jira import JiraActivities
 from activities.jobs import JobActivities
 from activities.notify import NotifyActivities
@@ -27,6 +28,7 @@ from activities.recovery import RecoveryActivities
 from activities.temporal_ops import TemporalActivities
 from app.agent_client.auth import agent_token
 from app.config import Settings
+from app.forge import build_forge
 from app.jira_gateway import ApprovalPolicy, JiraGateway
 from app.jobqueue import agents
 from app.store.db import make_engine, make_session_factory
@@ -65,6 +67,10 @@ def activity_functions(settings: Settings, client: Client | None = None) -> list
     token = agent_token(settings)
     agent = AgentActivities(settings.agents, token, session_factory)
     notify = NotifyActivities(settings.notify, session_factory)
+    forge_settings = settings.forge
+    forge = ForgeActivities(
+        build_forge(forge_settings), f"{settings.jira.url}/browse", forge_settings.base_branch, forge_settings.draft
+    )
     job_system = job_system_activities(session_factory, client, settings, token, gateway) if client else []
     return [
         agent.execute_agent_job,
@@ -84,6 +90,7 @@ def activity_functions(settings: Settings, client: Client | None = None) -> list
         jobs.finish_job,
         jobs.save_checkpoint,
         notify.send_notification,
+        forge.open_pull_request,
         *job_system,
     ]
 

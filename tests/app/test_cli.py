@@ -45,7 +45,8 @@ def test_check_says_what_works_and_what_does_not(tmp_path: Path) -> None:
     result = run(tmp_path, "check", TEMPORAL_ADDRESS="nowhere:1")
     assert result.returncode == 1
     lines = dict(line[5:].split(":", 1) for line in result.stdout.strip().splitlines())
-    assert set(lines) == {"temporal", "database", "jira", "webhooks", "notify"}
+    assert set(lines) == {"temporal", "database", "jira", "webhooks", "notify", "forge"}
+    assert lines["forge"].strip().startswith("no pull requests")
     assert lines["notify"].strip().startswith("disabled")
     assert "unsigned deliveries accepted (sandbox Jira only" in lines["webhooks"]
     assert result.stdout.count("FAIL") == 2  # Temporal and the (absent) sandbox Jira

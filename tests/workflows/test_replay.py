@@ -29,6 +29,7 @@ def test_the_required_histories_are_saved() -> None:
         "cancel_during_job",
         "typed_results",
         "gate_reminder_notifications",
+        "forge_pull_request",
     } <= names
 
 
