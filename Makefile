@@ -24,9 +24,11 @@ migrate: install
 	@echo "# Created by make run: the sandbox Jira and the web app share this webhook secret." > .env
 	@echo "JIRA_WEBHOOK_SECRET=$$($(PYTHON) -c 'import secrets; print(secrets.token_hex(24))')" >> .env
 
+# On the sandbox Jira with no FORGE configured, the stack opens its pull requests on the sandbox forge (FORGE=github).
 run: .env migrate
-	@$(BIN)/python -m app.cli.stack banner
-	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/honcho start -f Procfile $$($(BIN)/python -m app.cli.stack processes)
+	@env $$($(BIN)/python -m app.cli.stack env) $(BIN)/python -m app.cli.stack banner
+	PATH="$(abspath $(BIN)):$$PATH" env $$($(BIN)/python -m app.cli.stack env) \
+		$(BIN)/honcho start -f Procfile $$($(BIN)/python -m app.cli.stack processes)
 
 # Lint first (seconds), then every test with branch coverage of the product packages; the total is printed and
 # must stay at or above COVERAGE_FLOOR (86.9 % when it was set). It is measured in-process: code run only by the

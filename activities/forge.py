@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.jira import heartbeating
 from app.forge import Forge, ForgeError, PullRequestDraft
 from app.forge.body import Approver, PullRequestText, body, title
 
@@ -62,7 +63,10 @@ class ForgeActivities:
             self.draft,
         )
         try:
-            opened = self.forge.open_or_update(draft)
+            # Heartbeats while the provider retries, so a worker killed mid-call is noticed within the heartbeat
+            # timeout and the retry (which finds the pull request first) runs elsewhere.
+            with heartbeating():
+                opened = self.forge.open_or_update(draft)
         except ForgeError as err:
             name = type(err).__name__
             raise ApplicationError(str(err), type=name, non_retryable=name in PERMANENT) from None

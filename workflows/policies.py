@@ -27,3 +27,4 @@ FORGE_RETRY = RetryPolicy(
     non_retryable_error_types=["ForgePermission", "ForgeNotFound", "ForgeInvalid", "AlreadyExists", "ForgeDisabled"],
 )
 FORGE_TIMEOUT = timedelta(minutes=5)  # one attempt, its own bounded retries included (FORGE_RETRY_BUDGET, 2m)
+FORGE_HEARTBEAT = timedelta(seconds=30)  # the activity heartbeats every few seconds: a dead worker shows in 30 s

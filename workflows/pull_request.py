@@ -14,7 +14,7 @@ import json
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
 
-from workflows.policies import FORGE_RETRY, FORGE_TIMEOUT
+from workflows.policies import FORGE_HEARTBEAT, FORGE_RETRY, FORGE_TIMEOUT
 from workflows.run_base import RunBase
 from workflows.state import Cause, Failure
 
@@ -39,6 +39,7 @@ class PullRequests(RunBase):
                 ForgeActivities.open_pull_request,
                 PullRequestInput(BRANCH_PREFIX + self.input.issue_key, self._pull_request_text()),
                 start_to_close_timeout=FORGE_TIMEOUT,
+                heartbeat_timeout=FORGE_HEARTBEAT,
                 retry_policy=FORGE_RETRY,
             )
         except ActivityError as err:

@@ -40,6 +40,9 @@ T = TypeVar("T")
 # The sandbox Jira's bot account (app/sandbox); used only when JIRA_BASE_URL is unset.
 SANDBOX_BOT_EMAIL = "orchestrator-bot@sandbox.invalid"
 SANDBOX_BOT_TOKEN = "sandbox-bot-token"  # noqa: S105 - a fixed credential of the local sandbox, not a secret
+# The sandbox forge (app/sandbox/forge.py, GitHub REST subset) that `make run` points FORGE=github at.
+SANDBOX_FORGE_TOKEN = "sandbox-forge-token"  # noqa: S105 - a fixed credential of the local sandbox, not a secret
+SANDBOX_FORGE_REPOSITORY = "demo/demo-repo"
 # The sandbox's `reviewer` belongs to this group; it is the default approver list when JIRA_BASE_URL is unset.
 SANDBOX_APPROVER_GROUP = "orchestrator-approvers"
 
@@ -273,6 +276,8 @@ __all__ = [
     "SANDBOX_APPROVER_GROUP",
     "SANDBOX_BOT_EMAIL",
     "SANDBOX_BOT_TOKEN",
+    "SANDBOX_FORGE_REPOSITORY",
+    "SANDBOX_FORGE_TOKEN",
     "AgentSettings",
     "ConfigError",
     "ForgeSettings",
