@@ -26,6 +26,8 @@ class ForgeSettings:
     draft: bool = True
     timeout: timedelta = timedelta(seconds=30)  # one HTTP call
     retry_budget: timedelta = timedelta(minutes=2)  # all retries of one forge operation (429, 5xx, timeouts)
+    # Signs GitHub's deliveries (X-Hub-Signature-256) and is GitLab's X-Gitlab-Token; unset = endpoints refuse all.
+    webhook_secret: str = field(default="", repr=False)
 
     @property
     def enabled(self) -> bool:
@@ -36,8 +38,9 @@ class ForgeSettings:
 def forge_settings(get: Getter) -> ForgeSettings:
     """The forge settings from the environment; FORGE_REPOSITORY and FORGE_TOKEN are required once FORGE is set."""
     provider = get("FORGE", _provider, None)
+    webhook_secret = get("FORGE_WEBHOOK_SECRET", lambda _n, raw: raw.strip(), "")
     if provider is None:
-        return ForgeSettings()
+        return ForgeSettings(webhook_secret=webhook_secret)
     repository = get("FORGE_REPOSITORY", _repository, "")
     token = get("FORGE_TOKEN", lambda _n, raw: raw.strip(), "")
     if not repository or not token:
@@ -55,6 +58,7 @@ def forge_settings(get: Getter) -> ForgeSettings:
         draft=get("FORGE_DRAFT", parse_bool, True),
         timeout=timeout,
         retry_budget=get("FORGE_RETRY_BUDGET", parse_duration, timedelta(minutes=2)),
+        webhook_secret=webhook_secret,
     )
 
 

@@ -87,8 +87,11 @@ def check_notify(settings: NotifySettings) -> Check:
 def check_forge(settings: ForgeSettings) -> Check:
     """Can the token read the repository's pull requests? (A list of one branch's: nothing is written.)"""
     forge = build_forge(settings, ForgeRetry(0.0))
+    hooks = "webhooks signed" if settings.webhook_secret else "webhooks refused (FORGE_WEBHOOK_SECRET unset)"
     if forge is None:
-        return Check("forge", True, "no pull requests (set FORGE=github or gitlab; the pushed branch is the link)")
+        return Check(
+            "forge", True, f"no pull requests (set FORGE=github or gitlab; the pushed branch is the link); {hooks}"
+        )
     where = f"{settings.provider} {settings.repository} at {settings.url}"
     try:
         forge.find("jira/ORCHESTRATOR-CHECK")
@@ -98,7 +101,7 @@ def check_forge(settings: ForgeSettings) -> Check:
         return Check("forge", False, f"{where}: no such repository, or the token may not see it")
     except ForgeError as err:  # messages never carry the token (app/forge/errors.py)
         return Check("forge", False, f"{where}: {_first_line(err)}")
-    return Check("forge", True, f"{where} reachable")
+    return Check("forge", True, f"{where} reachable; {hooks}")
 
 
 def check_jira(settings: JiraSettings) -> Check:

@@ -42,6 +42,7 @@ from workflows.messages import (
     StatusInput,
 )
 from workflows.orchestration import OrchestrationWorkflow
+from workflows.pull_request_closed import PullRequestClosedInput, PullRequestClosedWorkflow, pull_request_closed_id
 from workflows.state import OrchestrationState
 
 Orchestration = OrchestrationWorkflow
@@ -153,6 +154,12 @@ async def answer(client: Client, task_queue: str, issue_key: str, comment_id: st
     return await start_once(
         client, task_queue, CommandAnswerWorkflow.run, arg, answer_workflow_id(issue_key, comment_id)
     )
+
+
+async def pull_request_closed(client: Client, task_queue: str, event: PullRequestClosedInput) -> bool:
+    """Tell the issue its pull request was merged or closed (a short workflow); False: already told."""
+    run = PullRequestClosedWorkflow.run
+    return await start_once(client, task_queue, run, event, pull_request_closed_id(event))
 
 
 class NoRun(LookupError):

@@ -41,6 +41,7 @@ from workflows.command_answer import CommandAnswerWorkflow
 from workflows.job_execution import JobExecutionWorkflow
 from workflows.messages import Source
 from workflows.orchestration import OrchestrationWorkflow
+from workflows.pull_request_closed import PullRequestClosedWorkflow
 from workflows.queue_monitor import QueueMonitorWorkflow
 from workflows.reconcile import ReconcileWorkflow
 from workflows.recovery import JobRecoveryWorkflow
@@ -50,7 +51,13 @@ log = logging.getLogger(__name__)
 
 def workflow_classes() -> list[type]:
     """Every workflow this worker runs."""
-    return [OrchestrationWorkflow, JobExecutionWorkflow, CommandAnswerWorkflow, *job_system_workflows()]
+    return [
+        OrchestrationWorkflow,
+        JobExecutionWorkflow,
+        CommandAnswerWorkflow,
+        PullRequestClosedWorkflow,
+        *job_system_workflows(),
+    ]
 
 
 def activity_functions(settings: Settings, client: Client | None = None) -> list[Callable[..., Any]]:
