@@ -65,3 +65,11 @@ def test_orchestrator_check_reads_the_repository_without_writing() -> None:
     assert not refused.ok and "token refused" in refused.detail and TOKEN not in refused.detail
     responses.replace(responses.GET, f"{REPO}/pulls", json={"message": "Not Found"}, status=404)
     assert "no such repository" in check_forge(settings).detail
+
+
+def test_agent_commands_never_see_the_forge_token() -> None:
+    env = {"FORGE": "github", "FORGE_REPOSITORY": "acme/shop", "FORGE_TOKEN": TOKEN, "PATH": "/usr/bin"}
+    settings = Settings.from_env(env, env_file=None)
+    assert TOKEN not in settings.agents.child_env.values() and TOKEN not in settings.agents.secrets
+    with pytest.raises(ConfigError, match="FORGE_"):
+        Settings.from_env({**env, "AGENT_ENV_PASSTHROUGH": "PATH,FORGE_TOKEN"}, env_file=None)
