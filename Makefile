@@ -30,9 +30,11 @@ session-key: .env
 	  echo "# Added by make run: signs the dashboard's session cookies." >> .env; \
 	  echo "ORCHESTRATOR_SECRET_KEY=$$($(PYTHON) -c 'import secrets; print(secrets.token_hex(32))')" >> .env; }
 
+# On the sandbox Jira with no FORGE configured, the stack opens its pull requests on the sandbox forge (FORGE=github).
 run: session-key migrate
-	@$(BIN)/python -m app.cli.stack banner
-	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/honcho start -f Procfile $$($(BIN)/python -m app.cli.stack processes)
+	@env $$($(BIN)/python -m app.cli.stack env) $(BIN)/python -m app.cli.stack banner
+	PATH="$(abspath $(BIN)):$$PATH" env $$($(BIN)/python -m app.cli.stack env) \
+		$(BIN)/honcho start -f Procfile $$($(BIN)/python -m app.cli.stack processes)
 
 # Lint first (seconds), then every test with branch coverage of the product packages; the total is printed and
 # must stay at or above COVERAGE_FLOOR (86.9 % when it was set). It is measured in-process: code run only by the

@@ -138,7 +138,7 @@ def _classified() -> Iterator[None]:
 
 
 @contextmanager
-def _heartbeating() -> Iterator[None]:
+def heartbeating() -> Iterator[None]:
     """Heartbeat every few seconds while a blocking Jira call runs (it may retry for minutes), so Temporal learns
     within the heartbeat timeout that a worker died mid-write and retries the write elsewhere, instead of waiting
     out the whole start-to-close timeout with the issue's outbox stalled behind it."""
@@ -171,7 +171,7 @@ class JiraActivities:
         self.gateway = gateway
 
     def _call(self, fn: Callable[[], T]) -> T:
-        with _classified(), _heartbeating():
+        with _classified(), heartbeating():
             return fn()
 
     # These four return what they returned when the saved workflow histories (tests/fixtures/histories) were

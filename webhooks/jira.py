@@ -46,7 +46,7 @@ IDENTITY = "jira_bot_identity"
 def receive_jira_webhook() -> ResponseReturnValue:
     """Act on one Jira delivery at most once; answer within milliseconds."""
     settings: Settings = current_app.extensions["settings"]
-    body = _read_body()
+    body = read_body()
     if settings.jira.webhook_secret:
         verify_jira_signature(body, request.headers.get("X-Hub-Signature"), settings.jira.webhook_secret)
     if not settings.temporal.enabled:
@@ -114,7 +114,7 @@ def _settle_quietly(
         log.warning("jira.webhook.unsettled %s: %s", where, type(err).__name__)
 
 
-def _read_body() -> bytes:
+def read_body() -> bytes:
     """The raw body, read once; over MAX_BODY_BYTES by Content-Length or by what arrives is 413."""
     if (request.content_length or 0) > MAX_BODY_BYTES:
         raise RequestEntityTooLarge(TOO_LARGE)

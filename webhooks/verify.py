@@ -1,4 +1,5 @@
-"""Jira admin-webhook signatures: `X-Hub-Signature: <method>=<hex HMAC of the raw body>` (WebSub style).
+"""Webhook signatures: `X-Hub-Signature[-256]: <method>=<hex HMAC of the raw body>` (Jira, GitHub; WebSub style)
+and GitLab's shared token.
 
 Pure: bytes and strings in, `InvalidSignature` out. Checked over the raw body before any JSON parsing.
 """
@@ -26,15 +27,31 @@ def sign_jira_body(body: bytes, secret: str, method: str = "sha256") -> str:
 
 def verify_jira_signature(body: bytes, signature_header: str | None, secret: str) -> None:
     """Raise `InvalidSignature` unless the header is a valid HMAC of `body` with `secret`."""
+    verify_hub_signature(body, signature_header, secret, "X-Hub-Signature")
+
+
+def verify_hub_signature(body: bytes, signature_header: str | None, secret: str, name: str) -> None:
+    """Raise `InvalidSignature` unless header `name` (`<method>=<hex>`) is a valid HMAC of `body` with `secret`.
+
+    Jira's `X-Hub-Signature` and GitHub's `X-Hub-Signature-256` have this one form.
+    """
     if not signature_header:
-        raise InvalidSignature("missing X-Hub-Signature")
+        raise InvalidSignature(f"missing {name}")
     if len(signature_header) > MAX_HEADER_LENGTH:
-        raise InvalidSignature("X-Hub-Signature is too long")
+        raise InvalidSignature(f"{name} is too long")
     method, sep, given = signature_header.strip().partition("=")
     algorithm = ACCEPTED_METHODS.get(method.strip().lower())
     if not sep or algorithm is None:
-        raise InvalidSignature("X-Hub-Signature is not <method>=<hex> with a supported method")
+        raise InvalidSignature(f"{name} is not <method>=<hex> with a supported method")
     expected = hmac.new(secret.encode(), body, algorithm).hexdigest()
     # Compare bytes: compare_digest refuses non-ASCII str, and a header may carry anything.
     if not hmac.compare_digest(expected.encode(), given.strip().lower().encode("utf-8", "replace")):
-        raise InvalidSignature("X-Hub-Signature does not match the body")
+        raise InvalidSignature(f"{name} does not match the body")
+
+
+def verify_shared_token(given: str | None, secret: str, name: str) -> None:
+    """Raise `InvalidSignature` unless header `name` carries `secret` itself (GitLab's `X-Gitlab-Token`)."""
+    if not given:
+        raise InvalidSignature(f"missing {name}")
+    if not hmac.compare_digest(secret.encode(), given.encode("utf-8", "replace")):
+        raise InvalidSignature(f"{name} does not match")

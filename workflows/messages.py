@@ -104,6 +104,8 @@ class OrchestrationInput:
     # Set only by the run itself when it continues as new: a `ContinuedRun` (workflows/run_base.py) as its fields,
     # since this module sits below the state it carries.
     continued: dict[str, Any] | None = None
+    # FORGE is set: a completed run opens (or updates) the pull request of jira/<KEY>. Off for runs from before.
+    forge: bool = False
 
 
 @dataclass(frozen=True)

@@ -182,7 +182,7 @@ class OrchestrationWorkflow(QueuedJobs, RunOutcomes):
                 if decision.verb == "reject":
                     continue
             index += 1
-        return None
+        return await self._open_pull_request()
 
     async def _test_fix_loop(self, test: JobResult) -> Failure | None:
         fix = self.state.record("FIX")

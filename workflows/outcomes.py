@@ -21,6 +21,7 @@ from workflows.messages import RunStatus
 from workflows.notices import RunNotices
 from workflows.phases import PHASE_ORDER
 from workflows.policies import DB_RETRY, SHORT
+from workflows.pull_request import PullRequests
 from workflows.report import failure_comment, run_figures, status_comment, summary_comment
 from workflows.state import Cause, Failure, OrchestrationResult, Outcome
 from workflows.steering import SteeringHandlers
@@ -46,7 +47,7 @@ def jira_refusal_cause(error: BaseException | None) -> Cause:
     return Cause.AUTHENTICATION if list(error.details)[:1] == [401] else Cause.PERMISSION
 
 
-class RunOutcomes(SteeringHandlers, RunNotices):
+class RunOutcomes(SteeringHandlers, RunNotices, PullRequests):
     """Endings, failure reports, status comment, records and checkpoints of `OrchestrationWorkflow`."""
 
     def _stopped(self, phase: str) -> Failure | None:

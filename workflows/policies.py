@@ -35,3 +35,16 @@ def jira_budget_problem(retry_budget: timedelta, call_timeout: timedelta) -> str
         f"does not fit in a Jira activity's {JIRA_CALL.total_seconds():g}s; "
         f"set JIRA_RETRY_BUDGET to at most {max(room.total_seconds(), 0):g}s"
     )
+
+
+# The forge: like the seed's, with a few more attempts (a rate limit's reset can be minutes away); a refused token,
+# a missing repository or a request the forge rejects are final (activities/forge.py PERMANENT).
+FORGE_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=5),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(minutes=5),
+    maximum_attempts=5,
+    non_retryable_error_types=["ForgePermission", "ForgeNotFound", "ForgeInvalid", "AlreadyExists", "ForgeDisabled"],
+)
+FORGE_TIMEOUT = timedelta(minutes=5)  # one attempt, its own bounded retries included (FORGE_RETRY_BUDGET, 2m)
+FORGE_HEARTBEAT = timedelta(seconds=30)  # the activity heartbeats every few seconds: a dead worker shows in 30 s

@@ -48,6 +48,7 @@ def check(_args: argparse.Namespace) -> int:
     from app.services.checks import (
         check_agent_transport,
         check_database,
+        check_forge,
         check_jira,
         check_notify,
         check_search_attributes,
@@ -70,6 +71,7 @@ def check(_args: argparse.Namespace) -> int:
         check_sessions(settings.web, settings.jira),
         check_notify(settings.notify),
         check_agent_transport(settings.agents),
+        check_forge(settings.forge),
     ]
     coding_cli = check_coding_cli(settings.agents)
     results += [coding_cli] if coding_cli is not None else []

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from app.config import Settings
+from app.config import SANDBOX_FORGE_REPOSITORY, SANDBOX_FORGE_TOKEN, Settings
 from app.store.db import describe_url
 
 
@@ -30,6 +30,22 @@ def processes(settings: Settings) -> list[str]:
     return [name for name in procfile() if name not in skip]
 
 
+def sandbox_forge_env(settings: Settings) -> dict[str, str]:
+    """FORGE=github at the sandbox forge, for a stack on the sandbox Jira with no forge of its own; else nothing.
+
+    So `make run` opens a real pull request page with the production provider; a FORGE in .env or the
+    environment is kept as it is.
+    """
+    if not settings.jira.uses_sandbox or settings.forge.enabled:
+        return {}
+    return {
+        "FORGE": "github",
+        "FORGE_URL": f"{settings.jira.url}/forge/api",
+        "FORGE_REPOSITORY": SANDBOX_FORGE_REPOSITORY,
+        "FORGE_TOKEN": SANDBOX_FORGE_TOKEN,
+    }
+
+
 def banner(settings: Settings) -> str:
     """Where everything is, printed by `make run` before the processes start."""
     names = processes(settings)
@@ -42,6 +58,13 @@ def banner(settings: Settings) -> str:
     lines.append(f"  database                       {describe_url(settings.database_url)}")
     jira = f"sandbox Jira {settings.jira.url}" if settings.jira.uses_sandbox else f"Jira {settings.jira.url}"
     lines.append(f"  Jira                           {jira}")
+    forge = settings.forge
+    if forge.enabled and forge.url.startswith(settings.jira.url + "/forge/"):
+        lines.append(f"  pull requests                  sandbox forge {settings.jira.url}/forge/{forge.repository}")
+    elif forge.enabled:
+        lines.append(f"  pull requests                  {forge.provider} {forge.repository} ({forge.url})")
+    else:
+        lines.append("  pull requests                  none (FORGE unset: the pushed branch is the link)")
     lines.append("  Ctrl-C stops every process.")
     return "\n".join(lines) + "\n"
 
@@ -53,5 +76,7 @@ if __name__ == "__main__":
         sys.exit(f"orchestrator: configuration error: {err}")
     if sys.argv[1:] == ["processes"]:
         print(" ".join(processes(current)))
+    elif sys.argv[1:] == ["env"]:  # `env $(python -m app.cli.stack env) honcho start`: values have no spaces
+        print(" ".join(f"{name}={value}" for name, value in sandbox_forge_env(current).items()))
     else:
         print(banner(current))

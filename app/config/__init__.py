@@ -18,6 +18,7 @@ from temporalio.envconfig import ClientConfig
 
 from app.config.agents import AgentSettings, agent_settings
 from app.config.database import DatabaseSettings, database_settings
+from app.config.forge import ForgeSettings, forge_settings
 from app.config.limits import RunLimitSettings, run_limit_settings
 from app.config.notify import NotifySettings, notify_settings
 from app.config.parsing import (
@@ -44,6 +45,9 @@ T = TypeVar("T")
 # The sandbox Jira's bot account (app/sandbox); used only when JIRA_BASE_URL is unset.
 SANDBOX_BOT_EMAIL = "orchestrator-bot@sandbox.invalid"
 SANDBOX_BOT_TOKEN = "sandbox-bot-token"  # noqa: S105 - a fixed credential of the local sandbox, not a secret
+# The sandbox forge (app/sandbox/forge.py, GitHub REST subset) that `make run` points FORGE=github at.
+SANDBOX_FORGE_TOKEN = "sandbox-forge-token"  # noqa: S105 - a fixed credential of the local sandbox, not a secret
+SANDBOX_FORGE_REPOSITORY = "demo/demo-repo"
 # The sandbox's `reviewer` belongs to this group; it is the default approver list when JIRA_BASE_URL is unset.
 SANDBOX_APPROVER_GROUP = "orchestrator-approvers"
 
@@ -159,6 +163,7 @@ class Settings:
     limits: RunLimitSettings = field(default_factory=RunLimitSettings)
     retention: RetentionSettings = field(default_factory=RetentionSettings)
     starts: StartSettings = field(default_factory=StartSettings)
+    forge: ForgeSettings = field(default_factory=ForgeSettings)
     log_level: str = "INFO"
     web_port: int = 8000
     web_workers: int = 2
@@ -248,6 +253,7 @@ def _build(env: Mapping[str, str]) -> Settings:
         limits=run_limit_settings(get),
         retention=retention_settings(get, webhook_max_age),
         starts=start_settings(get),
+        forge=forge_settings(get),
         log_level=log_level,
         web_port=get("WEB_PORT", lambda n, raw: parse_int(n, raw, 1), 8000),
         web_workers=get("WEB_WORKERS", lambda n, raw: parse_int(n, raw, 1), 2),
@@ -287,9 +293,12 @@ __all__ = [
     "SANDBOX_APPROVER_GROUP",
     "SANDBOX_BOT_EMAIL",
     "SANDBOX_BOT_TOKEN",
+    "SANDBOX_FORGE_REPOSITORY",
+    "SANDBOX_FORGE_TOKEN",
     "AgentSettings",
     "ConfigError",
     "DatabaseSettings",
+    "ForgeSettings",
     "JiraSettings",
     "NotifySettings",
     "OrchestratorSettings",

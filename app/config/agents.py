@@ -159,6 +159,8 @@ def agent_settings(
     if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", key_env):
         raise ConfigError(f"AGENT_CODER_KEY_ENV: expected an environment variable name, got {key_env!r}")
     passthrough = parse_list(text("AGENT_ENV_PASSTHROUGH", AGENT_ENV_PASSTHROUGH))
+    if any(name.startswith("FORGE_") for name in passthrough):  # the forge token is the worker's alone
+        raise ConfigError("AGENT_ENV_PASSTHROUGH: agent commands may not see FORGE_* variables")
     return AgentSettings(
         addresses=get(
             "AGENT_ADDRESSES",

@@ -10,9 +10,10 @@ from pathlib import Path
 from flask import Flask
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from app.config import Settings
-from app.sandbox import http, page, rest_issues, rest_site
+from app.config import SANDBOX_FORGE_REPOSITORY, Settings
+from app.sandbox import forge, forge_page, http, page, rest_issues, rest_site
 from app.sandbox.faults import Faults
+from app.sandbox.forge_git import Remote
 from app.sandbox.outbox import DeliveryPolicy, WebhookSender
 from app.sandbox.store import StateFile
 from app.sandbox.tracker import Tracker
@@ -33,6 +34,9 @@ class SandboxConfig:
     delivery: DeliveryPolicy
     # A comment also raises `jira:issue_updated` (issue_commented), as on a site subscribed to both events.
     comment_twins: bool = True
+    # The sandbox forge: the bare remote the demo agent pushes to, and the repository name it is served as.
+    forge_remote: Path = Path("var/agent/demo-remote.git")
+    forge_repository: str = SANDBOX_FORGE_REPOSITORY
 
     @classmethod
     def from_settings(cls, settings: Settings) -> SandboxConfig:
@@ -43,17 +47,24 @@ class SandboxConfig:
             host="127.0.0.1",  # loopback only: the sandbox's page and admin endpoints have no login
             port=settings.jira.sandbox_port,
             delivery=DeliveryPolicy(url=url, secret=settings.jira.webhook_secret),
+            forge_remote=Path(settings.agents.remote),
+            forge_repository=settings.forge.repository or SANDBOX_FORGE_REPOSITORY,
         )
 
 
-def create_sandbox_app(tracker: Tracker, faults: Faults, webhook_url: str, traffic: Traffic | None = None) -> Flask:
-    """The sandbox's WSGI app: REST v2 subset, the HTML page and the admin endpoints."""
+def create_sandbox_app(
+    tracker: Tracker, faults: Faults, webhook_url: str, forge_site: forge.ForgeSite, traffic: Traffic | None = None
+) -> Flask:
+    """The sandbox's WSGI app: REST v2 subset, the HTML page, the admin endpoints and the forge."""
     app = Flask(__name__)
     app.extensions["sandbox"] = http.Sandbox(tracker, faults, webhook_url, traffic or Traffic())
+    app.extensions["sandbox_forge"] = forge_site
     http.install(app)
     app.register_blueprint(rest_issues.bp)
     app.register_blueprint(rest_site.bp)
     app.register_blueprint(page.bp)
+    app.register_blueprint(forge.bp)
+    app.register_blueprint(forge_page.bp)
     return app
 
 
@@ -70,7 +81,8 @@ class SandboxServer:
         self.tracker = Tracker(self.store, self.url, config.comment_twins)
         self.sender = WebhookSender(self.store, self.faults, config.delivery)
         self.traffic = Traffic()
-        app = create_sandbox_app(self.tracker, self.faults, config.delivery.url, self.traffic)
+        site = forge.ForgeSite(self.store, Remote(config.forge_remote), config.forge_repository, self.url)
+        app = create_sandbox_app(self.tracker, self.faults, config.delivery.url, site, self.traffic)
         self.server: BaseWSGIServer = make_server(config.host, config.port, app, threaded=True)
         self._thread: threading.Thread | None = None
 

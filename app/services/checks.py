@@ -1,4 +1,4 @@
-"""Reachability checks of the database, Temporal and Jira, shared by `/healthz` and `orchestrator check`."""
+"""Reachability checks of the database, Temporal, Jira and the forge, shared by `/healthz` and `orchestrator check`."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ from jira import JIRAError
 from sqlalchemy import Engine
 from temporalio.service import RPCError
 
-from app.config import AgentSettings, JiraSettings, NotifySettings, WebSettings
+from app.config import AgentSettings, ForgeSettings, JiraSettings, NotifySettings, WebSettings
 from app.config.agents import plaintext_calls, plaintext_listen
+from app.forge import ForgeError, ForgeNotFound, ForgePermission, ForgeRetry, build_forge
 from app.jira_gateway.client import build_client
 from app.store.db import describe_url, ping
 from app.store.migrate import alembic_config
@@ -133,6 +134,26 @@ def check_notify(settings: NotifySettings) -> Check:
         return Check("notify", True, "disabled (set NOTIFY_WEBHOOK_URL to post to a Slack-compatible channel)")
     # Not probed: any request to an incoming webhook posts a message to the channel.
     return Check("notify", True, f"webhook configured ({settings.webhook_host}); events {', '.join(settings.events)}")
+
+
+def check_forge(settings: ForgeSettings) -> Check:
+    """Can the token read the repository's pull requests? (A list of one branch's: nothing is written.)"""
+    forge = build_forge(settings, ForgeRetry(0.0))
+    hooks = "webhooks signed" if settings.webhook_secret else "webhooks refused (FORGE_WEBHOOK_SECRET unset)"
+    if forge is None:
+        return Check(
+            "forge", True, f"no pull requests (set FORGE=github or gitlab; the pushed branch is the link); {hooks}"
+        )
+    where = f"{settings.provider} {settings.repository} at {settings.url}"
+    try:
+        forge.find("jira/ORCHESTRATOR-CHECK")
+    except ForgePermission:
+        return Check("forge", False, f"{where}: token refused (check FORGE_TOKEN and its scopes)")
+    except ForgeNotFound:
+        return Check("forge", False, f"{where}: no such repository, or the token may not see it")
+    except ForgeError as err:  # messages never carry the token (app/forge/errors.py)
+        return Check("forge", False, f"{where}: {_first_line(err)}")
+    return Check("forge", True, f"{where} reachable; {hooks}")
 
 
 def check_jira(settings: JiraSettings) -> Check:

@@ -43,6 +43,7 @@ from workflows.messages import (
     StatusInput,
 )
 from workflows.orchestration import OrchestrationWorkflow
+from workflows.pull_request_closed import PullRequestClosedInput, PullRequestClosedWorkflow, pull_request_closed_id
 from workflows.start_check import StartCheckInput, StartCheckWorkflow, start_check_id
 from workflows.state import OrchestrationState
 
@@ -160,6 +161,12 @@ async def answer(
     )
 
 
+async def pull_request_closed(client: Client, task_queue: str, event: PullRequestClosedInput) -> bool:
+    """Tell the issue its pull request was merged or closed (a short workflow); False: already told."""
+    run = PullRequestClosedWorkflow.run
+    return await start_once(client, task_queue, run, event, pull_request_closed_id(event))
+
+
 class NoRun(LookupError):
     """The issue has no orchestration in Temporal (or, for a command, none that is still running)."""
 
@@ -209,6 +216,7 @@ def orchestration_input(
             refusal_quiet_seconds=int(settings.limits.refusal_quiet.total_seconds()),
             history_events=settings.limits.continue_as_new_events,
         ),
+        forge=settings.forge.enabled,
     )
 
 

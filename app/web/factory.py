@@ -21,6 +21,7 @@ from app.web.login import bp as login_bp
 from app.web.login import configure_sessions
 from app.web.metrics import bp as metrics_bp
 from app.web.queue_api import bp as queue_api_bp
+from webhooks.forge import bp as forge_webhooks_bp
 from webhooks.jira import bp as jira_webhooks_bp
 
 log = logging.getLogger(__name__)
@@ -50,6 +51,7 @@ def create_app(settings: Settings | None = None, temporal: TemporalGateway | Non
     app.register_blueprint(dashboard_bp)
     app.register_blueprint(jira_webhooks_bp)
     app.register_error_handler(RequestEntityTooLarge, _too_large)
+    app.register_blueprint(forge_webhooks_bp)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected_error)
     return app

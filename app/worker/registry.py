@@ -18,6 +18,7 @@ from temporalio.client import Client
 
 from activities.agent import RECORD_EVERY, AgentActivities
 from activities.agent_health import AgentHealthActivities
+from activities.forge import ForgeActivities
 from activities.jira import JiraActivities
 from activities.jobs import JobActivities
 from activities.missed_commands import (
@@ -38,6 +39,7 @@ from activities.starts import GroupLookup, StartActivities, StartPolicy
 from activities.temporal_ops import TemporalActivities
 from app.agent_client.auth import agent_token
 from app.config import Settings
+from app.forge import build_forge
 from app.jira_gateway import ApprovalPolicy, JiraGateway
 from app.jobqueue import agents
 from app.store.db import engine_for, make_session_factory
@@ -52,6 +54,7 @@ from workflows.command_answer import CommandAnswerWorkflow
 from workflows.job_execution import JobExecutionWorkflow
 from workflows.messages import CommandContext, OrchestrationInput, Source
 from workflows.orchestration import OrchestrationWorkflow
+from workflows.pull_request_closed import PullRequestClosedWorkflow
 from workflows.queue_monitor import QueueMonitorWorkflow
 from workflows.reconcile import ReconcileWorkflow
 from workflows.recovery import JobRecoveryWorkflow
@@ -68,6 +71,7 @@ def workflow_classes() -> list[type]:
         JobExecutionWorkflow,
         CommandAnswerWorkflow,
         StartCheckWorkflow,
+        PullRequestClosedWorkflow,
         *job_system_workflows(),
     ]
 
@@ -90,6 +94,10 @@ def activity_functions(settings: Settings, client: Client | None = None) -> list
     notify = NotifyActivities(settings.notify, session_factory)
     job_system = job_system_activities(session_factory, client, settings, token, gateway, gateway) if client else []
     starts = StartActivities(StartPolicy(gateway, session_factory, settings.starts), checked_starter(client, settings))
+    forge_settings = settings.forge
+    forge = ForgeActivities(
+        build_forge(forge_settings), f"{settings.jira.url}/browse", forge_settings.base_branch, forge_settings.draft
+    )
     return [
         agent.execute_agent_job,
         agent.get_credentials,
@@ -110,6 +118,7 @@ def activity_functions(settings: Settings, client: Client | None = None) -> list
         notify.send_notification,
         starts.check_start,
         starts.start_checked_orchestration,
+        forge.open_pull_request,
         *job_system,
     ]
 

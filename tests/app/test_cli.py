@@ -63,8 +63,10 @@ def test_check_says_what_works_and_what_does_not(tmp_path: Path) -> None:
         "sessions",
         "notify",
         "agents",
+        "forge",
     }
     assert lines["agents"].strip() == "loopback only, plaintext"
+    assert lines["forge"].strip().startswith("no pull requests")
     assert lines["notify"].strip().startswith("disabled")
     assert "each web process makes up its own (sandbox only)" in lines["sessions"]
     assert "unsigned deliveries accepted (sandbox Jira only" in lines["webhooks"]

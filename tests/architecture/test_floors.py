@@ -22,7 +22,7 @@ FLOORS: tuple[tuple[str, ...], ...] = (
     ("app.temporal",),
     ("workflows",),
     ("activities",),
-    ("app.jobqueue", "app.jira_gateway", "app.agent_client", "app.store"),
+    ("app.jobqueue", "app.jira_gateway", "app.forge", "app.agent_client", "app.store"),
     ("app.config",),
     # The dataclasses workflows exchange: every floor speaks them, so they import nothing of ours but each other.
     (

@@ -32,7 +32,8 @@ from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
 from app.agent_server.profiles import SHIPPED
-from app.config import SANDBOX_BOT_EMAIL, SANDBOX_BOT_TOKEN
+from app.cli.stack import sandbox_forge_env
+from app.config import SANDBOX_BOT_EMAIL, SANDBOX_BOT_TOKEN, Settings
 from app.store.db import make_engine
 from tests.conftest import free_port
 from workflows import search
@@ -51,7 +52,7 @@ class Stack:
         web_port = free_port()
         # Each agent's address is also its id in the database (and in its schedules' ids).
         self.agent_addresses = tuple(f"127.0.0.1:{free_port()}" for _ in range(agents))
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith(("TEMPORAL_", "JIRA_", "AGENT_"))}
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith(("TEMPORAL_", "JIRA_", "AGENT_", "FORGE"))}
         self.env.update(
             ORCHESTRATOR_VAR_DIR=str(tmp_path / "var"),
             DATABASE_URL=database_url or f"sqlite:///{tmp_path / 'app.db'}",
@@ -69,6 +70,8 @@ class Stack:
             # A SIGKILLed worker never says its activity died: the heartbeat timeout is how Temporal learns.
             AGENT_HEARTBEAT_TIMEOUT="10s",
         )
+        # As `make run` does: pull requests on the sandbox forge, through the production GitHub provider.
+        self.env.update(sandbox_forge_env(Settings.from_env(self.env, env_file=None)))
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         subprocess.run([ORCHESTRATOR, "migrate"], env=self.env, cwd=tmp_path, check=True, capture_output=True)
 
@@ -124,6 +127,17 @@ class Stack:
         )
         with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - loopback sandbox
             return json.loads(response.read())
+
+    def forge_posts(self) -> list[dict[str, Any]]:
+        """Every POST of a pull request the sandbox forge received."""
+        with urllib.request.urlopen(f"{self.jira_url}/forge/_admin/posts", timeout=10) as response:  # noqa: S310
+            posts: list[dict[str, Any]] = json.loads(response.read())
+        return posts
+
+    def page(self, url: str) -> str:
+        """A page of the sandbox (a pull request's, say)."""
+        with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310 - the loopback sandbox
+            return str(response.read().decode())
 
     def logs(self) -> str:
         return "\n".join(f"--- {p.name}\n{p.read_text()[-12000:]}" for p in self.dir.glob("*.log"))

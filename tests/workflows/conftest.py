@@ -9,7 +9,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from activities.forge import ForgeActivities
 from activities.jira import JiraActivities
 from activities.jobs import JobActivities
 from activities.notify import NotifyActivities
@@ -32,7 +33,7 @@ from app.store.db import make_engine, make_session_factory
 from app.store.models import AgentJob
 from app.worker.main import HEARTBEAT_THROTTLE
 from app.worker.registry import checked_starter, job_system_activities, job_system_workflows
-from tests.workflows.fakes import FakeAgent, FakeJira
+from tests.workflows.fakes import FakeAgent, FakeForge, FakeJira
 from workflows.ids import workflow_id_for
 from workflows.job_execution import JobExecutionWorkflow
 from workflows.messages import OrchestrationInput
@@ -51,6 +52,7 @@ class Harness:
     agent: FakeAgent
     database_url: str
     key: str
+    forge: FakeForge = field(default_factory=FakeForge)
 
     async def start(self, key: str | None = None, **overrides: object) -> WorkflowHandle[OrchestrationWorkflow, object]:
         key = key or self.key
@@ -130,6 +132,7 @@ async def running_worker(
     agent_addresses: tuple[str, ...] = ("127.0.0.1:1",),
     settings: Settings | None = None,
     search: Any = None,
+    forge: Any = None,
 ) -> AsyncIterator[None]:
     """The real workflows and DB activities, with the fake Jira gateway and scripted agent, on `task_queue`."""
     engine = make_engine(database_url)
@@ -145,6 +148,7 @@ async def running_worker(
     job_system = job_system_activities(factory, client, settings, "", search or NoSearch())
     notify = NotifyActivities(settings.notify, factory)
     starts = StartActivities(StartPolicy(jira, factory, settings.starts), checked_starter(client, settings))
+    pull_requests = ForgeActivities(forge, "https://jira.test/browse", None, True)
     with ThreadPoolExecutor(32) as pool:
         async with Worker(
             client,
@@ -168,6 +172,7 @@ async def running_worker(
                 notify.send_notification,
                 starts.check_start,
                 starts.start_checked_orchestration,
+                pull_requests.open_pull_request,
                 *agent.activities(),
                 *job_system,
             ],
@@ -206,7 +211,8 @@ async def settle(client: Client, factory: Any, timeout: float = 20.0) -> None:
 @pytest.fixture
 async def harness(time_env: WorkflowEnvironment, task_queue: str, sqlite_url: str) -> AsyncIterator[Harness]:
     """A worker on a fresh task queue of the time-skipping server."""
-    jira, agent = FakeJira(), FakeAgent()
-    async with running_worker(time_env.client, task_queue, sqlite_url, jira, agent):
+    jira, agent, forge = FakeJira(), FakeAgent(), FakeForge()
+    async with running_worker(time_env.client, task_queue, sqlite_url, jira, agent, forge=forge):
         # The server outlives the test: a fresh issue key keeps runs of different tests apart.
-        yield Harness(time_env.client, time_env, task_queue, jira, agent, sqlite_url, f"DEMO-{next(_KEYS)}")
+        key = f"DEMO-{next(_KEYS)}"
+        yield Harness(time_env.client, time_env, task_queue, jira, agent, sqlite_url, key, forge)

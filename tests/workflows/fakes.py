@@ -13,6 +13,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.agent_types import AgentCommand, AgentOutcome, CredentialRefs, CredentialsRequest
+from app.forge import ForgeError, Opened, PullRequest, PullRequestDraft
 from app.jira_gateway.models import ApproverDecision, Attachment, IssueSnapshot, QuietAnswer, TransitionOutcome
 from workflows.messages import CommandContext, Source
 from workflows.phases import PHASE_SPECS
@@ -223,3 +224,27 @@ def waiting_at(phase: str) -> Callable[[Any], bool]:
 
 def context_of(request: AgentCommand) -> dict[str, Any]:
     return dict(json.loads(request.context))
+
+
+class FakeForge:
+    """A recording Forge (app/forge.models.Forge) behind the real ForgeActivities: one pull request per head."""
+
+    def __init__(self) -> None:
+        self.drafts: list[PullRequestDraft] = []  # every open_or_update, in order
+        self.pulls: dict[str, PullRequest] = {}  # head → its pull request
+        self.refuse: ForgeError | None = None
+
+    def open_or_update(self, draft: PullRequestDraft) -> Opened:
+        self.drafts.append(draft)
+        if self.refuse is not None:
+            raise self.refuse
+        existing = self.pulls.get(draft.head)
+        number = existing.number if existing else len(self.pulls) + 1
+        self.pulls[draft.head] = PullRequest(number, f"https://forge.test/acme/shop/pull/{number}", draft.head, "open")
+        return Opened(self.pulls[draft.head], existing is None)
+
+    def find(self, head: str) -> PullRequest | None:
+        return self.pulls.get(head)
+
+    def comment(self, number: int, body: str) -> None:
+        raise AssertionError("the run does not comment on pull requests")

@@ -33,6 +33,7 @@ def test_the_required_histories_are_saved() -> None:
         "continued_as_new",
         "continued_run_completes",
         "reconcile_before_missed_commands",  # a sweep from before patch `reconcile-missed-commands`
+        "forge_pull_request",
     } <= names
 
 
