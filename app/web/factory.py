@@ -10,6 +10,8 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from app.config import ConfigError, Settings
 from app.config.logs import configure_logging
+from app.jira_gateway.approvers import ApprovalPolicy
+from app.jira_gateway.gateway import JiraGateway
 from app.services.checks import check_webhooks
 from app.store.db import make_engine, make_session_factory
 from app.temporal.gateway import TemporalGateway
@@ -20,7 +22,10 @@ from app.web.live import bp as live_bp
 from app.web.login import bp as login_bp
 from app.web.login import configure_sessions
 from app.web.metrics import bp as metrics_bp
+from app.web.needs_me import bp as needs_me_bp
 from app.web.queue_api import bp as queue_api_bp
+from app.web.queue_pages import bp as queue_pages_bp
+from app.web.run_actions import bp as run_actions_bp
 from webhooks.jira import bp as jira_webhooks_bp
 
 log = logging.getLogger(__name__)
@@ -41,6 +46,10 @@ def create_app(settings: Settings | None = None, temporal: TemporalGateway | Non
     app.extensions["db_engine"] = engine
     app.extensions["session_factory"] = make_session_factory(engine)
     app.extensions["temporal"] = temporal or TemporalGateway(settings.temporal)
+    # The approver rule of Jira comments, for the console's *Needs me* (tests put their fake Jira's rule here).
+    app.extensions["may_steer"] = JiraGateway(
+        settings.jira, ApprovalPolicy.from_settings(settings.orchestrator)
+    ).may_steer
     app.register_blueprint(health_bp)
     app.register_blueprint(metrics_bp)
     app.register_blueprint(api_bp)
@@ -48,6 +57,9 @@ def create_app(settings: Settings | None = None, temporal: TemporalGateway | Non
     app.register_blueprint(queue_api_bp)
     app.register_blueprint(login_bp)
     app.register_blueprint(dashboard_bp)
+    app.register_blueprint(needs_me_bp)
+    app.register_blueprint(run_actions_bp)
+    app.register_blueprint(queue_pages_bp)
     app.register_blueprint(jira_webhooks_bp)
     app.register_error_handler(RequestEntityTooLarge, _too_large)
     app.register_error_handler(HTTPException, _http_error)
