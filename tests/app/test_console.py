@@ -17,10 +17,12 @@ from flask.testing import FlaskClient
 from temporalio.testing import WorkflowEnvironment
 
 from activities.agent_types import AgentCommand, AgentOutcome
+from app.store.models import ProjectQueue
 from app.web.factory import create_app
 from tests.app.conftest import AUTH, TOKEN, call, wait_for_gate
 from tests.app.web_login import add_user, csrf_of, log_in
 from tests.conftest import make_settings
+from tests.jobqueue.conftest import add_job, job_input
 from tests.workflows.conftest import running_worker
 from tests.workflows.fakes import APPROVER, OUTSIDER, FakeAgent, FakeJira, ok
 
@@ -151,3 +153,38 @@ async def test_an_outsiders_console_approve_is_refused_as_from_jira_and_an_appro
     answers = [text for text in console.jira.texts() if "(console)" in text]
     assert any(f"{{{{/approve}}}} from [~accountid:{APPROVER}] (console)" in text for text in answers), answers
     assert any(f"[~accountid:{OUTSIDER}]" in text and "may not steer" in text for text in answers), answers
+
+
+def queued_ids(page: str, project: str) -> list[str]:
+    """The queued job ids of a project's section of the Queue page, in the order shown."""
+    section = page.split(f'id="queue-{project}"', 1)[1].split("</section>", 1)[0]
+    return [row.split("<code>", 1)[1].split("</code>", 1)[0] for row in section.split('<tr class="queued">')[1:]]
+
+
+def test_the_queue_page_shows_run_order_and_moves_pauses_and_resumes_with_the_clis_rules(offline: Flask) -> None:
+    factory = offline.extensions["session_factory"]
+    for job_id in ("q-1", "q-2", "q-3"):
+        add_job(factory, job_input(job_id, "QUE"))
+    client = offline.test_client()
+    log_in(client, add_user(offline, "rita", APPROVER))
+    assert queued_ids(client.get("/queue").get_data(as_text=True), "QUE") == ["q-1", "q-2", "q-3"]
+
+    csrf = csrf_of(client, "/queue")
+    moved = client.post("/queue/jobs/q-3/move", data={"csrf_token": csrf, "position": "1"}, follow_redirects=True)
+    page = moved.get_data(as_text=True)
+    assert "q-3 is now #1 in its queue" in page and queued_ids(page, "QUE") == ["q-3", "q-1", "q-2"]
+    refused = client.post("/queue/jobs/nope/move", data={"csrf_token": csrf, "position": "1"}, follow_redirects=True)
+    assert "there is no job" in refused.get_data(as_text=True)
+
+    paused = client.post("/queue/QUE/pause", data={"csrf_token": csrf}, follow_redirects=True).get_data(as_text=True)
+    assert "queue QUE paused" in paused and "QUE · PAUSED" in paused
+    with factory() as session:
+        row = session.get(ProjectQueue, "QUE")
+        assert row is not None and row.paused and row.paused_by == "rita"
+
+
+async def test_the_agents_page_shows_health_current_job_and_schedules(console: Console) -> None:
+    rita = console.client_of("rita", APPROVER)
+    page = (await call(rita, "get", "/agents")).get_data(as_text=True)
+    assert "<code>127.0.0.1:1</code>" in page and "online" in page
+    assert "none yet" in page  # no schedules made in this test's worker: the page says so rather than guess
