@@ -15,6 +15,7 @@ from app.services.orchestrations import OrchestrationService
 from app.store.models import AgentJob, Orchestration
 from app.temporal.control import NoRun
 from app.temporal.gateway import TemporalUnavailable
+from app.web.auth import users
 from app.web.login import require_login
 from app.web.run_view import durations, version_diffs
 
@@ -80,6 +81,7 @@ def orchestration(issue_key: str) -> ResponseReturnValue:
         jobs=jobs,
         error=error,
         current_job=_current(jobs),
+        people={user.account_id: user.name for user in users().list()},  # approvers by name, not account id
         durations=durations(state["phases"], datetime.now(UTC)) if state else {},
         diffs=version_diffs(state["versions"].get(gate, [])) if state and gate else [],
         jira_url=f"{settings.jira.url.rstrip('/')}/browse/{key}",

@@ -26,6 +26,7 @@ from app.web.needs_me import bp as needs_me_bp
 from app.web.queue_api import bp as queue_api_bp
 from app.web.queue_pages import bp as queue_pages_bp
 from app.web.run_actions import bp as run_actions_bp
+from app.web.run_events import bp as run_events_bp
 from webhooks.jira import bp as jira_webhooks_bp
 
 log = logging.getLogger(__name__)
@@ -54,6 +55,7 @@ def create_app(settings: Settings | None = None, temporal: TemporalGateway | Non
     app.register_blueprint(metrics_bp)
     app.register_blueprint(api_bp)
     app.register_blueprint(live_bp)
+    app.register_blueprint(run_events_bp)
     app.register_blueprint(queue_api_bp)
     app.register_blueprint(login_bp)
     app.register_blueprint(dashboard_bp)

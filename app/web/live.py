@@ -156,17 +156,23 @@ def stream_job_logs(job_id: str) -> ResponseReturnValue:
     after_id = _int_arg("after_id", 0, 2**62)
     seconds = float(_int_arg("timeout", int(STREAM_MAX), int(STREAM_MAX)))
     factory: sessionmaker[Session] = current_app.extensions["session_factory"]
+    return slotted_stream(lambda: _follow(factory, job_id, after_id, seconds))
+
+
+def slotted_stream(events: Callable[[], Iterator[str]]) -> ResponseReturnValue:
+    """A Server-Sent Events response holding one of this process's stream slots; 503 (Retry-After) when none is
+    free. The slot is freed when the stream ends, or when the server closes the response (the client went, or it
+    was never read)."""
     slots: StreamSlots = current_app.extensions[SLOTS]
     give_back = slots.take()
     if give_back is None:
         busy = f"{slots.limit} live streams are open on this web process (WEB_MAX_STREAMS); try again shortly"
         return jsonify(error=busy), 503, {"Retry-After": str(RETRY_AFTER)}
     response = Response(
-        stream_with_context(_holding(give_back, _follow(factory, job_id, after_id, seconds))),
+        stream_with_context(_holding(give_back, events())),
         mimetype="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
-    # Freed when the stream ends, or when the server closes the response (the client went, or it was never read).
     response.call_on_close(give_back)
     return response
 

@@ -7,7 +7,9 @@ on the issue naming the person and the console.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import itertools
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -188,3 +190,37 @@ async def test_the_agents_page_shows_health_current_job_and_schedules(console: C
     page = (await call(rita, "get", "/agents")).get_data(as_text=True)
     assert "<code>127.0.0.1:1</code>" in page and "online" in page
     assert "none yet" in page  # no schedules made in this test's worker: the page says so rather than guess
+
+
+def sse_events(body: str) -> list[tuple[str, str]]:
+    """(id, data) of each `event: state` in a Server-Sent Events body."""
+    found = []
+    for chunk in body.split("\n\n"):
+        fields = dict(line.split(": ", 1) for line in chunk.splitlines() if ": " in line and not line.startswith(":"))
+        if fields.get("event") == "state":
+            found.append((fields["id"], fields["data"]))
+    return found
+
+
+async def read_stream(client: FlaskClient, url: str, **headers: str) -> str:
+    """The whole body of a stream that ends by its `timeout`, read in the thread that asked for it (the stream
+    keeps the request's context, which lives in that thread)."""
+    return await asyncio.to_thread(lambda: client.get(url, headers=headers).get_data(as_text=True))
+
+
+async def test_run_state_events_resume_from_last_event_id_without_repeats(console: Console) -> None:
+    api = console.app.test_client()
+    await call(api, "post", "/api/orchestrations", json={"issue_key": "CON-3"}, headers=AUTH)
+    await wait_for_gate(api, "CON-3")
+    rita = console.client_of("rita", APPROVER)  # a console session reads the stream as the browser does
+    url = "/api/orchestrations/CON-3/events?timeout=2"
+    [(first_id, data)] = sse_events(await read_stream(rita, url))
+    assert '"pending_gate": "PLAN"' in data and '"status": "waiting_for_approval"' in data
+    # Reconnecting at the same state: nothing is sent again.
+    assert sse_events(await read_stream(rita, url, **{"Last-Event-ID": first_id})) == []
+    # After the approval, the reconnect gets the new state, then each later change once (the run moves on fast).
+    await post(rita, "/orchestrations/CON-3/approve", text="go")
+    later = sse_events(await read_stream(rita, url, **{"Last-Event-ID": first_id}))
+    ids = [first_id, *(event_id for event_id, _ in later)]
+    assert len(later) >= 1 and all(a != b for a, b in itertools.pairwise(ids))
+    assert all('"pending_gate": null' in data for _, data in later)
