@@ -19,6 +19,7 @@ from app.web.api import bp as api_bp
 from app.web.dashboard import bp as dashboard_bp
 from app.web.health import bp as health_bp
 from app.web.live import bp as live_bp
+from app.web.live_ws import bp as live_ws_bp
 from app.web.login import bp as login_bp
 from app.web.login import configure_sessions
 from app.web.metrics import bp as metrics_bp
@@ -55,6 +56,7 @@ def create_app(settings: Settings | None = None, temporal: TemporalGateway | Non
     app.register_blueprint(metrics_bp)
     app.register_blueprint(api_bp)
     app.register_blueprint(live_bp)
+    app.register_blueprint(live_ws_bp)
     app.register_blueprint(run_events_bp)
     app.register_blueprint(queue_api_bp)
     app.register_blueprint(login_bp)
