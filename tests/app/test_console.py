@@ -224,3 +224,24 @@ async def test_run_state_events_resume_from_last_event_id_without_repeats(consol
     ids = [first_id, *(event_id for event_id, _ in later)]
     assert len(later) >= 1 and all(a != b for a, b in itertools.pairwise(ids))
     assert all('"pending_gate": null' in data for _, data in later)
+
+
+async def test_pause_resume_retry_and_cancel_buttons_send_the_runs_own_commands(console: Console) -> None:
+    api = console.app.test_client()
+    await call(api, "post", "/api/orchestrations", json={"issue_key": "CON-4"}, headers=AUTH)
+    await wait_for_gate(api, "CON-4")
+    rita = console.client_of("rita", APPROVER)
+    needs = (await call(rita, "get", "/needs-me")).get_data(as_text=True)
+    assert " UTC</td>" in needs  # when the gate times out (ORCHESTRATOR_GATE_TIMEOUT, 7 days by default)
+    assert "paused: the run stops before the next phase starts" in await post(rita, "/orchestrations/CON-4/pause")
+    assert (await call(api, "get", "/api/orchestrations/CON-4", headers=AUTH)).json["paused"] is True
+    assert "/resume: resumed" in await post(rita, "/orchestrations/CON-4/resume")
+    # A command the run's state refuses comes back as the run's own words, as on the issue.
+    assert "/retry:" in (refused := await post(rita, "/orchestrations/CON-4/retry", text="PLAN"))
+    assert 'class="flash bad"' in refused
+    assert "/cancel: cancelling" in await post(rita, "/orchestrations/CON-4/cancel", text="not needed")
+    state = (await call(api, "get", "/api/orchestrations/CON-4", headers=AUTH)).json
+    while state["status"] != "cancelled":
+        await asyncio.sleep(0.1)
+        state = (await call(api, "get", "/api/orchestrations/CON-4", headers=AUTH)).json
+    assert any("{{/cancel}} from [~accountid:acc-reviewer] (console)" in text for text in console.jira.texts())
