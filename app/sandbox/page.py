@@ -39,6 +39,12 @@ def index() -> str:
     )
 
 
+@bp.get("/browse/<issue_key>")
+def browse(issue_key: str) -> BaseResponse:
+    """Jira's issue address, so links made for a real site (the console's "Jira" links) open the issue here."""
+    return redirect(url_for("sandbox_page.index", _anchor=issue_key.upper()))
+
+
 @bp.post("/sandbox/act/<action>")
 def act(action: str) -> BaseResponse:
     """Do one form action as the chosen person, then show the page again (with the error, if any)."""

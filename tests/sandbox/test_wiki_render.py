@@ -68,3 +68,6 @@ def test_the_sandbox_page_shows_the_bots_comment_as_jira_would(sandbox: SandboxS
     )
     assert '<span class="mention" title="sandbox-reviewer">@reviewer</span> (console)' in page
     assert "||Phase||" not in page
+    # The console links issues as Jira does (/browse/KEY): the sandbox opens the issue on its page.
+    browse = requests.get(sandbox.url + "/browse/demo-1", allow_redirects=False, timeout=10)
+    assert browse.status_code == 302 and browse.headers["Location"].endswith("/#DEMO-1")
