@@ -47,12 +47,14 @@ def paused_queue_with_three_jobs(stack: Stack) -> None:
 
 
 def test_the_console_scenario_in_chromium(console_stack: Stack, browser: Any, screenshots: Path) -> None:
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
     stack, driver = console_stack, browser
     web = f"http://127.0.0.1:{stack.env['WEB_PORT']}"
-    until = WebDriverWait(driver, TIMEOUT, poll_frequency=0.25).until
+    # A form's submit loads a new page: an element read mid-navigation is stale, so look again.
+    until = WebDriverWait(driver, TIMEOUT, 0.25, ignored_exceptions=(StaleElementReferenceException,)).until
 
     def shot(name: str) -> None:
         driver.save_screenshot(str(screenshots / f"{name}.png"))
