@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+from datetime import timedelta
 
 from flask import Flask, jsonify, request
 from flask.typing import ResponseReturnValue
@@ -31,6 +33,7 @@ from app.web.run_events import bp as run_events_bp
 from webhooks.jira import bp as jira_webhooks_bp
 
 log = logging.getLogger(__name__)
+PAGE_JIRA_BUDGET = timedelta(seconds=5)
 
 
 def create_app(settings: Settings | None = None, temporal: TemporalGateway | None = None) -> Flask:
@@ -48,10 +51,11 @@ def create_app(settings: Settings | None = None, temporal: TemporalGateway | Non
     app.extensions["db_engine"] = engine
     app.extensions["session_factory"] = make_session_factory(engine)
     app.extensions["temporal"] = temporal or TemporalGateway(settings.temporal)
-    # The approver rule of Jira comments, for the console's *Needs me* (tests put their fake Jira's rule here).
-    app.extensions["may_steer"] = JiraGateway(
-        settings.jira, ApprovalPolicy.from_settings(settings.orchestrator)
-    ).may_steer
+    # The approver rule of Jira comments, for the console's *Needs me* (tests put their fake Jira's rule here). A page
+    # waits on it, so Jira gets a short retry budget and timeout here, not the worker's minutes.
+    page_jira = dataclasses.replace(settings.jira, retry_budget=PAGE_JIRA_BUDGET, timeout=PAGE_JIRA_BUDGET)
+    approvals = ApprovalPolicy.from_settings(settings.orchestrator)
+    app.extensions["may_steer"] = JiraGateway(page_jira, approvals).may_steer
     app.register_blueprint(health_bp)
     app.register_blueprint(metrics_bp)
     app.register_blueprint(api_bp)
