@@ -7,7 +7,9 @@ DELIVERIES webhooks one after another at RATE/s, first with no viewer, then with
 stream or, refused with 503, trying again after 2 s (what EventSource does). Reports p50/p99/max per phase and how
 many streams were held and refused; exits non-zero if a webhook failed or more streams were held than the cap.
 
-    python bench/live_viewers.py [--viewers 50] [--deliveries 200] [--rate 20]
+    python bench/live_viewers.py [--viewers 50] [--deliveries 200] [--rate 20] [--transport sse|ws]
+
+`--transport ws` holds the viewers on the WebSocket route (/ws/jobs/<id>/logs) instead of SSE: same cap.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from app.store.migrate import upgrade
 BIN = Path(sys.executable).parent
 TOKEN = "bench-viewer-token"
 STREAM = "/api/jobs/bench-CODE-1/logs/stream?timeout=120"
+SOCKET = "/ws/jobs/bench-CODE-1/logs"
 BODY = b'{"webhookEvent": "jira:issue_created", "timestamp": 1}'
 
 
@@ -108,6 +111,31 @@ def viewer(base: str, stop: threading.Event, counts: dict[str, int], lock: threa
         stop.wait(2)
 
 
+def socket_viewer(base: str, stop: threading.Event, counts: dict[str, int], lock: threading.Lock) -> None:
+    """The same over WebSocket: hold the connection when let in; when refused (503), try again after 2 s."""
+    import simple_websocket
+
+    while not stop.is_set():
+        try:
+            ws = simple_websocket.Client.connect(
+                base.replace("http://", "ws://") + SOCKET, headers={"Authorization": f"Bearer {TOKEN}"}
+            )
+        except simple_websocket.ConnectionError as refused:
+            with lock:
+                counts["refused" if refused.status_code == 503 else "errors"] += 1
+            stop.wait(2)
+            continue
+        with lock:
+            counts["held"] += 1
+            counts["open"] += 1
+            counts["max_open"] = max(counts["max_open"], counts["open"])
+        stop.wait()
+        with lock:
+            counts["open"] -= 1
+        ws.sock.close()
+        return
+
+
 def summary(name: str, latencies: list[float], failed: int) -> str:
     """p50/p99/max in milliseconds."""
     ordered = sorted(latencies)
@@ -123,6 +151,7 @@ def main() -> int:
     parser.add_argument("--viewers", type=int, default=50)
     parser.add_argument("--deliveries", type=int, default=200)
     parser.add_argument("--rate", type=float, default=20)
+    parser.add_argument("--transport", choices=("sse", "ws"), default="sse")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         port = free_port()
@@ -132,7 +161,8 @@ def main() -> int:
         counts = {"held": 0, "refused": 0, "open": 0, "max_open": 0, "errors": 0}
         try:
             quiet, quiet_failed = deliver(base, args.deliveries, args.rate)
-            threads = [threading.Thread(target=viewer, args=(base, stop, counts, lock)) for _ in range(args.viewers)]
+            follow = socket_viewer if args.transport == "ws" else viewer
+            threads = [threading.Thread(target=follow, args=(base, stop, counts, lock)) for _ in range(args.viewers)]
             for thread in threads:
                 thread.start()
             time.sleep(3)  # every viewer has tried once
@@ -143,7 +173,7 @@ def main() -> int:
             proc.wait(10)
     print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
     print(summary("no viewers", quiet, quiet_failed))
-    print(summary(f"{args.viewers} viewers", busy, busy_failed))
+    print(summary(f"{args.viewers} viewers ({args.transport})", busy, busy_failed))
     print(f"streams held {counts['held']} (at most {counts['max_open']} at once), refused {counts['refused']}, "
           f"errors {counts['errors']}")  # fmt: skip
     return 1 if quiet_failed or busy_failed or counts["max_open"] > 2 else 0

@@ -28,6 +28,7 @@ class Source(StrEnum):
     CREATED = "created"
     CLI = "cli"
     API = "api"
+    CONSOLE = "console"
     RECONCILE = "reconcile"
 
 

@@ -42,6 +42,7 @@ STARTED_FROM = {
     Source.TRANSITION: "a transition to the trigger status",
     Source.CLI: "the command line",
     Source.API: "the API",
+    Source.CONSOLE: "the console",
     Source.RECONCILE: "the reconciliation sweep (the trigger label was on the issue but its webhook never arrived)",
     Source.COMMENT: "a comment",
 }

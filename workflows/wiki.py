@@ -42,7 +42,7 @@ def link(url: str) -> str:
 def person(actor: str, source: Source | None) -> str:
     """Who did something, as Jira shows a person: a mention of the Jira account behind a comment or transition
     (Jira renders it as their name), else the operator's name and the way they came (CLI, API)."""
-    if source in (Source.COMMENT, Source.TRANSITION) and is_account_id(actor):
+    if source in (Source.COMMENT, Source.TRANSITION, Source.CONSOLE) and is_account_id(actor):
         return f"[~accountid:{actor}]"
     how = {Source.CLI: "command line", Source.API: "API"}.get(source) if source else None
     return inline(actor, 80) + (f" ({how})" if how else "")

@@ -12,6 +12,7 @@ from app.sandbox.faults import FaultError
 from app.sandbox.http import sandbox
 from app.sandbox.seed import PROJECTS, STATUSES
 from app.sandbox.tracker import SandboxError
+from app.sandbox.wiki_render import render
 
 bp = Blueprint("sandbox_page", __name__)
 
@@ -36,6 +37,12 @@ def index() -> str:
         failed=failed,
         error=request.args.get("error"),
     )
+
+
+@bp.get("/browse/<issue_key>")
+def browse(issue_key: str) -> BaseResponse:
+    """Jira's issue address, so links made for a real site (the console's "Jira" links) open the issue here."""
+    return redirect(url_for("sandbox_page.index", _anchor=issue_key.upper()))
 
 
 @bp.post("/sandbox/act/<action>")
@@ -138,7 +145,13 @@ def _issue_view(issue: dict[str, Any], names: dict[str, str]) -> dict[str, Any]:
         "labels": issue["labels"],
         "reporter": names.get(issue["reporter"], issue["reporter"]),
         "comments": [
-            {"author": names.get(c["author"], c["author"]), "created": c["created"][:19], "body": c["body"]}
+            {
+                "author": names.get(c["author"], c["author"]),
+                "created": c["created"][:19],
+                "body": c["body"],
+                # As Jira shows it: the bot writes wiki markup (tables, headings, {noformat}, mentions).
+                "html": render(c["body"], names),
+            }
             for c in issue["comments"]
         ],
         "links": [l["object"] for l in issue["remotelinks"]],  # noqa: E741

@@ -150,3 +150,12 @@ async def set_agent_paused(client: Client, agent_id: str, paused: bool, note: st
         if found:
             changed.append(schedule_id)
     return changed
+
+
+async def agent_schedules_paused(client: Client, agent_id: str) -> bool | None:
+    """True when any of the agent's schedules is paused, False when none is, None when it has no schedule yet."""
+    states = []
+    for schedule_id in agent_schedule_ids(agent_id):
+        with not_found_is(None):
+            states.append((await client.get_schedule_handle(schedule_id).describe()).schedule.state.paused)
+    return any(states) if states else None

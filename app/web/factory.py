@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+from datetime import timedelta
 
 from flask import Flask, jsonify, request
 from flask.typing import ResponseReturnValue
@@ -10,6 +12,8 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from app.config import ConfigError, Settings
 from app.config.logs import configure_logging
+from app.jira_gateway.approvers import ApprovalPolicy
+from app.jira_gateway.gateway import JiraGateway
 from app.services.checks import check_webhooks
 from app.store.db import engine_for, make_session_factory
 from app.temporal.gateway import TemporalGateway
@@ -17,14 +21,20 @@ from app.web.api import bp as api_bp
 from app.web.dashboard import bp as dashboard_bp
 from app.web.health import bp as health_bp
 from app.web.live import bp as live_bp
+from app.web.live_ws import bp as live_ws_bp
 from app.web.login import bp as login_bp
 from app.web.login import configure_sessions
 from app.web.metrics import bp as metrics_bp
+from app.web.needs_me import bp as needs_me_bp
 from app.web.queue_api import bp as queue_api_bp
+from app.web.queue_pages import bp as queue_pages_bp
+from app.web.run_actions import bp as run_actions_bp
+from app.web.run_events import bp as run_events_bp
 from webhooks.forge import bp as forge_webhooks_bp
 from webhooks.jira import bp as jira_webhooks_bp
 
 log = logging.getLogger(__name__)
+PAGE_JIRA_BUDGET = timedelta(seconds=5)
 
 
 def create_app(settings: Settings | None = None, temporal: TemporalGateway | None = None) -> Flask:
@@ -42,13 +52,23 @@ def create_app(settings: Settings | None = None, temporal: TemporalGateway | Non
     app.extensions["db_engine"] = engine
     app.extensions["session_factory"] = make_session_factory(engine)
     app.extensions["temporal"] = temporal or TemporalGateway(settings.temporal)
+    # The approver rule of Jira comments, for the console's *Needs me* (tests put their fake Jira's rule here). A page
+    # waits on it, so Jira gets a short retry budget and timeout here, not the worker's minutes.
+    page_jira = dataclasses.replace(settings.jira, retry_budget=PAGE_JIRA_BUDGET, timeout=PAGE_JIRA_BUDGET)
+    approvals = ApprovalPolicy.from_settings(settings.orchestrator)
+    app.extensions["may_steer"] = JiraGateway(page_jira, approvals).may_steer
     app.register_blueprint(health_bp)
     app.register_blueprint(metrics_bp)
     app.register_blueprint(api_bp)
     app.register_blueprint(live_bp)
+    app.register_blueprint(live_ws_bp)
+    app.register_blueprint(run_events_bp)
     app.register_blueprint(queue_api_bp)
     app.register_blueprint(login_bp)
     app.register_blueprint(dashboard_bp)
+    app.register_blueprint(needs_me_bp)
+    app.register_blueprint(run_actions_bp)
+    app.register_blueprint(queue_pages_bp)
     app.register_blueprint(jira_webhooks_bp)
     app.register_error_handler(RequestEntityTooLarge, _too_large)
     app.register_blueprint(forge_webhooks_bp)

@@ -21,6 +21,7 @@ import json
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, jsonify, request, stream_with_context
@@ -156,17 +157,23 @@ def stream_job_logs(job_id: str) -> ResponseReturnValue:
     after_id = _int_arg("after_id", 0, 2**62)
     seconds = float(_int_arg("timeout", int(STREAM_MAX), int(STREAM_MAX)))
     factory: sessionmaker[Session] = current_app.extensions["session_factory"]
+    return slotted_stream(lambda: _follow(factory, job_id, after_id, seconds))
+
+
+def slotted_stream(events: Callable[[], Iterator[str]]) -> ResponseReturnValue:
+    """A Server-Sent Events response holding one of this process's stream slots; 503 (Retry-After) when none is
+    free. The slot is freed when the stream ends, or when the server closes the response (the client went, or it
+    was never read)."""
     slots: StreamSlots = current_app.extensions[SLOTS]
     give_back = slots.take()
     if give_back is None:
         busy = f"{slots.limit} live streams are open on this web process (WEB_MAX_STREAMS); try again shortly"
         return jsonify(error=busy), 503, {"Retry-After": str(RETRY_AFTER)}
     response = Response(
-        stream_with_context(_holding(give_back, _follow(factory, job_id, after_id, seconds))),
+        stream_with_context(_holding(give_back, events())),
         mimetype="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
-    # Freed when the stream ends, or when the server closes the response (the client went, or it was never read).
     response.call_on_close(give_back)
     return response
 
@@ -178,12 +185,22 @@ def _holding(give_back: Callable[[], None], events: Iterator[str]) -> Iterator[s
         give_back()
 
 
-def _follow(factory: sessionmaker[Session], job_id: str, after_id: int, seconds: float) -> Iterator[str]:
+@dataclass(frozen=True)
+class LiveEvent:
+    """One event of a job's live log: `log` (with the line's id, the cursor), `stage`, `end`, or `keepalive`."""
+
+    kind: str
+    data: dict[str, Any] | None = None
+    id: int | None = None
+
+
+def follow_job(factory: sessionmaker[Session], job_id: str, after_id: int, seconds: float) -> Iterator[LiveEvent]:
+    """The job's lines after the cursor, then new ones as they are stored, until it ends or `seconds` pass (the
+    one follower of `job_logs` for every transport: SSE here, WebSocket in live_ws.py)."""
     deadline = time.monotonic() + seconds
     last_sent = time.monotonic()
     with factory() as session:
         stage = _stage_at(session, job_id, after_id)
-    yield "retry: 2000\n\n"
     while True:
         with factory() as session:
             rows = _lines(session, job_id, after_id, PAGE)
@@ -191,18 +208,28 @@ def _follow(factory: sessionmaker[Session], job_id: str, after_id: int, seconds:
         for row, left in stage_changes(rows, stage):
             if left is not None:
                 change = {"job_id": row.job_id, "from": left or None, "to": row.stage, "line_id": row.id}
-                yield f"event: stage\ndata: {json.dumps({**change, 'time': row.created_at.isoformat()})}\n\n"
+                yield LiveEvent("stage", {**change, "time": row.created_at.isoformat()})
                 stage = row.stage
             after_id = row.id
-            yield f"id: {row.id}\nevent: log\ndata: {json.dumps(_as_json(row))}\n\n"
+            yield LiveEvent("log", _as_json(row), row.id)
             last_sent = time.monotonic()
         if status in ENDED:
-            yield f"event: end\ndata: {json.dumps({'job_id': job_id, 'status': status})}\n\n"
+            yield LiveEvent("end", {"job_id": job_id, "status": status})
             return
         if time.monotonic() >= deadline:
             return
         if not rows:
             if time.monotonic() - last_sent >= KEEPALIVE:
-                yield ": keepalive\n\n"
+                yield LiveEvent("keepalive")
                 last_sent = time.monotonic()
             time.sleep(POLL)
+
+
+def _follow(factory: sessionmaker[Session], job_id: str, after_id: int, seconds: float) -> Iterator[str]:
+    yield "retry: 2000\n\n"
+    for event in follow_job(factory, job_id, after_id, seconds):
+        if event.kind == "keepalive":
+            yield ": keepalive\n\n"
+            continue
+        cursor = f"id: {event.id}\n" if event.id is not None else ""
+        yield f"{cursor}event: {event.kind}\ndata: {json.dumps(event.data)}\n\n"
