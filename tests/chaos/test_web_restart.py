@@ -27,7 +27,8 @@ async def test_each_delivery_acts_once_when_the_web_is_killed_during_a_burst(
     temporal_env: WorkflowEnvironment, tmp_path: Path, figures: Figures
 ) -> None:
     events = scale(200, 10)
-    site = await open_site(temporal_env, tmp_path, agents=1)
+    # Every command answered (no quiet window for repeated answers to one person), so each event's effect shows.
+    site = await open_site(temporal_env, tmp_path, agents=1, ORCHESTRATOR_REFUSAL_QUIET="0")
     stack = site.stack
     try:
         await start_processes(site, [0])
