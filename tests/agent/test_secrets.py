@@ -20,6 +20,7 @@ from tests.agent.conftest import ECHO_ENV, TOKEN, AgentWorld, world_settings
 from tests.agent.dispatch_workflow import DispatchInput
 from tests.agent.test_dispatch_activity import command, dispatching, start, stored
 from tests.agent.test_handover import COMMIT_WORK
+from tests.chaos.report import FIGURES
 from tests.conftest import free_port
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -214,9 +215,15 @@ async def test_a_canary_token_reaches_only_its_steps_and_no_hook_runs_at_the_pus
         "journals, workspaces and repositories": on_disk,
         "the TEST environment": test_env,
     }
-    for form, text in disguises(CANARY).items():
-        for place, haystack in places.items():
-            assert text not in haystack, f"the canary token ({form}) leaked into the {place}"
+    forms = disguises(CANARY)
+    leaks = [f"{form} in the {place}" for form, text in forms.items() for place, hay in places.items() if text in hay]
+    scenario = (
+        f"The secret canary ({'confined' if confined else 'snapshot only'}): one token as git token and coder key"
+    )
+    FIGURES.add(scenario, f"Places searched × disguises ({', '.join(forms)})", f"{len(places)} × {len(forms)}")
+    FIGURES.add(scenario, "Where the token was found", ", ".join(leaks) or "nowhere", "nowhere")
+    FIGURES.add(scenario, "Hooks run at the hand-over and createPR pushes", int((control / "hook-ran").exists()), 0)
+    assert not leaks, f"the canary token leaked: {leaks}"
 
 
 def remote_subjects(world: AgentWorld) -> list[str]:

@@ -40,33 +40,44 @@ class Figures:
         with self._lock:
             self.items.append(Figure(scenario, name, str(value), str(expected)))
 
-    def markdown(self) -> str:
-        """docs/reliability.md: the machine, the date and every figure, grouped by scenario."""
-        lines = [
-            "# Reliability: the chaos suite's figures",
-            "",
-            "Written by `make chaos` (tests/chaos with CHAOS=full) on the embedded stack: real Temporal dev server,",
-            "sandbox Jira with fault injection, gunicorn web, worker and demo agents as separate processes.",
-            "`make test` runs the same scenarios reduced (fewer runs, kills and deliveries).",
-            "",
-            f"- Date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
-            f"- Machine: {platform.machine()}, {os.cpu_count()} cores, {platform.system()} {platform.release()}, "
-            f"Python {platform.python_version()}",
-            f"- Scale: {'full' if FULL else 'reduced'}",
-        ]
-        scenario = None
+    def sections(self) -> dict[str, str]:
+        """Each scenario's section of docs/reliability.md: its title, when and at what scale, and its figures."""
+        measured = f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {'full' if FULL else 'reduced'} scale."
+        found: dict[str, list[str]] = {}
         for figure in self.items:
-            if figure.scenario != scenario:
-                scenario = figure.scenario
-                lines += ["", f"## {scenario}", "", "| Figure | Measured | Must be |", "|---|---|---|"]
+            lines = found.setdefault(
+                figure.scenario, [measured, "", "| Figure | Measured | Must be |", "|---|---|---|"]
+            )
             lines.append(f"| {figure.name} | {figure.value} | {figure.expected} |")
-        return "\n".join(lines) + "\n"
+        return {title: "\n".join(lines) for title, lines in found.items()}
+
+
+HEADER = f"""# Reliability: the chaos suite's figures
+
+Written by `make chaos` (the chaos suite at full scale, CHAOS=full) on the embedded stack: a real Temporal dev
+server, the sandbox Jira with its fault injection, gunicorn web, worker and demo agents as separate processes.
+`make test` runs the same scenarios reduced. A scenario run on its own (CHAOS_REPORT set) replaces its own section.
+
+Machine: {platform.machine()}, {os.cpu_count()} cores, {platform.system()} {platform.release()}, Python \
+{platform.python_version()}.
+"""
+
+
+def merged(existing: str, sections: dict[str, str]) -> str:
+    """The report: the sections measured now, and the other scenarios' sections as the file had them."""
+    kept = {}
+    for part in existing.split("\n## ")[1:]:
+        title, _, body = part.partition("\n")
+        kept[title.strip()] = body.strip("\n")
+    kept.update(sections)
+    return HEADER + "".join(f"\n## {title}\n\n{body}\n" for title, body in kept.items())
 
 
 FIGURES = Figures()
 
 
 def write_report() -> None:
-    """Write the figures to CHAOS_REPORT when it is set and something was measured."""
+    """Write the figures to CHAOS_REPORT when it is set and something was measured (other sections kept)."""
     if REPORT and FIGURES.items:
-        Path(REPORT).write_text(FIGURES.markdown())
+        path = Path(REPORT)
+        path.write_text(merged(path.read_text() if path.exists() else "", FIGURES.sections()))
