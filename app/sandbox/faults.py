@@ -4,8 +4,8 @@ REST faults (`kind`): `429` (with `Retry-After`), `503` (with `Retry-After` if g
 `lost` (apply the request, then answer 503 as if the answer was lost on the way), and the refusals no retry
 fixes: `400` (a bad request), `401` (a revoked API token), `403` (a permission removed), `404` (a deleted comment
 or issue) and `413` (too long). Each applies to the next `count` matching requests (or forever when `count` is
-None), to a `fraction` of them, optionally only to one HTTP `method` and to paths containing `path` (or equal to
-it, with `exact_path`).
+None), to a `fraction` of them, optionally only to one HTTP `method`, to paths containing `path` (or equal to
+it, with `exact_path`) and to requests from one `account`.
 
 Webhook faults: `duplicate` (deliver the next `count` webhooks twice, same identifier) and `reorder` (hold the
 next `count` webhooks and deliver them in reverse order).
@@ -48,9 +48,12 @@ class Fault:
     method: str | None = None
     path: str | None = None
     exact_path: bool = False
+    account: str | None = None  # only requests from this account (e.g. the bot's), not the people's
 
-    def matches(self, method: str, path: str) -> bool:
+    def matches(self, method: str, path: str, account: str = "") -> bool:
         """Does this REST fault apply to the request?"""
+        if self.account is not None and account != self.account:
+            return False
         if self.path is not None and (path != self.path if self.exact_path else self.path not in path):
             return False
         return self.method is None or self.method.upper() == method.upper()
@@ -99,9 +102,9 @@ class Faults:
         with self._lock:
             return [asdict(f) for f in self._planned]
 
-    def take_api(self, method: str, path: str) -> Fault | None:
-        """The REST fault to apply to this request, if any (consumes one use)."""
-        return self._take(lambda f: f.kind in API_KINDS and f.matches(method, path))
+    def take_api(self, method: str, path: str, account: str = "") -> Fault | None:
+        """The REST fault to apply to this request from `account`, if any (consumes one use)."""
+        return self._take(lambda f: f.kind in API_KINDS and f.matches(method, path, account))
 
     def take_webhook(self, kind: str) -> Fault | None:
         """Consume one use of a webhook fault of `kind`, if planned."""

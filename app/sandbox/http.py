@@ -90,7 +90,8 @@ def _authenticate() -> Response | None:
 def _faults_before() -> Response | None:
     if not request.path.startswith(REST_PREFIX):
         return None
-    fault = sandbox().faults.take_api(request.method, request.path)
+    user = g.get("user")
+    fault = sandbox().faults.take_api(request.method, request.path, user["accountId"] if user else "")
     if fault is None:
         return None
     if fault.kind == "delay":

@@ -14,7 +14,7 @@ from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from app.sandbox.people import SandboxPerson
-from tests.chaos.issues import TRIGGER, bot_comments, plan_fault
+from tests.chaos.issues import BOT, TRIGGER, bot_comments, plan_fault
 from tests.chaos.report import FULL, Figures, scale
 from tests.e2e.harness import close_site, eventually, open_site, start_processes
 from workflows.ids import workflow_id_for
@@ -50,7 +50,9 @@ async def test_each_reporting_call_refused_for_good_in_turn_every_run_ends_visib
             keys.append(reporter.create(f"Refusal run {len(keys) + 1}", project="OPS"))
         for n, (key, (_, method, path, exact)) in enumerate(zip(keys, calls, strict=True)):
             kind = REFUSALS[n % len(REFUSALS)]
-            plan_fault(stack, kind=kind, method=method, path=f"/rest/api/2/issue/{key}{path}", exact_path=exact)
+            plan_fault(
+                stack, kind=kind, method=method, path=f"/rest/api/2/issue/{key}{path}", exact_path=exact, account=BOT
+            )
         for key in keys:
             reporter.label(key, TRIGGER)
         handles: dict[str, WorkflowHandle[OrchestrationWorkflow, None]] = {

@@ -24,6 +24,13 @@ def test_a_fraction_of_requests() -> None:
     assert 230 < hits < 370
 
 
+def test_a_fault_for_one_account_spares_the_others() -> None:
+    faults = Faults()
+    faults.add(Fault("404", count=None, method="PUT", path="/rest/api/2/issue/DEMO-1", account="sandbox-bot"))
+    assert faults.take_api("PUT", "/rest/api/2/issue/DEMO-1", "sandbox-reporter") is None  # a person labels it
+    assert faults.take_api("PUT", "/rest/api/2/issue/DEMO-1", "sandbox-bot") is not None
+
+
 def test_faults_with_fractions_add_up() -> None:
     # 30 % 429 and, of the rest, one in seven 503: a request spared by the first may still meet the second.
     faults = Faults(seed=7)
