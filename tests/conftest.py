@@ -150,21 +150,3 @@ def listener() -> Iterator[Listener]:
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """After the session: the chaos suite's figures to CHAOS_REPORT (docs/reliability.md under `make chaos`)."""
     write_report()
-
-
-# The longest tests (real process stacks, a browser, the console on a real worker): started first, so that under
-# `make test`'s several processes none of them is left running alone at the end while the others sit idle.
-SLOW_FIRST = (
-    "tests/e2e/",
-    "tests/chaos/",
-    "tests/browser/",
-    "tests/app/test_console.py",
-    "tests/jobqueue/test_system.py",
-    "tests/jobqueue/test_cli_queue.py",
-)
-
-
-def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Run the slowest tests first (a stable sort: the order within each group stays as collected)."""
-    root = str(config.rootpath)
-    items.sort(key=lambda item: not str(item.path).removeprefix(root + "/").startswith(SLOW_FIRST))

@@ -96,8 +96,11 @@ async def test_concurrent_runs_end_once_each_through_worker_kills(
     figures.add(scenario, "Status comments per issue", sorted({o.status_comments for o in ended}), [1])
     figures.add(scenario, "Duplicated remote links", sum(max(0, o.links - 1) for o in ended), 0)
     figures.add(scenario, "Duplicated status transitions", sum(o.duplicate_moves for o in ended), 0)
-    duplicated_notifications = sum(n - 1 for n in keys_sent.values())
-    figures.add(scenario, "Duplicated chat notifications", duplicated_notifications, 0)
+    # A notification is sent at least once, under one Idempotency-Key per run and event: a worker killed between
+    # the send and its record sends it again under the same key (a receiver honouring the key shows it once).
+    resent = sum(n - 1 for n in keys_sent.values())
+    figures.add(scenario, "Chat notifications (distinct run and event keys)", len(keys_sent), runs * (GATES + 1))
+    figures.add(scenario, "… sent again under the same key after a kill", resent, f"≤ {kills}")
     figures.add(scenario, "Most bot writes to one issue in 2 s", max_burst(requests), f"≤ {BURST_LIMIT}")
     figures.add(scenario, "Wall time (s)", round(wall))
     assert as_they_should == runs, ended
@@ -105,6 +108,6 @@ async def test_concurrent_runs_end_once_each_through_worker_kills(
     assert sum(o.duplicate_comments for o in ended) == 0, ended
     assert all(o.links == 1 for o in ended), ended
     assert sum(o.duplicate_moves for o in ended) == 0, ended
-    assert duplicated_notifications == 0, keys_sent
+    assert resent <= kills, keys_sent
     assert len(keys_sent) == runs * (GATES + 1), listener.events()
     assert max_burst(requests) <= BURST_LIMIT
