@@ -196,6 +196,8 @@ async def test_a_remote_refusing_the_agents_credentials_blocks_the_run_with_caus
     state = await until_state(handle, lambda s: s.status == RunStatus.FAILED, "CODE to fail")
     assert state.failure.phase == "CODE" and state.failure.cause.value == "permission"
     assert len(harness.agent.calls("CODE")) == 1  # PermissionDenied is not retried
+    # The failure comment trails the state through the reporter's outbox.
+    await until(lambda: any(body.startswith("❌") for body in harness.jira.texts()), what="the failure comment")
     comment = next(body for body in harness.jira.texts() if body.startswith("❌"))
     assert "*Cause (permission):* /srv/remote.git refused the agent's git credentials (push)" in comment
 
