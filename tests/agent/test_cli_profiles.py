@@ -173,7 +173,9 @@ def test_a_crash_is_the_agents_failure_with_what_the_cli_said(tmp_path: Path, cl
         lines, result = run_job(world, f"j-{cli}-crash", "CODE")
     assert result.error_kind == pb.ERROR_KIND_AGENT_CRASHED
     said = "TypeError" if cli == "claude" else "panicked"
-    assert "the coding CLI failed" in result.error_message and said in result.error_message
+    # The summary says the CLI failed and what it said; the error line is the last line the command printed, which
+    # is the wrapper's or, as the two output streams interleave, the CLI's own: either way it carries what it said.
+    assert "the coding CLI failed" in result.summary and said in result.summary and said in result.error_message
     assert any(line.startswith("[tool] ") for line in lines), "the events before the crash were streamed"
 
 
