@@ -1,8 +1,9 @@
 """The bot's own Jira account id, so its echoes are ignored, known without a Jira call inside a request.
 
-From `JIRA_BOT_ACCOUNT_ID` when set; otherwise a background thread asks Jira's `/myself` once (retrying with
-backoff) and caches the answer for the process. Until it is known, commands are still dispatched: the workflow
-checks every actor and refuses the bot's own commands too.
+From `JIRA_BOT_ACCOUNT_ID` when set; otherwise, from the first delivery on, a background thread asks Jira's
+`/myself` (retrying with backoff) and caches the answer for the process. (Not at start-up: a web process that
+never receives a Jira delivery, such as a console-only one, never calls Jira for it.) Until it is known, commands
+are still dispatched: the workflow checks every actor and refuses the bot's own commands too.
 """
 
 from __future__ import annotations
@@ -27,14 +28,24 @@ LOOKUP_TIMEOUT_SECONDS = 10.0
 class BotIdentity:
     """The bot's account id: configured, or learnt once in the background."""
 
-    def __init__(self, account_id: str | None = None) -> None:
+    def __init__(self, account_id: str | None = None, fetch: Callable[[], str] | None = None) -> None:
         self._account_id = account_id
+        self._fetch = fetch
         self._stop = threading.Event()
+        self._starting = threading.Lock()
         self.thread: threading.Thread | None = None
 
     @property
     def account_id(self) -> str | None:
         """The bot's account id, or None while it is not known yet."""
+        return self._account_id
+
+    def current(self) -> str | None:
+        """The account id if known; else None, and the first such call starts learning it in the background."""
+        if self._account_id is None and self._fetch is not None and self.thread is None:
+            with self._starting:
+                if self.thread is None:
+                    self.learn_in_background(self._fetch)
         return self._account_id
 
     def learn_in_background(

@@ -134,7 +134,7 @@ def _rules(settings: Settings) -> IntakeRules:
         trigger_label=orchestrator.trigger_label,
         trigger_status=orchestrator.trigger_status,
         approve_status=orchestrator.approve_status,
-        bot_account_id=identity.account_id,
+        bot_account_id=identity.current(),
     )
 
 
@@ -144,10 +144,9 @@ def _learn_bot_identity(state: BlueprintSetupState) -> None:
     settings: Settings = state.app.extensions["settings"]
     if not settings.jira.webhook_secret:
         log.warning("jira.webhook.unsigned JIRA_WEBHOOK_SECRET is unset: deliveries are not authenticated")
-    identity = BotIdentity(settings.jira.bot_account_id)
-    if identity.account_id is None:
-        identity.learn_in_background(partial(fetch_bot_account_id, settings.jira))
-    state.app.extensions[IDENTITY] = identity
+    state.app.extensions[IDENTITY] = BotIdentity(
+        settings.jira.bot_account_id, partial(fetch_bot_account_id, settings.jira)
+    )
 
 
 @bp.errorhandler(InvalidSignature)

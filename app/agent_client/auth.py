@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import os
 import secrets
@@ -32,13 +33,17 @@ def agent_token(settings: Settings) -> str:
 
 def _create_token_file(path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
+    # Written whole under a private name, then linked into place (link fails if the file exists): when the worker
+    # and the agent start together, one of them creates it and neither can ever read it half-written.
+    draft = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
-        # O_EXCL: when the worker and the agent start together, one creates the file and both read it.
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return
-    with os.fdopen(fd, "w") as handle:
-        handle.write(secrets.token_urlsafe(32) + "\n")
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(32) + "\n")
+        with contextlib.suppress(FileExistsError):  # another process's token is already in place: use that
+            os.link(draft, path)
+    finally:
+        draft.unlink(missing_ok=True)
 
 
 def call_metadata(token: str) -> tuple[tuple[str, str], ...]:

@@ -169,6 +169,9 @@ def _secret_files(settings: Settings) -> tuple[Path, ...]:
     return tuple(path for path in paths if path is not None and path.is_file())
 
 
+SIGNAL_POLL = 0.5  # seconds between the main thread's looks for a signal
+
+
 def serve(settings: Settings) -> None:
     """Run the agent until SIGTERM or SIGINT, then drain; a second signal stops the running jobs at once."""
     server = AgentServer(settings)
@@ -180,5 +183,8 @@ def serve(settings: Settings) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, on_signal)
     server.start()
-    stop.wait()
+    # Waiting with a timeout: the kernel may deliver the signal to one of gRPC's threads, and then only a main
+    # thread that wakes up now and again runs the Python handler (an untimed wait would sleep through SIGTERM).
+    while not stop.wait(SIGNAL_POLL):
+        pass
     server.shutdown(hurry)

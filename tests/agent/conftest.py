@@ -180,15 +180,19 @@ class AgentProcess:
             **env,
         }
         self.cwd = tmp_path
+        self.log_path = tmp_path / "agent-process.log"
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
         """Start the agent and wait until its health service says SERVING."""
         orchestrator = str(Path(sys.executable).parent / "orchestrator")
-        self.proc = subprocess.Popen(
-            [orchestrator, "agent"], cwd=self.cwd, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
+        with self.log_path.open("ab") as log:
+            self.proc = subprocess.Popen([orchestrator, "agent"], cwd=self.cwd, env=self.env, stdout=log, stderr=log)
         wait_for(self._serving, timeout=30, what="the agent process to serve")
+
+    def log(self) -> str:
+        """What the agent process printed (every start of it)."""
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
     def _serving(self) -> bool:
         assert self.proc is not None

@@ -53,11 +53,17 @@ def draining_agent(tmp_path: Path, grace: str) -> tuple[AgentWorld, AgentProcess
     world = world_settings(tmp_path, free_port())
     agent = AgentProcess(world, tmp_path, AGENT_SHUTDOWN_GRACE=grace)
     agent.start()
-    running = Follower(world, "job-1", "DEMO-1")
-    wait_for(lambda: world.count("starts") == 1, what="the job to start")
-    assert agent.proc is not None
-    agent.proc.send_signal(signal.SIGTERM)
-    wait_for(lambda: not_serving(world), what="the agent to start draining")
+    try:
+        running = Follower(world, "job-1", "DEMO-1")
+        wait_for(lambda: world.count("starts") == 1, what="the job to start")
+        assert agent.proc is not None
+        agent.proc.send_signal(signal.SIGTERM)
+        wait_for(lambda: not_serving(world), what="the agent to start draining")
+    except BaseException:
+        world.release()
+        agent.stop()
+        print(f"--- the agent's log ---\n{agent.log()}")
+        raise
     return world, agent, running
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -12,7 +13,7 @@ from flask import Flask
 
 from app.web.factory import create_app
 from tests.webhooks.conftest import FakeTemporal, webhook_settings
-from tests.webhooks.jira_payloads import BOT, fixture_body, signed_headers
+from tests.webhooks.jira_payloads import BOT, encode, fixture_body, signed_headers
 from webhooks.identity import BotIdentity, describe_error, fetch_bot_account_id
 
 JIRA = "https://acme-dev.atlassian.net"
@@ -91,11 +92,21 @@ def test_the_app_learns_the_bot_in_the_background_and_then_ignores_its_comments(
     app = create_app(settings, temporal=fake_temporal)  # type: ignore[arg-type]
     identity: BotIdentity = app.extensions["jira_bot_identity"]
     try:
-        wait_for(lambda: identity.account_id == BOT)
+        assert identity.thread is None and len(responses.calls) == 0  # nothing asked before the first delivery
+        fake_temporal.live.add("orchestration-PAY-317")
         body = fixture_body("comment_created__bot_authored_command")
-        response = app.test_client().post("/webhooks/jira", data=body, headers=signed_headers(body, "d-bot"))
+        first = app.test_client().post("/webhooks/jira", data=body, headers=signed_headers(body, "d-first"))
+        # Dispatched if the lookup had not answered yet (the workflow checks the actor and refuses the bot), else
+        # ignored: the delivery only starts the lookup, it never waits for it.
+        assert first.status_code in (200, 202)
+        wait_for(lambda: identity.account_id == BOT)
+        calls = len(fake_temporal.calls)
+        later = json.loads(body)
+        later["comment"]["id"] = "10999"  # another comment by the bot, once it is known
+        other = encode(later)
+        response = app.test_client().post("/webhooks/jira", data=other, headers=signed_headers(other, "d-later"))
         assert response.status_code == 200 and response.json["reason"] == "caused by the bot's own account"
-        assert fake_temporal.calls == []
+        assert len(fake_temporal.calls) == calls
         assert len(responses.calls) == 1  # asked once, and never inside the request
     finally:
         identity.stop()
