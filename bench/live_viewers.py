@@ -1,13 +1,16 @@
-"""Webhook answers while 50 live-log viewers are open: gunicorn with the stream cap (WEB_MAX_STREAMS).
+"""Webhook answers while 50 live-log viewers are open and following a job that writes lines.
 
-Starts gunicorn with our config (one gthread worker × WEB_THREADS=4, so WEB_MAX_STREAMS defaults to 2) on a
-temporary, migrated SQLite database, with FEATURE_TEMPORAL_ENABLED=false so a delivery is answered by the web
-process alone (200 "disabled"): what is measured is whether a thread is free to answer, not Temporal. It sends
-DELIVERIES webhooks one after another at RATE/s, first with no viewer, then with VIEWERS viewers each holding a
-stream or, refused with 503, trying again after 2 s (what EventSource does). Reports p50/p99/max per phase and how
-many streams were held and refused; exits non-zero if a webhook failed or more streams were held than the cap.
+Starts gunicorn with our config (one gthread worker: WEB_THREADS=4 for requests, plus WEB_MAX_STREAMS threads for
+streams, 50 by default) on a temporary, migrated SQLite database, with FEATURE_TEMPORAL_ENABLED=false so a delivery
+is answered by the web process alone (200 "disabled"): what is measured is whether a thread is free to answer, and
+how much the viewers slow it, not Temporal. It sends DELIVERIES webhooks one after another at RATE/s, first with no
+viewer, then while VIEWERS viewers each follow the job's stream (one refused with 503 tries again after 2 s, as
+EventSource does) and a writer stores LINES log lines a second for that job, as the worker's dispatch activity does.
+Reports p50/p99/max per phase, streams held and refused, and log lines the viewers received; exits non-zero if a
+webhook failed or more streams were open than the cap.
 
-    python bench/live_viewers.py [--viewers 50] [--deliveries 200] [--rate 20] [--transport sse|ws]
+    python bench/live_viewers.py [--viewers 50] [--streams 50] [--lines 20] [--deliveries 200] [--rate 20]
+                                 [--transport sse|ws]
 
 `--transport ws` holds the viewers on the WebSocket route (/ws/jobs/<id>/logs) instead of SSE: same cap.
 """
@@ -31,8 +34,9 @@ from app.store.migrate import upgrade
 
 BIN = Path(sys.executable).parent
 TOKEN = "bench-viewer-token"
-STREAM = "/api/jobs/bench-CODE-1/logs/stream?timeout=120"
-SOCKET = "/ws/jobs/bench-CODE-1/logs"
+JOB = "bench-CODE-1"
+STREAM = f"/api/jobs/{JOB}/logs/stream?timeout=120"
+SOCKET = f"/ws/jobs/{JOB}/logs"
 BODY = b'{"webhookEvent": "jira:issue_created", "timestamp": 1}'
 
 
@@ -45,7 +49,7 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_web(tmp: Path, port: int) -> subprocess.Popen[bytes]:
+def start_web(tmp: Path, port: int, streams: int) -> subprocess.Popen[bytes]:
     """gunicorn with our config, one worker, on `port`; returns once /healthz answers."""
     url = f"sqlite:///{tmp / 'bench.db'}"
     upgrade(url)
@@ -58,6 +62,7 @@ def start_web(tmp: Path, port: int) -> subprocess.Popen[bytes]:
         WEB_PORT=str(port),
         WEB_WORKERS="1",
         WEB_THREADS="4",
+        WEB_MAX_STREAMS=str(streams),
         SANDBOX_JIRA_PORT=str(free_port()),
         LOG_LEVEL="WARNING",
     )
@@ -101,7 +106,12 @@ def viewer(base: str, stop: threading.Event, counts: dict[str, int], lock: threa
                     counts["open"] += r.status_code == 200
                     counts["max_open"] = max(counts["max_open"], counts["open"])
                 if r.status_code == 200:
-                    stop.wait()
+                    for line in r.iter_lines():
+                        if line.startswith(b"event: log"):
+                            with lock:
+                                counts["lines"] += 1
+                        if stop.is_set():
+                            break
                     with lock:
                         counts["open"] -= 1
                     return
@@ -129,11 +139,35 @@ def socket_viewer(base: str, stop: threading.Event, counts: dict[str, int], lock
             counts["held"] += 1
             counts["open"] += 1
             counts["max_open"] = max(counts["max_open"], counts["open"])
-        stop.wait()
+        while not stop.is_set():
+            message = ws.receive(timeout=1)
+            if message is not None and '"type": "log"' in str(message):
+                with lock:
+                    counts["lines"] += 1
         with lock:
             counts["open"] -= 1
         ws.sock.close()
         return
+
+
+def writer(url: str, per_second: float, stop: threading.Event) -> int:
+    """Store `per_second` log lines a second for the followed job until `stop`; how many were stored."""
+    from sqlalchemy import insert
+
+    from app.store.db import make_engine
+    from app.store.models import JobLog
+
+    engine = make_engine(url)
+    seq = 0
+    try:
+        while not stop.wait(1 / per_second):
+            seq += 1
+            with engine.begin() as connection:
+                row = {"job_id": JOB, "seq": seq, "level": "info", "stage": "CODE", "message": f"line {seq}"}
+                connection.execute(insert(JobLog).values(**row))
+    finally:
+        engine.dispose()
+    return seq
 
 
 def summary(name: str, latencies: list[float], failed: int) -> str:
@@ -149,34 +183,45 @@ def main() -> int:
     """Run both phases and print the figures."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--viewers", type=int, default=50)
+    parser.add_argument("--streams", type=int, default=50, help="WEB_MAX_STREAMS of the one web worker")
+    parser.add_argument("--lines", type=float, default=20, help="log lines stored per second while viewers follow")
     parser.add_argument("--deliveries", type=int, default=200)
     parser.add_argument("--rate", type=float, default=20)
     parser.add_argument("--transport", choices=("sse", "ws"), default="sse")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         port = free_port()
-        proc = start_web(Path(tmp), port)
+        proc = start_web(Path(tmp), port, args.streams)
         base = f"http://127.0.0.1:{port}"
         stop, lock = threading.Event(), threading.Lock()
-        counts = {"held": 0, "refused": 0, "open": 0, "max_open": 0, "errors": 0}
+        counts = {"held": 0, "refused": 0, "open": 0, "max_open": 0, "errors": 0, "lines": 0}
+        stored: list[int] = []
+        lines = threading.Thread(
+            target=lambda: stored.append(writer(f"sqlite:///{Path(tmp) / 'bench.db'}", args.lines, stop))
+        )
         try:
             quiet, quiet_failed = deliver(base, args.deliveries, args.rate)
             follow = socket_viewer if args.transport == "ws" else viewer
             threads = [threading.Thread(target=follow, args=(base, stop, counts, lock)) for _ in range(args.viewers)]
             for thread in threads:
                 thread.start()
+            lines.start()
             time.sleep(3)  # every viewer has tried once
             busy, busy_failed = deliver(base, args.deliveries, args.rate)
         finally:
             stop.set()
+            for thread in (lines, *threads):
+                if thread.ident is not None:  # started
+                    thread.join(10)
             os.killpg(proc.pid, signal.SIGKILL)  # streams still open: no graceful wait
             proc.wait(10)
     print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
     print(summary("no viewers", quiet, quiet_failed))
     print(summary(f"{args.viewers} viewers ({args.transport})", busy, busy_failed))
-    print(f"streams held {counts['held']} (at most {counts['max_open']} at once), refused {counts['refused']}, "
-          f"errors {counts['errors']}")  # fmt: skip
-    return 1 if quiet_failed or busy_failed or counts["max_open"] > 2 else 0
+    print(f"streams held {counts['held']} (at most {counts['max_open']} at once, cap {args.streams}), refused "
+          f"{counts['refused']}, errors {counts['errors']}; log lines stored {sum(stored)}, received by the viewers "
+          f"{counts['lines']}")  # fmt: skip
+    return 1 if quiet_failed or busy_failed or counts["max_open"] > args.streams else 0
 
 
 if __name__ == "__main__":

@@ -258,7 +258,7 @@ def _build(env: Mapping[str, str]) -> Settings:
         web_port=get("WEB_PORT", lambda n, raw: parse_int(n, raw, 1), 8000),
         web_workers=get("WEB_WORKERS", lambda n, raw: parse_int(n, raw, 1), 2),
         web_threads=web_threads,
-        web=web_settings(get, text, web_threads),
+        web=web_settings(get, text),
         worker_shutdown_grace=get("WORKER_SHUTDOWN_GRACE", parse_duration, timedelta(seconds=30)),
         worker_metrics_address=get("WORKER_METRICS_ADDRESS", parse_bind_address, None),
     )

@@ -14,7 +14,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.store.models import User, utcnow
@@ -100,6 +100,15 @@ class UserService:
             if not hmac.compare_digest(user.token_sha256, digest):
                 return None
             return _view(user)
+
+    def by_name(self, name: str) -> UserView | None:
+        """The active user of this name (case-insensitive, as an SSO proxy's e-mail header may be), or None; None
+        too when two active users differ only in case (the header cannot tell them apart)."""
+        wanted = name.strip().lower()
+        with self.session_factory() as session:
+            query = select(User).where(func.lower(User.name) == wanted, User.revoked_at.is_(None))
+            found = list(session.scalars(query))
+            return _view(found[0]) if wanted and len(found) == 1 else None
 
     def active(self, user_id: int) -> UserView | None:
         """The user with this id unless revoked (a console session is checked on every request)."""

@@ -1,13 +1,15 @@
 """Who is calling: the one check of the web surface, shared by the API, the live streams, the dashboard and health.
 
 A caller is a named user (a personal token from `orchestrator users add`, as a bearer token or through a console
-session), or the service (ORCHESTRATOR_API_TOKEN, actor "api"). A user's actions are recorded under their Jira
-account id and checked as a Jira comment of theirs would be; the service is a trusted operator, as the CLI is.
+session, or named by a trusted SSO proxy's header), or the service (ORCHESTRATOR_API_TOKEN, actor "api"). A user's
+actions are recorded under their Jira account id and checked as a Jira comment of theirs would be; the service is a
+trusted operator, as the CLI is.
 """
 
 from __future__ import annotations
 
 import hmac
+import logging
 from dataclasses import dataclass
 
 from flask import current_app, g, jsonify, request, session
@@ -15,6 +17,8 @@ from flask.typing import ResponseReturnValue
 
 from app.config import Settings
 from app.services.users import UserService, UserView
+
+log = logging.getLogger(__name__)
 
 SERVICE_ACTOR = "api"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -40,7 +44,7 @@ def users() -> UserService:
 
 def require_token() -> ResponseReturnValue | None:
     """API and live routes: a bearer token (personal or service), or a console session for reading; else 401."""
-    who = bearer_identity() or (session_identity() if request.method in SAFE_METHODS else None)
+    who = bearer_identity() or (console_identity() if request.method in SAFE_METHODS else None)
     if who is None:
         return jsonify(error="missing, wrong or revoked bearer token (a personal token or ORCHESTRATOR_API_TOKEN)"), 401
     g.identity = who
@@ -63,6 +67,28 @@ def bearer_identity() -> Identity | None:
         return Identity(SERVICE_ACTOR)
     user = users().by_token(token)
     return _of(user) if user else None
+
+
+def console_identity() -> Identity | None:
+    """The console's user: from the session cookie, or else from a trusted SSO proxy's header."""
+    return session_identity() or proxy_identity()
+
+
+def proxy_identity() -> Identity | None:
+    """The user an SSO proxy names in ORCHESTRATOR_TRUSTED_USER_HEADER, if the request came from that proxy."""
+    settings: Settings = current_app.extensions["settings"]
+    header = settings.web.trusted_user_header
+    named = request.headers.get(header, "") if header else ""
+    if not named:
+        return None
+    if not settings.web.trusted_proxies_include(request.remote_addr):
+        log.warning("web.sso-header-ignored from=%s (not in ORCHESTRATOR_TRUSTED_PROXIES)", request.remote_addr)
+        return None
+    user = users().by_name(named)
+    if user is None:
+        log.info("web.sso-unknown-user (add them: orchestrator users add --name <what the proxy sends>)")
+        return None
+    return _of(user)
 
 
 def session_identity() -> Identity | None:

@@ -20,6 +20,7 @@ from app.temporal.gateway import TemporalGateway
 from app.web.api import bp as api_bp
 from app.web.dashboard import bp as dashboard_bp
 from app.web.health import bp as health_bp
+from app.web.live import STREAM_READERS
 from app.web.live import bp as live_bp
 from app.web.live_ws import bp as live_ws_bp
 from app.web.login import bp as login_bp
@@ -46,7 +47,7 @@ def create_app(settings: Settings | None = None, temporal: TemporalGateway | Non
     configure_sessions(app, settings)
     # Every body is small (API JSON, the login form); the Jira webhook sets its own 1 MiB limit per request.
     app.config["MAX_CONTENT_LENGTH"] = settings.web.max_body_bytes
-    engine = engine_for(settings, settings.web_threads)
+    engine = engine_for(settings, settings.web_threads + STREAM_READERS)
     # Extensions are how blueprints (and webhooks/) reach shared objects without importing app/.
     app.extensions["settings"] = settings
     app.extensions["db_engine"] = engine

@@ -17,7 +17,7 @@ from flask.blueprints import BlueprintSetupState
 from flask.typing import ResponseReturnValue
 
 from app.services.checks import Check, check_database, check_temporal, check_webhooks
-from app.web.auth import bearer_identity, session_identity
+from app.web.auth import bearer_identity, console_identity
 
 bp = Blueprint("health", __name__)
 CACHE = "health_cache"
@@ -74,6 +74,6 @@ def healthz() -> ResponseReturnValue:
     checks = current_app.extensions[CACHE].checks()
     ok = all(check.ok for check in checks)
     body: dict[str, object] = {"status": "ok" if ok else "degraded"}
-    if bearer_identity() or session_identity():
+    if bearer_identity() or console_identity():
         body["checks"] = {check.name: {"ok": check.ok, "detail": check.detail} for check in checks}
     return jsonify(body), 200 if ok else 503

@@ -10,9 +10,11 @@ that line. A reconnect learns the stage it last saw from the line at its cursor,
 nor repeats one, except when the connection drops between a stage event and its line (it carries that line's id
 as `line_id`, so a client can tell).
 
-A stream holds one web thread while it is open, so each process serves at most WEB_MAX_STREAMS of them at once
-(the other threads stay free for Jira's webhooks); one more is answered 503 with Retry-After. Streams need a
-bearer token or a console session, as every route here does.
+A stream holds a thread while it is open. Each web process runs WEB_MAX_STREAMS threads for streams on top of its
+WEB_THREADS (app/web/gunicorn_conf.py) and serves at most that many streams at once (one more is answered 503 with
+Retry-After), so open viewers never take the threads that answer Jira's webhooks. Their reads of the database go
+through STREAM_READERS connections at most (a gate, and that many more in the pool), so they never wait for, nor
+hold, the connections webhooks use. Streams need a bearer token or a console session, as every route here does.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import json
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,6 +47,7 @@ STREAM_MAX = 300.0  # seconds one stream may hold a web thread; EventSource reco
 ENDED = frozenset({"completed", "failed", "cancelled"})
 SLOTS = "live_stream_slots"
 RETRY_AFTER = 5  # seconds; EventSource itself retries after its `retry:` delay
+STREAM_READERS = 2  # database reads of live streams at once per process (each is one short query)
 
 
 class StreamSlots:
@@ -53,6 +57,8 @@ class StreamSlots:
         self.limit = limit
         self.open = 0
         self._lock = threading.Lock()
+        # Every stream's reads of the database take turns here (a poll is one short query).
+        self.reading = threading.BoundedSemaphore(STREAM_READERS)
 
     def take(self) -> Callable[[], None] | None:
         """Take a slot if one is free; returns its give-back, which frees it once however often it is called."""
@@ -157,7 +163,8 @@ def stream_job_logs(job_id: str) -> ResponseReturnValue:
     after_id = _int_arg("after_id", 0, 2**62)
     seconds = float(_int_arg("timeout", int(STREAM_MAX), int(STREAM_MAX)))
     factory: sessionmaker[Session] = current_app.extensions["session_factory"]
-    return slotted_stream(lambda: _follow(factory, job_id, after_id, seconds))
+    reading = current_app.extensions[SLOTS].reading
+    return slotted_stream(lambda: _follow(factory, job_id, after_id, seconds, reading))
 
 
 def slotted_stream(events: Callable[[], Iterator[str]]) -> ResponseReturnValue:
@@ -194,15 +201,18 @@ class LiveEvent:
     id: int | None = None
 
 
-def follow_job(factory: sessionmaker[Session], job_id: str, after_id: int, seconds: float) -> Iterator[LiveEvent]:
+def follow_job(
+    factory: sessionmaker[Session], job_id: str, after_id: int, seconds: float, reading: AbstractContextManager[Any]
+) -> Iterator[LiveEvent]:
     """The job's lines after the cursor, then new ones as they are stored, until it ends or `seconds` pass (the
-    one follower of `job_logs` for every transport: SSE here, WebSocket in live_ws.py)."""
+    one follower of `job_logs` for every transport: SSE here, WebSocket in live_ws.py); `reading` gates its
+    reads of the database (the process's StreamSlots.reading)."""
     deadline = time.monotonic() + seconds
     last_sent = time.monotonic()
-    with factory() as session:
+    with reading, factory() as session:
         stage = _stage_at(session, job_id, after_id)
     while True:
-        with factory() as session:
+        with reading, factory() as session:
             rows = _lines(session, job_id, after_id, PAGE)
             status = None if rows else session.scalar(select(AgentJob.status).where(AgentJob.id == job_id))
         for row, left in stage_changes(rows, stage):
@@ -225,9 +235,11 @@ def follow_job(factory: sessionmaker[Session], job_id: str, after_id: int, secon
             time.sleep(POLL)
 
 
-def _follow(factory: sessionmaker[Session], job_id: str, after_id: int, seconds: float) -> Iterator[str]:
+def _follow(
+    factory: sessionmaker[Session], job_id: str, after_id: int, seconds: float, reading: threading.BoundedSemaphore
+) -> Iterator[str]:
     yield "retry: 2000\n\n"
-    for event in follow_job(factory, job_id, after_id, seconds):
+    for event in follow_job(factory, job_id, after_id, seconds, reading):
         if event.kind == "keepalive":
             yield ": keepalive\n\n"
             continue

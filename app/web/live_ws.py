@@ -55,7 +55,8 @@ def job_logs_socket(ws: Any, job_id: str) -> None:
         ws.send(json.dumps({"type": "error", "error": problem or "after_id must be a whole number"}))
         return
     factory: sessionmaker[Session] = current_app.extensions["session_factory"]
-    for event in follow_job(factory, job_id, int(raw), STREAM_MAX):
+    slots: StreamSlots = current_app.extensions[SLOTS]
+    for event in follow_job(factory, job_id, int(raw), STREAM_MAX, slots.reading):
         if event.kind == "keepalive":
             ws.send(json.dumps({"type": "keepalive"}))
             continue

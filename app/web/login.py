@@ -17,7 +17,7 @@ from flask.typing import ResponseReturnValue
 
 from app.config import ConfigError, Settings
 from app.services.checks import check_sessions
-from app.web.auth import SAFE_METHODS, session_identity, users
+from app.web.auth import SAFE_METHODS, console_identity, users
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +75,7 @@ def check_csrf() -> None:
 
 def require_login() -> ResponseReturnValue | None:
     """Console pages: without a session, go to the login page; a state-changing request needs the CSRF token."""
-    who = session_identity()
+    who = console_identity()
     if who is None:
         return redirect(url_for("login.login_page", next=request.full_path.rstrip("?")))
     g.identity = who

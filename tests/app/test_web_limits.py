@@ -5,12 +5,14 @@ the reason); FEATURE_TEMPORAL_ENABLED=false answers Jira 200; the `make run` ban
 
 from __future__ import annotations
 
+import importlib
 import os
 import signal
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -64,10 +66,17 @@ def test_a_console_session_may_follow_a_stream(app: Flask) -> None:
     assert stream.status_code == 200 and stream.mimetype == "text/event-stream"
 
 
-def test_streams_may_not_take_every_thread() -> None:
-    with pytest.raises(ConfigError, match="leave none to answer Jira's webhooks"):
-        make_settings(Path("."), WEB_THREADS="4", WEB_MAX_STREAMS="4")
-    assert make_settings(Path("."), WEB_THREADS="8").web.max_streams == 4  # default: half the threads
+def test_streams_have_threads_of_their_own_on_top_of_the_webhooks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # no .env here
+    monkeypatch.setenv("WEB_THREADS", "4")
+    monkeypatch.setenv("WEB_MAX_STREAMS", "30")
+    conf = importlib.reload(importlib.import_module("app.web.gunicorn_conf"))
+    assert conf.threads == 34  # 30 viewers open still leave the 4 request threads to Jira
+    assert make_settings(tmp_path).web.max_streams == 25  # the default, per web process
+    with pytest.raises(ConfigError, match="run more web workers"):
+        make_settings(tmp_path, WEB_MAX_STREAMS="501")
 
 
 def test_api_bodies_are_limited_with_a_reason(app: Flask) -> None:
@@ -88,7 +97,7 @@ def test_the_banner_hides_the_database_password(tmp_path: Path) -> None:
 
 @pytest.fixture
 def gunicorn(tmp_path: Path, sqlite_url: str) -> Iterator[str]:
-    """`orchestrator web` (gunicorn, one worker of 4 threads, at most 2 streams) on a free port."""
+    """`orchestrator web` (gunicorn, one worker: 2 request threads and 6 stream threads) on a free port."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TEMPORAL_", "JIRA_", "DATABASE_", "WEB_"))}
     env.update(
@@ -98,7 +107,8 @@ def gunicorn(tmp_path: Path, sqlite_url: str) -> Iterator[str]:
         FEATURE_TEMPORAL_ENABLED="false",
         WEB_PORT=str(port),
         WEB_WORKERS="1",
-        WEB_THREADS="4",
+        WEB_THREADS="2",
+        WEB_MAX_STREAMS="6",
         SANDBOX_JIRA_PORT=str(free_port()),
     )
     orchestrator = str(Path(sys.executable).parent / "orchestrator")
@@ -128,20 +138,25 @@ def gunicorn(tmp_path: Path, sqlite_url: str) -> Iterator[str]:
 def test_with_the_stream_cap_reached_a_webhook_is_still_answered(gunicorn: str) -> None:
     held = []
     try:
-        for _ in range(2):
+        for _ in range(6):
             stream = requests.get(gunicorn + STREAM, headers=AUTH, stream=True, timeout=10)
             assert stream.status_code == 200
             assert next(stream.iter_lines()) == b"retry: 2000"  # a thread is now busy with it
             held.append(stream)
-        # Eight more viewers: each refused at once instead of queueing for a thread.
-        for _ in range(8):
+        # More viewers: each refused at once instead of queueing for a thread.
+        for _ in range(4):
             busy = requests.get(gunicorn + STREAM, headers=AUTH, timeout=10)
             assert busy.status_code == 503 and busy.headers["Retry-After"] == "5"
+        # Six streams open, and the two request threads still answer Jira, several deliveries at once.
         body = b'{"webhookEvent": "jira:issue_created", "timestamp": 1}'
-        answer = requests.post(
-            gunicorn + "/webhooks/jira", data=body, headers={"Content-Type": "application/json"}, timeout=10
-        )
-        assert answer.status_code == 200 and answer.json()["outcome"] == "disabled"
+
+        def deliver(_: int) -> requests.Response:
+            headers = {"Content-Type": "application/json"}
+            return requests.post(gunicorn + "/webhooks/jira", data=body, headers=headers, timeout=10)
+
+        with ThreadPoolExecutor(4) as pool:
+            answers = list(pool.map(deliver, range(8)))
+        assert all(a.status_code == 200 and a.json()["outcome"] == "disabled" for a in answers)
     finally:
         for stream in held:
             stream.close()
