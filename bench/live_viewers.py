@@ -100,7 +100,9 @@ def viewer(base: str, stop: threading.Event, counts: dict[str, int], lock: threa
     """Hold a stream when let in; when refused, try again after 2 s, as EventSource does."""
     while not stop.is_set():
         try:
-            with requests.get(base + STREAM, headers={"Authorization": f"Bearer {TOKEN}"}, stream=True, timeout=5) as r:
+            with requests.get(
+                base + STREAM, headers={"Authorization": f"Bearer {TOKEN}"}, stream=True, timeout=(5, 30)
+            ) as r:
                 with lock:
                     counts["held" if r.status_code == 200 else "refused"] += 1
                     counts["open"] += r.status_code == 200
