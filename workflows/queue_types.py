@@ -113,18 +113,23 @@ class RecoveryReport:
 
 @dataclass(frozen=True)
 class ReconcileInput:
-    """Look for labelled issues without an orchestration (no parameters: the label comes from settings)."""
+    """Look for labelled issues without an orchestration (the label comes from settings), and for merges with no
+    webhook when the worker has a forge (FORGE set)."""
+
+    forge: bool = False
 
 
 @dataclass(frozen=True)
 class ReconcileReport:
     """What the sweep found and started; `skipped` already had an orchestration (a race with a webhook) or was
-    refused by the start policy; `commands` are the missed comment commands it sent (`KEY /verb`)."""
+    refused by the start policy; `commands` are the missed comment commands it sent (`KEY /verb`); `merges` the
+    merged pull requests it told their issues of (`KEY #N`)."""
 
     found: list[str] = field(default_factory=list)
     started: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     commands: list[str] = field(default_factory=list)
+    merges: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

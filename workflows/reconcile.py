@@ -2,7 +2,8 @@
 
 Issues carrying the trigger label or in the trigger status without an orchestration are started; comment
 commands written on live runs' issues while no webhook reached us are sent to their runs (patch
-`reconcile-missed-commands`: histories from before it replay without that step).
+`reconcile-missed-commands`: histories from before it replay without that step); pull requests merged while no
+forge webhook reached us are told on their issues (patch `reconcile-missed-merges`).
 """
 
 from __future__ import annotations
@@ -17,11 +18,13 @@ from workflows.policies import JIRA_CALL, SEED_RETRY, SHORT
 from workflows.queue_types import ReconcileInput, ReconcileReport
 
 with workflow.unsafe.imports_passed_through():
+    from activities.merges import MergeQuery, MergeSweepActivities
     from activities.missed_commands import MissedCommandActivities, MissedQuery
     from activities.reconcile import ReconcileActivities, ReconcileQuery, StartRequest
 
 START_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=30), maximum_attempts=5)
 MISSED_COMMANDS = "reconcile-missed-commands"
+MISSED_MERGES = "reconcile-missed-merges"
 
 
 @workflow.defn
@@ -58,6 +61,14 @@ class ReconcileWorkflow:
             )
         if workflow.patched(MISSED_COMMANDS):
             report = dataclasses.replace(report, commands=await self._send_missed_commands())
+        if input.forge and workflow.patched(MISSED_MERGES):
+            merges = await workflow.execute_activity_method(
+                MergeSweepActivities.start_missed_merges,
+                MergeQuery(),
+                start_to_close_timeout=SHORT,
+                retry_policy=SEED_RETRY,
+            )
+            report = dataclasses.replace(report, merges=merges)
         return report
 
     async def _send_missed_commands(self) -> list[str]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Any, TypeVar
 
 import requests
@@ -17,7 +18,7 @@ from github.PullRequest import PullRequest as GitHubPull
 from github.Repository import Repository
 
 from app.forge.errors import AlreadyExists, ForgeError, from_status, transport_error
-from app.forge.models import Opened, PullRequest, PullRequestDraft
+from app.forge.models import HEAD_PREFIX, Opened, PullRequest, PullRequestDraft
 from app.forge.retry import ForgeRetry
 from app.forge.upsert import open_or_update
 
@@ -53,6 +54,19 @@ class GitHubForge:
     def comment(self, number: int, body: str) -> None:
         """Comment on the pull request (its conversation, i.e. its issue's comments)."""
         self._call(lambda: self._repo().get_issue(number).create_comment(body), f"POST issues/{number}/comments")
+
+    def merged_since(self, since: datetime) -> list[PullRequest]:
+        """Closed pull requests, most recently updated first, down to `since`: the merged ones of jira/* heads."""
+        return self._call(lambda: self._merged_since(since), "GET pulls?state=closed&sort=updated")
+
+    def _merged_since(self, since: datetime) -> list[PullRequest]:
+        found = []
+        for pull in self._repo().get_pulls(state="closed", sort="updated", direction="desc"):
+            if pull.updated_at is not None and pull.updated_at < since:
+                break  # the rest were updated earlier still
+            if pull.merged_at is not None and pull.head.ref.startswith(HEAD_PREFIX):
+                found.append(_pull_request(pull))
+        return found
 
     def _open_or_update(self, draft: PullRequestDraft) -> Opened:
         def update(pull: GitHubPull) -> PullRequest:

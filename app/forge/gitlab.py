@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Any, TypeVar
 
 import gitlab
@@ -18,7 +19,7 @@ import requests
 from gitlab.v4.objects import Project, ProjectMergeRequest
 
 from app.forge.errors import AlreadyExists, ForgeError, from_status, transport_error
-from app.forge.models import Opened, PullRequest, PullRequestDraft
+from app.forge.models import HEAD_PREFIX, Opened, PullRequest, PullRequestDraft
 from app.forge.retry import ForgeRetry
 from app.forge.upsert import open_or_update
 
@@ -62,6 +63,22 @@ class GitLabForge:
             self._project().mergerequests.get(number, lazy=True).notes.create({"body": body}, **NO_RETRY)
 
         self._call(note, f"POST merge_requests/{number}/notes")
+
+    def merged_since(self, since: datetime) -> list[PullRequest]:
+        """Merge requests merged (and last updated) since `since`, of jira/* source branches, newest first."""
+        return self._call(lambda: self._merged_since(since), "GET merge_requests?state=merged")
+
+    def _merged_since(self, since: datetime) -> list[PullRequest]:
+        found = self._project().mergerequests.list(
+            state="merged",
+            updated_after=since.isoformat(),
+            order_by="updated_at",
+            sort="desc",
+            iterator=True,
+            **NO_RETRY,
+        )
+        mrs = [mr for mr in found if isinstance(mr, ProjectMergeRequest)]
+        return [_pull_request(mr) for mr in mrs if str(mr.source_branch).startswith(HEAD_PREFIX)]
 
     def _open_or_update(self, draft: PullRequestDraft) -> Opened:
         def update(mr: ProjectMergeRequest) -> PullRequest:

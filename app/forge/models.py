@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
+
+HEAD_PREFIX = "jira/"  # the issue branches' prefix: jira/<KEY>
 
 
 @dataclass(frozen=True)
@@ -49,4 +52,8 @@ class Forge(Protocol):
 
     def comment(self, number: int, body: str) -> None:
         """Add a comment to the pull request."""
+        ...
+
+    def merged_since(self, since: datetime) -> list[PullRequest]:
+        """Pull requests of issue branches (jira/*) merged and last updated at or after `since`, newest first."""
         ...

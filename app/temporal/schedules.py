@@ -90,7 +90,9 @@ def global_plans(settings: Settings) -> list[Plan]:
     return [
         Plan(REVIVAL_ID, AgentHealthCheckWorkflow.run, HealthCheckInput(agent_id=None), queue.health_interval),
         Plan(RECOVERY_ID, JobRecoveryWorkflow.run, RecoveryInput(), queue.recovery_interval),
-        Plan(RECONCILE_ID, ReconcileWorkflow.run, ReconcileInput(), queue.reconcile_interval),
+        Plan(
+            RECONCILE_ID, ReconcileWorkflow.run, ReconcileInput(forge=settings.forge.enabled), queue.reconcile_interval
+        ),
         Plan(RETENTION_ID, RetentionWorkflow.run, RetentionInput(), settings.retention.interval),
     ]
 

@@ -21,6 +21,7 @@ from activities.agent_health import AgentHealthActivities
 from activities.forge import ForgeActivities
 from activities.jira import JiraActivities
 from activities.jobs import JobActivities
+from activities.merges import MergeSweepActivities, StartClosed
 from activities.missed_commands import (
     ApproveMoves,
     CommentReader,
@@ -54,7 +55,7 @@ from workflows.command_answer import CommandAnswerWorkflow
 from workflows.job_execution import JobExecutionWorkflow
 from workflows.messages import CommandContext, OrchestrationInput, Source
 from workflows.orchestration import OrchestrationWorkflow
-from workflows.pull_request_closed import PullRequestClosedWorkflow
+from workflows.pull_request_closed import PullRequestClosedInput, PullRequestClosedWorkflow
 from workflows.queue_monitor import QueueMonitorWorkflow
 from workflows.reconcile import ReconcileWorkflow
 from workflows.recovery import JobRecoveryWorkflow
@@ -155,6 +156,15 @@ def read_command(body: str, bot_account_id: str) -> ParsedCommand | None:
     return ParsedCommand(parsed.verb, parsed.text, parsed.argument) if isinstance(parsed, Command) else None
 
 
+def merge_teller(client: Client, settings: Settings) -> StartClosed:
+    """The sweep's start of a merge's workflow, as the forge webhook starts it (False: already told)."""
+
+    async def tell(event: PullRequestClosedInput) -> bool:
+        return await control.pull_request_closed(client, settings.temporal.task_queue, event)
+
+    return tell
+
+
 def command_sender(client: Client) -> SendCommand:
     """The sweep's send of a recovered command: the verb's signal, as the webhook sends it (NoRun is a LookupError)."""
 
@@ -204,6 +214,13 @@ def job_system_activities(
     missed = MissedCommandActivities(
         search, session_factory, moves, read_command, command_sender(client), gate_reader(client)
     )
+    merges = MergeSweepActivities(
+        build_forge(settings.forge),
+        settings.forge.provider or "",
+        settings.orchestrator.done_status,
+        settings.queue.reconcile_lookback,
+        merge_teller(client, settings),
+    )
     return [
         queue.enqueue_job,
         queue.claim_next_job,
@@ -224,6 +241,7 @@ def job_system_activities(
         reconcile.start_orchestrations,
         missed.find_missed_commands,
         missed.send_missed_commands,
+        merges.start_missed_merges,
         retention.purge_expired_rows,
     ]
 

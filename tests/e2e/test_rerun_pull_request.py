@@ -1,5 +1,7 @@
 """A re-run updates the one pull request (issue 12): label DEMO-1, the run completes and opens its pull request on
 the sandbox forge; label it again after Done, the second run completes and updates that pull request's description.
+Then a person merges it on the forge, whose webhook never reaches us (the sandbox forge sends none): the worker's
+reconciliation sweep finds the merge and says so on the issue, once however many sweeps see it.
 
 The processes are those of `make run` (sandbox Jira and forge, web, worker, demo agent) with
 ORCHESTRATOR_AUTO_PROCEED=true, so no gate waits for a person (test_full_run.py drives the gates).
@@ -32,7 +34,7 @@ async def auto_stack(temporal_env: WorkflowEnvironment, tmp_path: Path) -> Async
     """`make run`'s processes, auto-proceeding through the gates, in a namespace of their own."""
     client = await own_namespace(temporal_env)
     stack = Stack(tmp_path, temporal_env.client.service_client.config.target_host)
-    stack.env.update(TEMPORAL_NAMESPACE=client.namespace, ORCHESTRATOR_AUTO_PROCEED="true")
+    stack.env.update(TEMPORAL_NAMESPACE=client.namespace, ORCHESTRATOR_AUTO_PROCEED="true", RECONCILE_INTERVAL="1s")
     try:
         for name, args in (("sandbox", ["sandbox", "serve"]), ("agent", ["agent"]), ("web", ["web"])):
             stack.start(name, *args)
@@ -94,3 +96,37 @@ async def test_labelling_again_after_done_updates_the_same_pull_request(auto_sta
     ]  # one POST over both runs
     assert [entry["object"]["url"] for entry in stack.rest(f"issue/{KEY}/remotelink")] == [link]  # one link
     assert status(stack) == "Done"
+
+    # Merged on the forge with no webhook: a sweep tells the issue, and later sweeps tell it nothing more.
+    merge_on_the_forge(stack, first["number"])
+    said = f"The pull request [{link}|{link}] was merged."
+    await eventually(stack, lambda: merged_comments(stack, said) == 1, "the sweep to tell the merge", 60)
+    sweeps_before = (stack.dir / "worker.log").read_text().count("reconcile.merges-told")
+    merge_id = f"pull-request-{KEY}-github-{first['number']}-merged"
+    closed = await client.get_workflow_handle(merge_id).describe()
+    assert closed.status == WorkflowExecutionStatus.COMPLETED
+
+    closed_at = closed.close_time
+    assert closed_at is not None
+    sweeps = 'WorkflowType = "ReconcileWorkflow" AND ExecutionStatus = "Completed"'
+    query = f'{sweeps} AND StartTime > "{closed_at.isoformat()}"'
+
+    async def swept_twice_more() -> bool:
+        return len([run async for run in client.list_workflows(query)]) >= 2
+
+    await eventually(stack, swept_twice_more, "two more sweeps", 60)
+    assert merged_comments(stack, said) == 1
+    assert (stack.dir / "worker.log").read_text().count("reconcile.merges-told") == sweeps_before == 1
+    assert status(stack) == "Done"
+
+
+def merge_on_the_forge(stack: Stack, number: int) -> None:
+    """Merge the pull request on the sandbox forge, as a person would (it sends no webhook)."""
+    merge = f"{stack.jira_url}/forge/_admin/pulls/{number}/merge"
+    urllib.request.urlopen(urllib.request.Request(merge, method="POST"), timeout=10).close()  # noqa: S310
+
+
+def merged_comments(stack: Stack, said: str) -> int:
+    """The bot's comments on the issue saying `said`."""
+    comments = stack.rest(f"issue/{KEY}/comment?maxResults=100")["comments"]
+    return sum(said in c["body"] for c in comments if c["author"]["accountId"] == "sandbox-bot")

@@ -35,9 +35,18 @@ def waits() -> Waits:
     return Waits()
 
 
-def github_pull(number: int = 7, *, state: str = "open", merged: bool = False, body: str = "") -> dict[str, Any]:
+def github_pull(
+    number: int = 7,
+    *,
+    state: str = "open",
+    merged: bool = False,
+    body: str = "",
+    head: str = HEAD,
+    updated: str = "2026-12-01T10:00:00Z",
+) -> dict[str, Any]:
     """A pull request as GET/POST /repos/{owner}/{repo}/pulls answers it (the fields the provider reads)."""
     return {
+        "updated_at": updated,
         "url": f"{REPO_URL}/pulls/{number}",
         "html_url": f"https://github.com/acme/shop/pull/{number}",
         "number": number,
@@ -45,8 +54,8 @@ def github_pull(number: int = 7, *, state: str = "open", merged: bool = False, b
         "title": f"PAY-1: old title {number}",
         "body": body,
         "draft": True,
-        "merged_at": "2026-12-01T10:00:00Z" if merged else None,
-        "head": {"label": f"acme:{HEAD}", "ref": HEAD, "sha": "a" * 40},
+        "merged_at": updated if merged else None,
+        "head": {"label": f"acme:{head}", "ref": head, "sha": "a" * 40},
         "base": {"label": "acme:main", "ref": "main", "sha": "b" * 40},
     }
 
@@ -56,7 +65,9 @@ def github_repo() -> dict[str, Any]:
     return {"id": 1, "name": "shop", "full_name": "acme/shop", "default_branch": "main", "url": REPO_URL}
 
 
-def gitlab_mr(iid: int = 3, *, state: str = "opened", title: str = "Draft: PAY-1: old") -> dict[str, Any]:
+def gitlab_mr(
+    iid: int = 3, *, state: str = "opened", title: str = "Draft: PAY-1: old", head: str = HEAD
+) -> dict[str, Any]:
     """A merge request as GET/POST /projects/:id/merge_requests answers it (the fields the provider reads)."""
     return {
         "id": 1000 + iid,
@@ -66,7 +77,7 @@ def gitlab_mr(iid: int = 3, *, state: str = "opened", title: str = "Draft: PAY-1
         "description": "",
         "state": state,
         "draft": title.startswith("Draft: "),
-        "source_branch": HEAD,
+        "source_branch": head,
         "target_branch": "main",
         "web_url": f"{GITLAB}/acme/shop/-/merge_requests/{iid}",
     }

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from datetime import UTC, datetime
 
 import pytest
 import responses
@@ -166,3 +167,24 @@ def test_the_token_is_never_in_errors_or_logs(waits: Waits, caplog: pytest.LogCa
 
     assert TOKEN not in str(raised.value) and raised.value.__cause__ is None
     assert TOKEN not in caplog.text
+
+
+@responses.activate
+def test_merged_since_reads_closed_pulls_newest_first_down_to_the_date(waits: Waits) -> None:
+    closed = matchers.query_param_matcher(
+        {"state": "closed", "sort": "updated", "direction": "desc"}, strict_match=False
+    )
+    responses.get(
+        f"{REPO}/pulls",
+        json=[
+            github_pull(9, state="closed", merged=True, updated="2026-12-01T10:00:00Z"),
+            github_pull(8, state="closed", updated="2026-12-01T09:00:00Z"),  # closed without merging
+            github_pull(6, state="closed", merged=True, head="feature/x", updated="2026-12-01T08:30:00Z"),
+            github_pull(5, state="closed", merged=True, updated="2026-11-20T08:00:00Z"),  # before `since`
+        ],
+        match=[closed],
+    )
+
+    merged = forge(waits).merged_since(datetime(2026, 12, 1, tzinfo=UTC))
+
+    assert [(p.number, p.head, p.state) for p in merged] == [(9, HEAD, "merged")]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from datetime import UTC, datetime
 
 import pytest
 import responses
@@ -147,3 +148,20 @@ def test_the_token_is_never_in_errors_or_logs(waits: Waits, caplog: pytest.LogCa
 
     assert TOKEN not in str(raised.value) and raised.value.__cause__ is None
     assert TOKEN not in caplog.text
+
+
+@responses.activate
+def test_merged_since_asks_for_merged_requests_updated_after_the_date(waits: Waits) -> None:
+    since = datetime(2026, 12, 1, tzinfo=UTC)
+    merged_after = matchers.query_param_matcher(
+        {"state": "merged", "updated_after": since.isoformat(), "order_by": "updated_at"}, strict_match=False
+    )
+    responses.get(
+        MRS,
+        json=[gitlab_mr(4, state="merged"), gitlab_mr(2, state="merged", head="feature/x")],
+        match=[merged_after],
+    )
+
+    merged = forge(waits).merged_since(since)
+
+    assert [(p.number, p.head, p.state) for p in merged] == [(4, HEAD, "merged")]

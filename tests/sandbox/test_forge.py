@@ -5,8 +5,10 @@ from __future__ import annotations
 import dataclasses
 import json
 import subprocess
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -81,6 +83,29 @@ def test_the_page_shows_title_rendered_body_commits_and_diff(forge_sandbox: Sand
     assert "<h3>Approved plan</h3>" in page and "<li>Add &lt;greet&gt; @team</li>" in page
     assert "Greet by name" in page and "Start</li>" not in page  # only the branch's own commits
     assert "+    return f&#39;hello {name}&#39;" in page
+
+
+def test_a_merge_is_found_by_the_providers_merged_since(forge_sandbox: SandboxServer) -> None:
+    forge = provider(forge_sandbox)
+    before = datetime.now(UTC) - timedelta(seconds=5)
+    pull = forge.open_or_update(DRAFT).pull_request
+    assert forge.merged_since(before) == []  # open
+    merge = f"{forge_sandbox.url}/forge/_admin/pulls/{pull.number}/merge"
+    urllib.request.urlopen(urllib.request.Request(merge, method="POST"), timeout=10).close()  # noqa: S310
+    [merged] = forge.merged_since(before)
+    assert (merged.number, merged.head, merged.state, merged.url) == (pull.number, HEAD, "merged", pull.url)
+    assert forge.merged_since(datetime.now(UTC) + timedelta(minutes=1)) == []  # merged before that
+    page = get(pull.url)
+    assert '<span class="state merged">merged' in page and "Merge pull request" not in page
+
+
+def test_the_pages_merge_button_merges_and_comes_back(forge_sandbox: SandboxServer) -> None:
+    pull = provider(forge_sandbox).open_or_update(DRAFT).pull_request
+    assert "Merge pull request</button>" in get(pull.url)
+    form = urllib.parse.urlencode({"from": "page"}).encode()
+    merge = urllib.request.Request(f"{forge_sandbox.url}/forge/_admin/pulls/{pull.number}/merge", form, method="POST")  # noqa: S310
+    with urllib.request.urlopen(merge, timeout=10) as answer:  # noqa: S310 - the loopback sandbox; follows the 303
+        assert answer.url == pull.url and '<span class="state merged">merged' in answer.read().decode()
 
 
 def test_github_refusals(forge_sandbox: SandboxServer) -> None:
