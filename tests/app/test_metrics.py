@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -420,3 +422,15 @@ def test_orchestrator_worker_serves_metrics_when_configured(temporal_env: Workfl
             proc.send_signal(signal.SIGTERM)
             assert proc.wait(30) == 0, log.read_text()
     assert of_queue(samples, "temporal_worker_start_total", task_queue) == [1]
+
+
+def test_the_grafana_dashboard_reads_only_metrics_we_export(web: Flask) -> None:
+    dashboard = json.loads((Path(__file__).parents[2] / "docs" / "grafana" / "orchestrator.json").read_text())
+    exprs = [target["expr"] for panel in dashboard["panels"] for target in panel["targets"]]
+    used = {name for expr in exprs for name in re.findall(r"\b(orchestrator_[a-z_]+)", expr)}
+    text = web.test_client().get("/metrics", headers=SCRAPE).text
+    families = set(re.findall(r"^# TYPE (\S+) ", text, re.MULTILINE))
+    exposed = {family + suffix for family in families for suffix in ("", "_total", "_bucket", "_count", "_sum")}
+    assert used and used <= exposed, used - exposed
+    unshown = {f for f in families if not any(name.startswith(f.removesuffix("_total")) for name in used)}
+    assert unshown == set(), unshown  # and every family we export has a panel
