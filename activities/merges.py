@@ -19,9 +19,6 @@ from temporalio.exceptions import ApplicationError
 from app.forge import Forge, ForgeError
 from app.forge.models import HEAD_PREFIX
 from workflows.ids import is_issue_key
-from workflows.pull_request_closed import PullRequestClosedInput
-
-RECONCILED = "reconcile"  # the delivery id of a merge the sweep found (a merge's workflow id does not use it)
 
 
 @dataclass(frozen=True)
@@ -29,20 +26,26 @@ class MergeQuery:
     """Look for merges within the worker's RECONCILE_LOOKBACK (no parameters: it comes from settings)."""
 
 
-StartClosed = Callable[[PullRequestClosedInput], Awaitable[bool]]
+@dataclass(frozen=True)
+class MergedPull:
+    """A merged pull request of the issue's branch jira/<KEY>."""
+
+    issue_key: str
+    number: int
+    url: str
+
+
+# Starts the merge's workflow, as the forge webhook does (app/worker/registry.py); False: it was already told.
+TellMerge = Callable[[MergedPull], Awaitable[bool]]
 
 
 class MergeSweepActivities:
     """Finds merged pull requests (the forge) and tells their issues (a Temporal start, deduplicated by id)."""
 
-    def __init__(
-        self, forge: Forge | None, provider: str, done_status: str | None, lookback: timedelta, start: StartClosed
-    ) -> None:
+    def __init__(self, forge: Forge | None, lookback: timedelta, tell: TellMerge) -> None:
         self.forge = forge
-        self.provider = provider
-        self.done_status = done_status
         self.lookback = lookback
-        self.start = start
+        self.tell = tell
 
     @activity.defn
     async def start_missed_merges(self, _query: MergeQuery) -> list[str]:
@@ -60,10 +63,7 @@ class MergeSweepActivities:
             key = pull.head.removeprefix(HEAD_PREFIX).upper()
             if not is_issue_key(key):
                 continue  # a branch named jira/<something else>: not one of ours
-            event = PullRequestClosedInput(
-                key, self.provider, pull.number, pull.url, True, RECONCILED, self.done_status
-            )
-            if await self.start(event):
+            if await self.tell(MergedPull(key, pull.number, pull.url)):
                 started.append(f"{key} #{pull.number}")
         if started:
             activity.logger.warning("reconcile.merges-told %s (merged while no forge webhook reached us)", started)

@@ -16,7 +16,10 @@ of one workflow task (local activities, side effects, patches) 1. Not in histori
 activity heartbeats (instant jobs send few), schedule starts. Workflows started by the worker's schedules
 (agent health, recovery, reconciliation, retention) are background, reported per minute and not per run.
 
-    python bench/full_run.py [--runs 5] [--quick]
+    python bench/full_run.py [--runs 5] [--quick] [--profile docs/profile/worker.svg]
+
+`--profile` records the worker (where a run spends its time: workflow tasks and activities) with py-spy while the
+auto-proceeding runs go, and writes the flame graph there.
 
 `--quick` runs 2 of each and prints one JSON line (overhead_ratio, temporal_actions_per_run,
 history_events_per_run, jira_writes_per_run, first_comment_p99_s, approve_to_next_phase_p99_s).
@@ -29,6 +32,7 @@ import asyncio
 import json
 import platform
 import re
+import signal
 import statistics
 import sys
 import tempfile
@@ -239,7 +243,7 @@ def p(values: list[float], q: float) -> float:
 
 
 async def mode(
-    env: WorkflowEnvironment, tmp: Path, runs: int, gated: bool, sites: list[Site]
+    env: WorkflowEnvironment, tmp: Path, runs: int, gated: bool, sites: list[Site], profile: Path | None = None
 ) -> tuple[list[Run], Cost, Site]:
     """One stack (added to `sites`), `runs` runs through it (gated or auto-proceeding), and what they cost."""
     folder = tmp / ("gated" if gated else "auto")
@@ -259,7 +263,17 @@ async def mode(
     reporter = SandboxPerson(site.stack.jira_url, "reporter")
     keys = [reporter.create(f"Bench run {n + 1}: add a greeting", project="DEMO") for n in range(runs)]
     since = now()
+    spy = None
+    if profile is not None:
+        profile.parent.mkdir(parents=True, exist_ok=True)
+        worker = str(site.stack.procs["worker"].pid)
+        spy = await asyncio.create_subprocess_exec(
+            str(Path(sys.executable).parent / "py-spy"), "record", "-o", str(profile), "-p", worker, "-r", "200"
+        )
     done = await drive(site, keys, gated)
+    if spy is not None:
+        spy.send_signal(signal.SIGINT)  # py-spy writes the flame graph when interrupted
+        await asyncio.wait_for(spy.wait(), 60)
     await asyncio.sleep(2)  # the last notifications and status edits land
     return done, await cost_of(site, since, keys), site
 
@@ -269,6 +283,7 @@ async def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--profile", type=Path, help="write a py-spy flame graph of the worker during the auto runs")
     args = parser.parse_args()
     runs = 2 if args.quick else args.runs
     env = await WorkflowEnvironment.start_local(
@@ -285,7 +300,7 @@ async def main() -> int:
             first = [first_comment_s(site, r) for r in gated_runs]
             approve = [w for r in gated_runs for w in approve_to_next_s(site, r)]
             await close_site(sites.pop())
-            auto_runs, auto_cost, site = await mode(env, tmp, runs, False, sites)
+            auto_runs, auto_cost, site = await mode(env, tmp, runs, False, sites, args.profile)
             first += [first_comment_s(site, r) for r in auto_runs]
             await close_site(sites.pop())
             walls = [r.done_at - r.labelled_at for r in auto_runs]

@@ -21,7 +21,7 @@ from activities.agent_health import AgentHealthActivities
 from activities.forge import ForgeActivities
 from activities.jira import JiraActivities
 from activities.jobs import JobActivities
-from activities.merges import MergeSweepActivities, StartClosed
+from activities.merges import MergedPull, MergeSweepActivities, TellMerge
 from activities.missed_commands import (
     ApproveMoves,
     CommentReader,
@@ -156,10 +156,13 @@ def read_command(body: str, bot_account_id: str) -> ParsedCommand | None:
     return ParsedCommand(parsed.verb, parsed.text, parsed.argument) if isinstance(parsed, Command) else None
 
 
-def merge_teller(client: Client, settings: Settings) -> StartClosed:
-    """The sweep's start of a merge's workflow, as the forge webhook starts it (False: already told)."""
+def merge_teller(client: Client, settings: Settings) -> TellMerge:
+    """The sweep's start of a merge's workflow, as the forge webhook starts it, under the same workflow id (the
+    delivery id is not part of a merge's id); False: already told."""
+    provider, done = settings.forge.provider or "", settings.orchestrator.done_status
 
-    async def tell(event: PullRequestClosedInput) -> bool:
+    async def tell(pull: MergedPull) -> bool:
+        event = PullRequestClosedInput(pull.issue_key, provider, pull.number, pull.url, True, "reconcile", done)
         return await control.pull_request_closed(client, settings.temporal.task_queue, event)
 
     return tell
@@ -215,11 +218,7 @@ def job_system_activities(
         search, session_factory, moves, read_command, command_sender(client), gate_reader(client)
     )
     merges = MergeSweepActivities(
-        build_forge(settings.forge),
-        settings.forge.provider or "",
-        settings.orchestrator.done_status,
-        settings.queue.reconcile_lookback,
-        merge_teller(client, settings),
+        build_forge(settings.forge), settings.queue.reconcile_lookback, merge_teller(client, settings)
     )
     return [
         queue.enqueue_job,

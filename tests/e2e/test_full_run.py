@@ -109,8 +109,9 @@ def test_label_to_done_with_a_worker_crash_in_between(stack: Stack, listener: Li
     assert [t.split(": ", 1)[1].split(" ", 1)[0] for t in texts] == ["EXPLORE", "PLAN", "PLAN", "completed."], texts
     assert len({r.headers["Idempotency-Key"] for r in listener.requests}) == 4
     # A typo and a command after the run ended are each answered once, through the real worker. (The run closes
-    # once its last notification is in: wait for that, or /approve would still find the run.)
-    wait(stack, lambda: "[COMPLETED]" in orchestrator(stack, "status", "DEMO-1"), "the run to close")
+    # once its last notification is in: wait for that, or /approve would still find the run. An activity the last
+    # kill cut short is retried only when its timeout (a Jira write's 30 s heartbeat) tells Temporal: hence 240 s.)
+    wait(stack, lambda: "[COMPLETED]" in orchestrator(stack, "status", "DEMO-1"), "the run to close", 240)
     reviewer.comment("DEMO-1", "/aprove")
     reviewer.comment("DEMO-1", "/approve")
     answers = ("is not a command I know", "There is no run on this issue for {{/approve}}")
