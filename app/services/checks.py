@@ -96,12 +96,17 @@ def check_webhooks(settings: JiraSettings) -> Check:
 
 
 def check_sessions(web: WebSettings, jira: JiraSettings) -> Check:
-    """Are dashboard sessions signed with a configured key? A real site needs ORCHESTRATOR_SECRET_KEY."""
+    """Are dashboard sessions signed with a configured key? A real site needs ORCHESTRATOR_SECRET_KEY. Says who
+    the SSO proxy is, when there is one."""
+    sso = ""
+    if web.trusted_user_header:
+        proxies = ", ".join(str(network) for network in web.trusted_proxies)
+        sso = f"; SSO: the user named in {web.trusted_user_header}, believed only from {proxies}"
     if web.secret_key:
-        return Check("sessions", True, "dashboard sessions are signed with ORCHESTRATOR_SECRET_KEY")
+        return Check("sessions", True, "dashboard sessions are signed with ORCHESTRATOR_SECRET_KEY" + sso)
     if jira.uses_sandbox:
         return Check(
-            "sessions", True, "ORCHESTRATOR_SECRET_KEY is unset: each web process makes up its own (sandbox only)"
+            "sessions", True, "ORCHESTRATOR_SECRET_KEY is unset: each web process makes up its own (sandbox only)" + sso
         )
     return Check(
         "sessions",

@@ -11,6 +11,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from app.config import ConfigError
+from app.services.checks import check_sessions
 from app.services.users import UserService
 from app.web.factory import create_app
 from tests.app.web_login import add_user
@@ -82,3 +83,11 @@ def test_an_sso_header_without_a_proxy_or_with_a_bad_one_is_refused(
 ) -> None:
     with pytest.raises(ConfigError, match=message):
         make_settings(tmp_path, **env)
+
+
+def test_check_says_who_the_proxy_is(tmp_path: Path) -> None:
+    settings = make_settings(
+        tmp_path, ORCHESTRATOR_TRUSTED_USER_HEADER=HEADER, ORCHESTRATOR_TRUSTED_PROXIES=f"{PROXY},192.168.7.0/24"
+    )
+    detail = check_sessions(settings.web, settings.jira).detail
+    assert detail.endswith(f"SSO: the user named in {HEADER}, believed only from {PROXY}/32, 192.168.7.0/24")
