@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import os
 import time
@@ -53,9 +54,11 @@ class Harness:
     database_url: str
     key: str
     forge: FakeForge = field(default_factory=FakeForge)
+    started: list[str] = field(default_factory=list)
 
     async def start(self, key: str | None = None, **overrides: object) -> WorkflowHandle[OrchestrationWorkflow, object]:
         key = key or self.key
+        self.started.append(workflow_id_for(key))
         fields: dict[str, object] = {"issue_key": key, "project_key": key.split("-")[0], "started_by": "acc-reporter"}
         fields.update(overrides)
         fields.setdefault("index_search_attributes", False)
@@ -68,6 +71,15 @@ class Harness:
 
 
 HISTORIES = Path(__file__).resolve().parent.parent / "fixtures" / "histories"
+
+
+async def end_runs(client: Client, workflow_ids: list[str]) -> None:
+    """Terminate the test's runs that still run (their children with them). The time-skipping server outlives the
+    test: a run left waiting at a gate would have its timers fired when a later test skips time, on a task queue
+    nobody polls any more, and the server then stops skipping: the later test hangs."""
+    for workflow_id in dict.fromkeys(workflow_ids):
+        with contextlib.suppress(RPCError):  # ended already (the usual case) or never started
+            await client.get_workflow_handle(workflow_id).terminate("test over")
 
 
 async def keep_history(handle: WorkflowHandle[Any, Any], name: str) -> None:
@@ -215,4 +227,8 @@ async def harness(time_env: WorkflowEnvironment, task_queue: str, sqlite_url: st
     async with running_worker(time_env.client, task_queue, sqlite_url, jira, agent, forge=forge):
         # The server outlives the test: a fresh issue key keeps runs of different tests apart.
         key = f"DEMO-{next(_KEYS)}"
-        yield Harness(time_env.client, time_env, task_queue, jira, agent, sqlite_url, key, forge)
+        harness = Harness(time_env.client, time_env, task_queue, jira, agent, sqlite_url, key, forge)
+        try:
+            yield harness
+        finally:
+            await end_runs(time_env.client, harness.started)
