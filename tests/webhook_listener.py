@@ -71,3 +71,11 @@ class Listener:
     def events(self) -> list[str]:
         """The text of every notification received, in order."""
         return [str(r.body.get("text", "")) for r in self.requests]
+
+    def distinct_events(self) -> list[str]:
+        """The text of each notification once per Idempotency-Key, in order: what a receiver honouring the key shows
+        (a sender killed between a send and its record sends it again under the same key)."""
+        seen: dict[str, str] = {}
+        for r in self.requests:
+            seen.setdefault(r.headers.get("Idempotency-Key", str(len(seen))), str(r.body.get("text", "")))
+        return list(seen.values())

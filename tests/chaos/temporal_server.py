@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import subprocess
+import time
 from pathlib import Path
 
 from tests.conftest import BIN, free_port
@@ -21,8 +22,21 @@ class FileBackedServer:
         self.address = f"127.0.0.1:{self.port}"
         self.proc: subprocess.Popen[bytes] | None = None
 
-    def start(self) -> None:
-        """Start (or start again) on the same file and port."""
+    def start(self, attempts: int = 3) -> None:
+        """Start (or start again) on the same file and port, and return once it serves. Its HTTP and metrics ports
+        are picked afresh each time, and another process may take one between the pick and the bind: then the
+        server exits at once, and it is started again with other ones."""
+        for _ in range(attempts):
+            self._launch()
+            deadline = time.monotonic() + 60
+            while self.proc is not None and self.proc.poll() is None and time.monotonic() < deadline:
+                if self.serving():
+                    return
+                time.sleep(0.2)
+            self.stop()
+        raise RuntimeError(f"the Temporal dev server did not start; see {self.log}")
+
+    def _launch(self) -> None:
         attributes = [arg for key in search.ALL for arg in ("--search-attribute", f"{key.name}=Keyword")]
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen(
