@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -10,6 +11,8 @@ from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
+from temporalio.client import Client
+from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from app.web.factory import create_app
@@ -37,8 +40,17 @@ async def api(
     app = create_app(settings)
     async with running_worker(temporal_env.client, task_queue, sqlite_url, FakeJira(), FakeAgent()):
         yield app.test_client()
+        # End what the test left running first: a worker stopping under in-flight activities can wait on them.
+        await end_task_queue_runs(temporal_env.client, task_queue)
     app.extensions["temporal"].close()
     app.extensions["db_engine"].dispose()
+
+
+async def end_task_queue_runs(client: Client, task_queue: str) -> None:
+    """Terminate every run still open on the test's task queue (their children with them)."""
+    async for run in client.list_workflows(f'TaskQueue = "{task_queue}" AND ExecutionStatus = "Running"'):
+        with contextlib.suppress(RPCError):  # ended meanwhile
+            await client.get_workflow_handle(run.id, run_id=run.run_id).terminate("test over")
 
 
 async def call(client: FlaskClient, method: str, url: str, **kwargs: Any) -> Any:

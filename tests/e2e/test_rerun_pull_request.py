@@ -103,8 +103,13 @@ async def test_labelling_again_after_done_updates_the_same_pull_request(auto_sta
     await eventually(stack, lambda: merged_comments(stack, said) == 1, "the sweep to tell the merge", 60)
     sweeps_before = (stack.dir / "worker.log").read_text().count("reconcile.merges-told")
     merge_id = f"pull-request-{KEY}-github-{first['number']}-merged"
-    closed = await client.get_workflow_handle(merge_id).describe()
-    assert closed.status == WorkflowExecutionStatus.COMPLETED
+    merge_run = client.get_workflow_handle(merge_id)
+
+    async def merge_told() -> bool:  # the comment, then the transition (already Done): then it completes
+        return (await merge_run.describe()).status == WorkflowExecutionStatus.COMPLETED
+
+    await eventually(stack, merge_told, "the merge's workflow to complete", 60)
+    closed = await merge_run.describe()
 
     closed_at = closed.close_time
     assert closed_at is not None
