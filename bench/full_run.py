@@ -150,6 +150,16 @@ def approve_to_next_s(site: Site, run: Run) -> list[float]:
     return waits
 
 
+# Events that are one billable action each (the rest are counted case by case in actions_of).
+ONE_ACTION = {
+    EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED: "activity started",
+    EventType.EVENT_TYPE_TIMER_STARTED: "timer",
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED: "signal",
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED: "update",
+    EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES: "search-attribute upsert",
+}
+
+
 def actions_of(history: WorkflowHistory) -> Counter[str]:
     """The billable actions of one workflow's history (see the module's docstring for the definition used)."""
     counted: Counter[str] = Counter()
@@ -161,18 +171,10 @@ def actions_of(history: WorkflowHistory) -> Counter[str]:
                 counted["workflow started"] += 1
         elif kind == EventType.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED:
             counted["child workflow (start + execution)"] += 2
-        elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
-            counted["activity started"] += 1
+        elif kind in ONE_ACTION:
+            counted[ONE_ACTION[kind]] += 1
         elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED:
             counted["activity retried"] += max(0, event.activity_task_started_event_attributes.attempt - 1)
-        elif kind == EventType.EVENT_TYPE_TIMER_STARTED:
-            counted["timer"] += 1
-        elif kind == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED:
-            counted["signal"] += 1
-        elif kind == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED:
-            counted["update"] += 1
-        elif kind == EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES:
-            counted["search-attribute upsert"] += 1
         elif kind == EventType.EVENT_TYPE_MARKER_RECORDED:
             if not markers_in_task:
                 counted["markers (one per workflow task)"] += 1

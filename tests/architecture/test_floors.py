@@ -10,6 +10,8 @@ import ast
 from collections.abc import Iterator
 from pathlib import Path
 
+from app.worker.main import SHARED_TYPES
+
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("app", "workflows", "activities", "webhooks")
 GENERATED = ("app.agent_client.proto", "app.store.migrations")
@@ -24,15 +26,9 @@ FLOORS: tuple[tuple[str, ...], ...] = (
     ("activities",),
     ("app.jobqueue", "app.jira_gateway", "app.forge", "app.agent_client", "app.store"),
     ("app.config",),
-    # The dataclasses workflows exchange: every floor speaks them, so they import nothing of ours but each other.
-    (
-        "workflows.messages",
-        "workflows.job_types",
-        "workflows.queue_types",
-        "workflows.state",
-        "workflows.ids",
-        "workflows.results",
-    ),
+    # The dataclasses workflows exchange: every floor speaks them, so they import nothing of ours but each other
+    # (which is also what lets the worker pass them through the workflow sandbox).
+    SHARED_TYPES,
 )
 # Nothing below these may import them: they are the entry points and the composition roots.
 TOP = ("app.web", "app.worker", "app.cli", "app.agent_server")
