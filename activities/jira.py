@@ -40,6 +40,9 @@ class StatusCommentInput:
     issue_key: str
     run_key: str
     body: str
+    # The comment's id once the run has it ("" before its first write); None: a run from before, which kept the id
+    # in an issue property (one more Jira write per run).
+    comment_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -110,7 +113,7 @@ class ApproverQuery:
 class JiraPort(Protocol):
     """What the activities need of the gateway (app/jira_gateway.JiraGateway)."""
 
-    def upsert_status_comment(self, issue_key: str, run_key: str, body: str) -> str: ...
+    def upsert_status_comment(self, issue_key: str, run_key: str, body: str, known_id: str | None = None) -> str: ...
     def post_comment_once(self, issue_key: str, event_key: str, body: str, quiet: QuietAnswer | None = None) -> str: ...
     def transition_to(
         self, issue_key: str, status_name: str, fallback_label: str | None = None
@@ -183,7 +186,8 @@ class JiraActivities:
     def upsert_status_comment(self, comment: StatusCommentInput) -> str:
         """Create the run's status comment once, then edit it in place; returns its id."""
         g = self.gateway
-        return str(self._call(lambda: g.upsert_status_comment(comment.issue_key, comment.run_key, comment.body)))
+        c = comment
+        return str(self._call(lambda: g.upsert_status_comment(c.issue_key, c.run_key, c.body, c.comment_id)))
 
     @activity.defn
     def post_comment_once(self, comment: CommentOnce) -> str:

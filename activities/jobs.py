@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
 
 from app.jobqueue import edits
+from app.jobqueue.locks import begin_write, lock_project
 from app.store.models import Agent, AgentJob, Checkpoint, utcnow
 
 
@@ -80,32 +81,7 @@ class JobActivities:
     def create_job(self, job: NewJob) -> None:
         """Insert the job as queued at the end of its project's queue, unless it already exists."""
         with self.session_factory.begin() as session:
-            if session.get(AgentJob, job.job_id) is not None:
-                return
-            last = session.scalar(
-                select(func.max(AgentJob.order_in_queue)).where(
-                    AgentJob.project_key == job.project_key, AgentJob.status == "queued"
-                )
-            )
-            session.add(
-                AgentJob(
-                    id=job.job_id,
-                    orchestration_run_id=job.orchestration_run_id,
-                    issue_key=job.issue_key,
-                    project_key=job.project_key,
-                    phase=job.phase,
-                    attempt=job.attempt,
-                    command=job.command,
-                    roles=",".join(job.roles),
-                    prompt=job.prompt,
-                    context=job.context,
-                    queue_kind=job.queue_kind,
-                    order_in_queue=(last or 0) + 1,
-                    status="queued",
-                    outputs="{}",
-                    recoveries=0,
-                )
-            )
+            insert_job(session, job)
 
     @activity.defn
     def assign_agent(self, started: AssignInput) -> Assignment:
@@ -148,15 +124,52 @@ class JobActivities:
     def save_checkpoint(self, checkpoint: CheckpointInput) -> None:
         """Upsert the state saved after `phase` of this run."""
         with self.session_factory.begin() as session:
-            row = session.scalars(
-                select(Checkpoint).where(
-                    Checkpoint.temporal_run_id == checkpoint.run_id, Checkpoint.phase == checkpoint.phase
-                )
-            ).first()
-            if row is None:
-                row = Checkpoint(
-                    temporal_run_id=checkpoint.run_id, issue_key=checkpoint.issue_key, phase=checkpoint.phase
-                )
-                session.add(row)
-            row.state = checkpoint.state_json
-            row.updated_at = utcnow()
+            store_checkpoint(session, checkpoint)
+
+
+def insert_job(session: Session, job: NewJob) -> None:
+    """Insert the job as queued at the end of its project's queue unless it exists, in the caller's transaction."""
+    # Under the write lock (SQLite) or the project's row lock (PostgreSQL) from here to commit: positions are given
+    # one insert at a time, and `created_at` orders the project's jobs as they entered the queue (a time taken
+    # before waiting for a lock could be older than that of a job committed first).
+    begin_write(session)
+    lock_project(session, job.project_key)
+    if session.get(AgentJob, job.job_id) is not None:
+        return
+    last = session.scalar(
+        select(func.max(AgentJob.order_in_queue)).where(
+            AgentJob.project_key == job.project_key, AgentJob.status == "queued"
+        )
+    )
+    session.add(
+        AgentJob(
+            id=job.job_id,
+            orchestration_run_id=job.orchestration_run_id,
+            issue_key=job.issue_key,
+            project_key=job.project_key,
+            phase=job.phase,
+            attempt=job.attempt,
+            command=job.command,
+            roles=",".join(job.roles),
+            prompt=job.prompt,
+            context=job.context,
+            queue_kind=job.queue_kind,
+            order_in_queue=(last or 0) + 1,
+            status="queued",
+            outputs="{}",
+            recoveries=0,
+        )
+    )
+    session.flush()  # the row exists for what the transaction does next (its spec, its position)
+
+
+def store_checkpoint(session: Session, checkpoint: CheckpointInput) -> None:
+    """Upsert the state saved after `phase` of this run, in the caller's transaction."""
+    row = session.scalars(
+        select(Checkpoint).where(Checkpoint.temporal_run_id == checkpoint.run_id, Checkpoint.phase == checkpoint.phase)
+    ).first()
+    if row is None:
+        row = Checkpoint(temporal_run_id=checkpoint.run_id, issue_key=checkpoint.issue_key, phase=checkpoint.phase)
+        session.add(row)
+    row.state = checkpoint.state_json
+    row.updated_at = utcnow()

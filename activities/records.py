@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
 
+from activities.jobs import CheckpointInput, store_checkpoint
 from app.store.models import Orchestration, utcnow
 
 
@@ -25,6 +26,14 @@ class OrchestrationRecord:
     started_by: str | None = None
     error: str | None = None
     finished_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class PhaseEnd:
+    """A phase has ended: the run's row as it now is, and the state to save as that phase's checkpoint."""
+
+    record: OrchestrationRecord
+    checkpoint: CheckpointInput
 
 
 @dataclass(frozen=True)
@@ -64,16 +73,28 @@ class RecordActivities:
     def record_orchestration(self, record: OrchestrationRecord) -> None:
         """Insert or update the row of this run."""
         with self.session_factory.begin() as session:
-            row = session.scalars(select(Orchestration).where(Orchestration.temporal_run_id == record.run_id)).first()
-            if row is None:
-                row = Orchestration(temporal_run_id=record.run_id, created_at=utcnow())
-                session.add(row)
-            row.issue_key = record.issue_key
-            row.project_key = record.project_key
-            row.temporal_workflow_id = record.workflow_id
-            row.status = record.status
-            row.current_phase = record.current_phase
-            row.started_by = record.started_by or row.started_by
-            row.error = record.error
-            row.finished_at = record.finished_at
-            row.updated_at = utcnow()
+            store_record(session, record)
+
+    @activity.defn
+    def record_phase_end(self, end: PhaseEnd) -> None:
+        """Update the run's row and save its checkpoint, in one transaction (one activity where there were two)."""
+        with self.session_factory.begin() as session:
+            store_record(session, end.record)
+            store_checkpoint(session, end.checkpoint)
+
+
+def store_record(session: Session, record: OrchestrationRecord) -> None:
+    """Insert or update the row of this run, in the caller's transaction."""
+    row = session.scalars(select(Orchestration).where(Orchestration.temporal_run_id == record.run_id)).first()
+    if row is None:
+        row = Orchestration(temporal_run_id=record.run_id, created_at=utcnow())
+        session.add(row)
+    row.issue_key = record.issue_key
+    row.project_key = record.project_key
+    row.temporal_workflow_id = record.workflow_id
+    row.status = record.status
+    row.current_phase = record.current_phase
+    row.started_by = record.started_by or row.started_by
+    row.error = record.error
+    row.finished_at = record.finished_at
+    row.updated_at = utcnow()

@@ -54,6 +54,7 @@ from temporalio.testing import WorkflowEnvironment  # noqa: E402
 from temporalio.worker import Worker  # noqa: E402
 
 from app.cli.ops import temporal_binary  # noqa: E402
+from app.cli.process_exit import run_and_exit  # noqa: E402
 from app.sandbox.people import SandboxPerson  # noqa: E402
 from app.store.models import AgentJob  # noqa: E402
 from bench.raw_baseline import RawChild, RawRun, Shape, nothing  # noqa: E402
@@ -96,6 +97,7 @@ class Cost:
     jira_writes: int = 0
     status_edits: int = 0
     write_kinds: Counter[str] = field(default_factory=Counter)
+    first_run_writes: list[str] = field(default_factory=list)  # the first issue's writes in order, for the report
 
 
 def jira_epoch(stamp: str) -> float:
@@ -212,8 +214,14 @@ async def cost_of(site: Site, since: float, keys: list[str]) -> Cost:
         for comment in comments(site, key):
             if comment["author"]["accountId"] == BOT and comment["body"].startswith(STATUS_HEADING):
                 status_ids.add(f"/issue/{key}/comment/{comment['id']}")
-    cost.status_edits = sum(r["method"] == "PUT" and any(r["path"].endswith(i) for i in status_ids) for r in writes)
+    status_edit = [r["method"] == "PUT" and any(r["path"].endswith(i) for i in status_ids) for r in writes]
+    cost.status_edits = sum(status_edit)
     cost.write_kinds = Counter(write_kind(r) for r in writes)
+    cost.first_run_writes = [
+        "PUT status comment" if edit else write_kind(r)
+        for r, edit in zip(writes, status_edit, strict=True)
+        if r["issue"] == keys[0]
+    ]
     return cost
 
 
@@ -346,6 +354,7 @@ async def main() -> int:
         for what, count in cost.write_kinds.most_common():
             print(f"    {what}: {count / n:.1f}")
         print(f"  background (schedules) actions over the mode: {cost.background_actions}")
+        print("  one run's writes in order: " + ", ".join(cost.first_run_writes))
     print(f"\nauto run wall: p50 {statistics.median(walls):.2f} s (runs {[round(w, 2) for w in walls]})")
     print(f"raw baseline {shape}: p50 {statistics.median(raw):.2f} s (runs {[round(w, 2) for w in raw]})")
     print(f"overhead ratio: {overhead:.2f}")
@@ -356,4 +365,4 @@ async def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(asyncio.run(main()))
+    run_and_exit(lambda: asyncio.run(main()))  # no interpreter teardown: see app/cli/process_exit.py

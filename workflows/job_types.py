@@ -38,6 +38,9 @@ class JobInput:
     verifies: bool = False
     agent_start_to_close_seconds: int = 2 * 3600
     agent_heartbeat_seconds: int = 5 * 60
+    # Queued by a lean run (workflows/versions.py): every patched path is taken without asking, and its end hands
+    # the next job out in one activity (jobs from before started a queue monitor workflow).
+    lean: bool = False
 
 
 @dataclass(frozen=True)

@@ -107,6 +107,11 @@ class OrchestrationInput:
     continued: dict[str, Any] | None = None
     # FORGE is set: a completed run opens (or updates) the pull request of jira/<KEY>. Off for runs from before.
     forge: bool = False
+    # Fewer Temporal actions for the same work: one activity queues a job (and its end dispatches the next), one
+    # records a phase's end, search attributes are sent only when they change. Off for runs from before (their input
+    # has no such field), so their histories replay; a flag in the input, not `workflow.patched`, because Temporal
+    # bills each patch as a marker and a search-attribute upsert in every run.
+    lean: bool = False
 
 
 @dataclass(frozen=True)

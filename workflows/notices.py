@@ -20,6 +20,7 @@ from workflows.messages import Source
 from workflows.notifier import Notifier
 from workflows.report import GATE_COMMANDS
 from workflows.run_base import RunBase
+from workflows.versions import released
 
 # Events whose mentions include the approvers (someone must act), not only the starter.
 ASKS_APPROVERS = frozenset({"gate", "gate_timeout"})
@@ -50,7 +51,7 @@ class RunNotices(RunBase):
     def _notify(self, event: str, key: str, text: str) -> None:
         """Post `text` to the chat webhook once for this run's `key`, if the policy asks for `event`."""
         policy = self.input.notify
-        if not policy.webhook or event not in policy.events or not workflow.patched("notify-webhook"):
+        if not policy.webhook or event not in policy.events or not released("notify-webhook", self.input.lean):
             return
         link = self.memory.links.get("Dashboard")
         self.notifier.send(event, key, self.input.issue_key, f"{self.input.issue_key}: {text}", link)
@@ -60,7 +61,7 @@ class RunNotices(RunBase):
         timeout = timedelta(seconds=self.input.gate_timeout_seconds)
         summary = f"gate after {phase}"
         remind = "gate_timeout" in self.input.notify.events and timeout > 2 * REMIND_BEFORE
-        if not remind or not workflow.patched("gate-timeout-reminder"):
+        if not remind or not released("gate-timeout-reminder", self.input.lean):
             await workflow.wait_condition(answered, timeout=timeout, timeout_summary=summary)
             return
         try:

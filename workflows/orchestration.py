@@ -5,25 +5,27 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from dataclasses import asdict, replace
+from dataclasses import asdict
 from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.converter import value_to_type
 from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError, FailureError
 
+from workflows.continuation import Continuation
 from workflows.job_types import ErrorKind, JobInput, JobResult
 from workflows.messages import OrchestrationInput, RunStatus
 from workflows.notifier import Notifier
 from workflows.outcomes import NEEDS_APPROVAL_LABEL, RUNNING_LABEL, RunOutcomes, jira_refusal_cause
 from workflows.phases import MAX_FIX_ROUNDS, PHASE_ORDER, PHASE_SPECS
-from workflows.policies import DB_RETRY, JIRA_CALL, SEED_RETRY, SHORT
+from workflows.policies import DB_RETRY, DB_WRITE, JIRA_CALL, SEED_RETRY
 from workflows.queued_jobs import QueuedJobs
 from workflows.report import gate_attachment, gate_comment, phase_prompt
 from workflows.reporter import JiraReporter
 from workflows.results import figures, plan_lines
 from workflows.run_base import ContinuedRun, Decision, RunMemory
 from workflows.state import Approval, Cause, Failure, OrchestrationResult, OrchestrationState, Outcome, PhaseRecord
+from workflows.versions import released
 
 with workflow.unsafe.imports_passed_through():
     from activities.jira import JiraActivities, ReadIssueInput
@@ -32,12 +34,8 @@ with workflow.unsafe.imports_passed_through():
     from workflows.job_execution import JobExecutionWorkflow
 
 
-# How long a run past its history limit waits for its queued Jira writes and notifications before continuing as new.
-CONTINUE_DRAIN = timedelta(minutes=10)
-
-
 @workflow.defn
-class OrchestrationWorkflow(QueuedJobs, RunOutcomes):
+class OrchestrationWorkflow(QueuedJobs, RunOutcomes, Continuation):
     """Walks one issue through the six phases, gated by people on the issue.
 
     Signals (the webhook's fire-and-forget path; the actor is checked, the answer posted on the issue):
@@ -56,8 +54,9 @@ class OrchestrationWorkflow(QueuedJobs, RunOutcomes):
         self.continued = value_to_type(ContinuedRun, input.continued) if input.continued is not None else None
         if self.continued is not None:  # the run goes on where the run it continues left off
             self.state, self.memory = self.continued.state, self.continued.memory
-            self.reporter = JiraReporter(input.issue_key, self.continued.report_key)
+            self.reporter = JiraReporter(input.issue_key, self.continued.report_key, input.lean)
             self.reporter.refused = set(self.continued.refused_writes)
+            self.reporter.status_comment_id = self.continued.status_comment_id
             self.notifier = Notifier(self.continued.notify_key)
             return
         self.state = OrchestrationState(
@@ -70,7 +69,7 @@ class OrchestrationWorkflow(QueuedJobs, RunOutcomes):
             phases=[PhaseRecord(phase) for phase in PHASE_ORDER],
             source=input.source,
         )
-        self.reporter = JiraReporter(input.issue_key, info.run_id)
+        self.reporter = JiraReporter(input.issue_key, info.run_id, input.lean)
         self.notifier = Notifier(f"{info.workflow_id}/{info.run_id}")
         self.memory = RunMemory()
 
@@ -122,13 +121,16 @@ class OrchestrationWorkflow(QueuedJobs, RunOutcomes):
         links = await workflow.execute_activity_method(
             RecordActivities.run_links,
             RunLinksInput(self.input.issue_key, info.workflow_id, info.run_id),
-            start_to_close_timeout=SHORT,
+            start_to_close_timeout=DB_WRITE,
             retry_policy=DB_RETRY,
         )
         self.memory.links = {"Temporal run": links.temporal, "Dashboard": links.dashboard}
         self.state.status = RunStatus.RUNNING
         self._board(RUNNING_LABEL)
-        self._report()
+        if not self.input.lean:
+            # Runs from before posted a "starting" status comment here and edited it a moment later, as EXPLORE
+            # started; a lean run's first status write is EXPLORE's (one Jira write fewer).
+            self._report()
         if self.input.statuses.in_progress:
             self.reporter.transition(self.input.statuses.in_progress)
         try:
@@ -145,7 +147,7 @@ class OrchestrationWorkflow(QueuedJobs, RunOutcomes):
             cause = err.cause
             message = cause.message if isinstance(cause, ApplicationError) else str(cause or err)
             denied = isinstance(cause, ApplicationError) and cause.type == "AuthenticationError"
-            if workflow.patched("unreadable-issue-is-reported"):
+            if released("unreadable-issue-is-reported", self.input.lean):
                 return Failure(None, jira_refusal_cause(cause), f"cannot read the issue: {message}")
             raise ApplicationError(
                 f"cannot read {self.input.issue_key}: {message}", type="RunPERMISSION" if denied else "RunJIRA"
@@ -224,25 +226,23 @@ class OrchestrationWorkflow(QueuedJobs, RunOutcomes):
         self._report()
         job = self._job_input(phase, record.attempts, queue_kind)
         record.job_ids.append(job.job_id)
-        await workflow.execute_activity_method(
-            JobActivities.create_job,
-            NewJob(
-                job.job_id,
-                job.orchestration_run_id,
-                job.issue_key,
-                job.project_key,
-                phase,
-                job.attempt,
-                phase,
-                job.roles,
-                job.prompt,
-                job.context,
-                queue_kind,
-            ),
-            start_to_close_timeout=SHORT,
-            retry_policy=DB_RETRY,
+        new = NewJob(
+            job.job_id,
+            job.orchestration_run_id,
+            job.issue_key,
+            job.project_key,
+            phase,
+            job.attempt,
+            phase,
+            job.roles,
+            job.prompt,
+            job.context,
+            queue_kind,
         )
-        result = await self._execute_job(job)
+        # Runs from before created the job here, then queued it and nudged the queue: three activities, now one.
+        if not self.input.lean:
+            await self._create_job(new)
+        result = await self._execute_job(job, new if self.input.lean else None)
         record.finished_at = workflow.now().isoformat()
         if result is None:
             record.outcome = Outcome.CANCELLED
@@ -291,12 +291,20 @@ class OrchestrationWorkflow(QueuedJobs, RunOutcomes):
             verifies=spec.verifies,
             agent_start_to_close_seconds=self.input.agent_start_to_close_seconds,
             agent_heartbeat_seconds=self.input.agent_heartbeat_seconds,
+            lean=self.input.lean,
         )
 
-    async def _execute_job(self, job: JobInput) -> JobResult | None:
-        """Run the job's JobExecutionWorkflow; a cancel request cancels it (and so the agent job)."""
-        if workflow.patched("job-queue"):
-            return await self._run_queued_job(job)  # through the queue: one job per agent and per project
+    async def _create_job(self, new: NewJob) -> None:
+        await workflow.execute_activity_method(
+            JobActivities.create_job, new, start_to_close_timeout=DB_WRITE, retry_policy=DB_RETRY
+        )
+
+    async def _execute_job(self, job: JobInput, new: NewJob | None) -> JobResult | None:
+        """Run the job's JobExecutionWorkflow; a cancel request cancels it (and so the agent job).
+
+        `new` (lean runs, which always queue): the job's row is still to be created, with the queueing."""
+        if released("job-queue", self.input.lean):
+            return await self._run_queued_job(job, new)  # through the queue: one job per agent and per project
         child = await workflow.start_child_workflow(
             JobExecutionWorkflow.run, job, id=f"job-{job.job_id}", task_queue=workflow.info().task_queue
         )
@@ -323,7 +331,7 @@ class OrchestrationWorkflow(QueuedJobs, RunOutcomes):
         self._board(NEEDS_APPROVAL_LABEL)
         key = f"gate-{phase}-{self.state.record(phase).attempts}"
         attachment = gate_attachment(self.state, phase)
-        if attachment is not None and workflow.patched("gate-attachments"):
+        if attachment is not None and released("gate-attachments", self.input.lean):
             self.reporter.attach(*attachment)  # before the comment that points at it
         self.reporter.comment(key, gate_comment(self.state, phase, next_phase) + self._mentions("gate"))
         measured = figures(self.state.results.get(phase))
@@ -386,39 +394,6 @@ class OrchestrationWorkflow(QueuedJobs, RunOutcomes):
         self.state.status = RunStatus.RUNNING
         refused = refusal_ends_wait and self.reporter.fatal is not None
         return self.memory.cancel_request is None and not refused
-
-    def _history_is_long(self) -> bool:
-        """Whether to continue as new before the next phase: Temporal suggests it, or the history is past the limit."""
-        if not workflow.patched("continue-as-new"):
-            return False  # runs from before go on as they went (their histories must replay)
-        info, limit = workflow.info(), self.input.limits.history_events
-        return info.is_continue_as_new_suggested() or (limit > 0 and info.get_current_history_length() >= limit)
-
-    async def _continue_as_new(self, next_phase: int) -> None:
-        """Continue as a new run that starts at `next_phase`, once every queued write, notification and handler is
-        done (nothing half-sent is left behind, and nothing is sent twice: the keys stay this run's). Jira or the
-        chat down for longer than CONTINUE_DRAIN: go on in this run, and try again at the next phase boundary."""
-        reporter = self.reporter
-        try:
-            await workflow.wait_condition(
-                lambda: reporter.idle and self.notifier.idle and workflow.all_handlers_finished(),
-                timeout=CONTINUE_DRAIN,
-                timeout_summary="draining before continue-as-new",
-            )
-        except TimeoutError:
-            workflow.logger.warning("run.continue-as-new-postponed queued=%d", len(reporter.queue))
-            return
-        carried = ContinuedRun(
-            self.state,
-            self.memory,
-            next_phase,
-            reporter.run_key,
-            self.notifier.run_key,
-            sorted(reporter.refused),
-        )
-        events = workflow.info().get_current_history_length()
-        workflow.logger.info("run.continue-as-new next=%s events=%d", PHASE_ORDER[next_phase], events)
-        workflow.continue_as_new(replace(self.input, continued=asdict(carried)))
 
     def _next_phase(self, index: int) -> str | None:
         return PHASE_ORDER[index + 1] if index + 1 < len(PHASE_ORDER) else None

@@ -20,16 +20,17 @@ from workflows.job_types import ErrorKind, JobResult
 from workflows.messages import RunStatus
 from workflows.notices import RunNotices
 from workflows.phases import PHASE_ORDER
-from workflows.policies import DB_RETRY, SHORT
+from workflows.policies import DB_RETRY, DB_WRITE
 from workflows.pull_request import PullRequests
 from workflows.report import failure_comment, run_figures, status_comment, summary_comment
 from workflows.state import Cause, Failure, OrchestrationResult, Outcome
 from workflows.steering import SteeringHandlers
+from workflows.versions import released
 from workflows.wiki import inline, person
 
 with workflow.unsafe.imports_passed_through():
     from activities.jobs import CheckpointInput, JobActivities
-    from activities.records import OrchestrationRecord, RecordActivities
+    from activities.records import OrchestrationRecord, PhaseEnd, RecordActivities
 
 # The board labels (with the configured blocked label): a board or a JQL filter shows what needs a person.
 RUNNING_LABEL = "ai-running"
@@ -78,11 +79,11 @@ class RunOutcomes(SteeringHandlers, RunNotices, PullRequests):
     def _jira_refusal_ends_waits(self) -> bool:
         """Whether a Jira write refused for good ends a wait for a person at once (nobody can see the gate or the
         pause, so waiting days for an answer would leave the run silently stuck); not in runs from before."""
-        return workflow.patched("jira-refusal-ends-waits")
+        return released("jira-refusal-ends-waits", self.input.lean)
 
     def _board(self, label: str | None) -> None:
         """Show the run's state on the issue as exactly one board label (None: none, once the run is cancelled)."""
-        if not self.input.board_labels or not workflow.patched("board-labels"):
+        if not self.input.board_labels or not released("board-labels", self.input.lean):
             return
         if label == self.memory.board:
             return
@@ -183,7 +184,7 @@ class RunOutcomes(SteeringHandlers, RunNotices, PullRequests):
         try:
             await workflow.wait_condition(lambda: reporter.settled, timeout=timedelta(days=1))
             await workflow.wait_condition(workflow.all_handlers_finished, timeout=timedelta(minutes=10))
-            if workflow.patched("drain-delivers-late-answers"):
+            if released("drain-delivers-late-answers", self.input.lean):
                 # A handler that finished last may have queued its answer: deliver it before the run closes.
                 await workflow.wait_condition(lambda: reporter.settled, timeout=timedelta(minutes=10))
         except TimeoutError:
@@ -197,43 +198,57 @@ class RunOutcomes(SteeringHandlers, RunNotices, PullRequests):
 
     def _report(self) -> None:
         self.reporter.status(status_comment(self.state, workflow.now(), self.memory.links))
-        if self.input.index_search_attributes:
-            workflow.upsert_search_attributes(
-                [
-                    search.ISSUE_KEY.value_set(self.input.issue_key),
-                    search.PROJECT_KEY.value_set(self.input.project_key),
-                    search.PHASE.value_set(self.state.current_phase or "-"),
-                    search.STATUS.value_set(self.state.status.value),
-                ]
-            )
+        if not self.input.index_search_attributes:
+            return
+        updates = [
+            search.ISSUE_KEY.value_set(self.input.issue_key),
+            search.PROJECT_KEY.value_set(self.input.project_key),
+            search.PHASE.value_set(self.state.current_phase or "-"),
+            search.STATUS.value_set(self.state.status.value),
+        ]
+        if self.input.lean:
+            # Each upsert is a Temporal action: send only what changed (runs from before sent all four each time).
+            current = workflow.info().typed_search_attributes
+            updates = [u for u in updates if current.get(u.key) != u.value]
+            if not updates:
+                return
+        workflow.upsert_search_attributes(updates)
+
+    def _record_now(self) -> OrchestrationRecord:
+        failure = self.state.failure
+        return OrchestrationRecord(
+            self.input.issue_key,
+            self.input.project_key,
+            workflow.info().workflow_id,
+            self.state.run_id,  # the first run's: a run continued as new keeps its one record
+            self.state.status.value,
+            self.state.current_phase,
+            self.input.started_by,
+            failure.message if failure else None,
+            workflow.now() if self.state.finished_at else None,
+        )
 
     async def _record(self) -> None:
-        info = workflow.info()
-        failure = self.state.failure
         await workflow.execute_activity_method(
             RecordActivities.record_orchestration,
-            OrchestrationRecord(
-                self.input.issue_key,
-                self.input.project_key,
-                info.workflow_id,
-                self.state.run_id,  # the first run's: a run continued as new keeps its one record
-                self.state.status.value,
-                self.state.current_phase,
-                self.input.started_by,
-                failure.message if failure else None,
-                workflow.now() if self.state.finished_at else None,
-            ),
-            start_to_close_timeout=SHORT,
+            self._record_now(),
+            start_to_close_timeout=DB_WRITE,
             retry_policy=DB_RETRY,
         )
 
     async def _checkpoint(self, phase: str) -> None:
-        await self._record()
+        checkpoint = CheckpointInput(
+            self.state.run_id, self.input.issue_key, phase, json.dumps(asdict(self.state), default=str)
+        )
+        if self.input.lean:
+            await workflow.execute_activity_method(
+                RecordActivities.record_phase_end,
+                PhaseEnd(self._record_now(), checkpoint),
+                start_to_close_timeout=DB_WRITE,
+                retry_policy=DB_RETRY,
+            )
+            return
+        await self._record()  # runs from before: two activities
         await workflow.execute_activity_method(
-            JobActivities.save_checkpoint,
-            CheckpointInput(
-                self.state.run_id, self.input.issue_key, phase, json.dumps(asdict(self.state), default=str)
-            ),
-            start_to_close_timeout=SHORT,
-            retry_policy=DB_RETRY,
+            JobActivities.save_checkpoint, checkpoint, start_to_close_timeout=DB_WRITE, retry_policy=DB_RETRY
         )

@@ -17,6 +17,11 @@ SEED_RETRY = RetryPolicy(
 # Our own database: more patience, since a record lost to a short outage would make the dashboard lie.
 DB_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=30), maximum_attempts=10)
 SHORT = timedelta(minutes=2)
+# A record write (the run's row, a phase's end, a checkpoint): milliseconds of work, whose one possible wait is for
+# the database's lock (SQLite's busy timeout, 30 s; PostgreSQL's lock_timeout, 10 s). A worker killed during one
+# leaves the run waiting for this timeout before the write is tried again (it is idempotent), so it is not SHORT's
+# two minutes.
+DB_WRITE = timedelta(seconds=45)
 # The start-to-close of every activity that calls Jira. The gateway retries 429/5xx for JIRA_RETRY_BUDGET (2 min)
 # and its last call may take JIRA_TIMEOUT (30 s) more: a shorter timeout would cut that retry short and start the
 # whole activity again on top of it. The worker refuses settings that do not fit (`jira_budget_problem`).

@@ -17,6 +17,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 from workflows.policies import FORGE_HEARTBEAT, FORGE_RETRY, FORGE_TIMEOUT
 from workflows.run_base import RunBase
 from workflows.state import Cause, Failure
+from workflows.versions import released
 
 with workflow.unsafe.imports_passed_through():
     from activities.forge import Approver, ForgeActivities, PullRequestInput, PullRequestText
@@ -30,7 +31,7 @@ class PullRequests(RunBase):
 
     async def _open_pull_request(self) -> Failure | None:
         """Open or update the pull request of the pushed branch; a Failure when the forge refuses it for good."""
-        if not self.input.forge or self.state.pr_url is None or not workflow.patched(PATCH):
+        if not self.input.forge or self.state.pr_url is None or not released(PATCH, self.input.lean):
             return None
         self.state.step = "opening the pull request"
         self._report()

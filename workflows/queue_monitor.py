@@ -1,10 +1,12 @@
 """The queue monitor: a short run that gives idle agents their next job and starts it.
 
-Run by a Schedule per agent (a tick) and started at once ("nudged") when a job is queued, when one ends, when an
-agent comes back or a queue is resumed. The claim checks, in one transaction, that the agent is online and
-healthy with no job in progress and that the job's project is not paused and has nothing running (separate
-checks before it would race other monitors), then moves the job to in progress. The job workflow is started on
-its own, not as a child: this run ends at once and the job must outlive it (see activities/temporal_ops.py).
+Run by a Schedule per agent (a tick), and started at once ("nudged") when a queue is resumed from the web or the
+CLI (workflows nudge with one activity of their own: workflows/nudge.py). Its runs do the work in that same one
+activity (activities/dispatch.py); runs from before did it in four. The claim checks, in one transaction, that the
+agent is online and healthy with no job in progress and that the job's project is not paused and has nothing
+running (separate checks before it would race other monitors), then moves the job to in progress. The job
+workflow is started on its own, not as a child: this run ends at once and the job must outlive it (see
+app/temporal/job_control.py).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from workflows.policies import DB_RETRY, SHORT
 from workflows.queue_types import MonitorInput, MonitorResult
 
 with workflow.unsafe.imports_passed_through():
+    from activities.dispatch import DispatchActivities, DispatchInput
     from activities.queue import AgentRef, ClaimedJob, IdleAgentsQuery, JobLogEntry, QueueActivities
     from activities.temporal_ops import TemporalActivities
 
@@ -32,6 +35,14 @@ class QueueMonitorWorkflow:
     @workflow.run
     async def run(self, input: MonitorInput) -> MonitorResult:
         """Claim for each agent in turn and start what was claimed."""
+        if workflow.patched("monitor-dispatches"):
+            done = await workflow.execute_activity_method(
+                DispatchActivities.dispatch_jobs,
+                DispatchInput(input.reason, input.agent_id),
+                start_to_close_timeout=SHORT,
+                retry_policy=DB_RETRY,
+            )
+            return MonitorResult(done.agents, done.started)
         if input.agent_id is not None:
             agents = [input.agent_id]
         else:

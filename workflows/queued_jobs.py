@@ -1,9 +1,9 @@
 """Running a phase's job through the queue (a mixin of OrchestrationWorkflow, behind `patched("job-queue")`).
 
-The job is handed to the queue with its whole input and the queue is nudged; a queue monitor starts its job
-workflow when an agent is free and the project's earlier jobs are done, and the job reports back by signal
-(`job_finished`, or `job_recovered` when it was lost). A cancel request withdraws the job while it waits, or
-cancels its running workflow (and so the agent job) and waits until that has happened.
+The job is created, handed to the queue with its whole input and dispatched in one activity, which starts its job
+workflow when an agent is free and the project's earlier jobs are done (else a later dispatch or tick does); the
+job reports back by signal (`job_finished`, or `job_recovered` when it was lost). A cancel request withdraws the
+job while it waits, or cancels its running workflow (and so the agent job) and waits until that has happened.
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ from workflows.nudge import nudge_queue
 from workflows.policies import DB_RETRY, SHORT
 
 with workflow.unsafe.imports_passed_through():
+    from activities.dispatch import DispatchActivities, QueueJobInput
+    from activities.jobs import NewJob
     from activities.queue import EnqueueInput, QueueActivities, RemoveInput
 
 # A cancelled job reports within seconds (the agent stops, cleanup runs); between tries we look again in case
@@ -31,16 +33,26 @@ CANCEL_TRIES = 20
 class QueuedJobs(JobSignals):
     """Queue a job and wait for its result; a cancel request (set by the steering handlers) withdraws it."""
 
-    async def _run_queued_job(self, job: JobInput) -> JobResult | None:
-        """The job's result, or None when the run was cancelled first (the job withdrawn or cancelled)."""
-        # The prompt and context (the earlier phases' work) are in the job's row already: sent once, not twice.
-        await workflow.execute_activity_method(
-            QueueActivities.enqueue_job,
-            EnqueueInput(replace(job, prompt="", context="")),
-            start_to_close_timeout=SHORT,
-            retry_policy=DB_RETRY,
-        )
-        await nudge_queue(f"{job.job_id} queued", f"queued-{job.job_id}")
+    async def _run_queued_job(self, job: JobInput, new: NewJob | None) -> JobResult | None:
+        """The job's result, or None when the run was cancelled first (the job withdrawn or cancelled).
+
+        `new`: create the job's row, queue it and dispatch in one activity (runs from before: the row exists)."""
+        if new is not None:
+            # The prompt and context (the earlier phases' work) go once, in the row; the queued spec refers to it.
+            await workflow.execute_activity_method(
+                DispatchActivities.queue_job,
+                QueueJobInput(new, replace(job, prompt="", context="")),
+                start_to_close_timeout=SHORT,
+                retry_policy=DB_RETRY,
+            )
+        else:
+            await workflow.execute_activity_method(
+                QueueActivities.enqueue_job,
+                EnqueueInput(replace(job, prompt="", context="")),
+                start_to_close_timeout=SHORT,
+                retry_policy=DB_RETRY,
+            )
+            await nudge_queue(f"{job.job_id} queued", f"queued-{job.job_id}")
         await workflow.wait_condition(
             lambda: job.job_id in self.memory.job_results or self.memory.cancel_request is not None
         )

@@ -17,7 +17,7 @@ transition checks, remote-link global ids), so a retry after a lost answer chang
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any, assert_never
 
@@ -26,6 +26,7 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, CancelledError
 
 from workflows.policies import JIRA_CALL
+from workflows.versions import released
 from workflows.wiki import inline
 
 with workflow.unsafe.imports_passed_through():
@@ -94,9 +95,12 @@ class Item:
 class JiraReporter:
     """Queues writes to one issue and delivers them in order from a background task."""
 
-    def __init__(self, issue_key: str, run_key: str) -> None:
+    def __init__(self, issue_key: str, run_key: str, lean: bool = False) -> None:
         self.issue_key = issue_key
         self.run_key = run_key
+        self.lean = lean  # the run's input says so: every patched path is taken without asking (workflows/versions.py)
+        # A lean run keeps its status comment's id here (runs from before kept it in an issue property: a write more).
+        self.status_comment_id = ""
         self.queue: list[Item] = []
         self.busy = False
         self.fatal: ApplicationError | None = None
@@ -153,13 +157,13 @@ class JiraReporter:
     def _refused(self, item: Item, cause: ApplicationError) -> None:
         """A write Jira refused for good: fatal when it was something to say, else said and skipped."""
         said = isinstance(item.payload, StatusCommentInput | CommentOnce)
-        if said and workflow.patched("refused-comment-still-marks-issue"):
+        if said and released("refused-comment-still-marks-issue", self.lean):
             self.fatal, self.muted = cause, True
             self.queue = [
                 i for i in self.queue if isinstance(i.payload, TransitionInput | LabelChange | RemoteLinkInput)
             ]
             return
-        if said or not workflow.patched("outbox-skips-refused-writes"):
+        if said or not released("outbox-skips-refused-writes", self.lean):
             self.fatal = cause
             self.queue.clear()
             return
@@ -181,9 +185,12 @@ class JiraReporter:
         while True:
             await workflow.wait_condition(lambda: bool(self.queue) and (self.fatal is None or self.muted))
             item = self.queue[0]
+            payload = item.payload
+            if self.lean and isinstance(payload, StatusCommentInput):
+                payload = replace(payload, comment_id=self.status_comment_id)  # known by now if it was written once
             self.busy = True
             try:
-                await _deliver(item.payload)
+                written = await _deliver(payload)
             except ActivityError as err:
                 cause = err.cause
                 if isinstance(cause, CancelledError):
@@ -201,16 +208,18 @@ class JiraReporter:
             finally:
                 self.busy = False
             backoff = timedelta(seconds=5)
+            if self.lean and isinstance(payload, StatusCommentInput) and written:
+                self.status_comment_id = written
             if self.queue and self.queue[0] is item:
                 self.queue.pop(0)
             self.delivered += 1
 
 
-async def _deliver(write: Write) -> None:
-    """Run the write's one activity."""
+async def _deliver(write: Write) -> str | None:
+    """Run the write's one activity; the status comment's id when it wrote that."""
     match write:
         case StatusCommentInput():
-            await workflow.execute_activity_method(JiraActivities.upsert_status_comment, write, **JIRA_OPTIONS)
+            return await workflow.execute_activity_method(JiraActivities.upsert_status_comment, write, **JIRA_OPTIONS)
         case CommentOnce():
             await workflow.execute_activity_method(JiraActivities.post_comment_once, write, **JIRA_OPTIONS)
         case TransitionInput():
@@ -223,3 +232,4 @@ async def _deliver(write: Write) -> None:
             await workflow.execute_activity_method(JiraActivities.attach_text, write, **JIRA_OPTIONS)
         case _:
             assert_never(write)
+    return None

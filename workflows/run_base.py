@@ -58,6 +58,7 @@ class ContinuedRun:
     report_key: str  # JiraReporter's run key
     notify_key: str  # Notifier's run key
     refused_writes: list[str] = field(default_factory=list)  # JiraReporter.refused: each said once per run
+    status_comment_id: str = ""  # JiraReporter.status_comment_id (lean runs)
 
 
 class RunBase:

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import logging
-import os
 import sys
 from collections.abc import Sequence
 
 from app.cli import agent, ops, queue, runs, sandbox, users
+from app.cli.process_exit import run_and_exit
 from app.config import ConfigError
 
 # Each module adds its sub-commands; a handler takes the parsed args and returns an exit code.
@@ -39,16 +38,4 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 def entry() -> None:
     """The console script: `main`, then an exit that skips interpreter teardown once everything is flushed."""
-    # The Temporal client's Rust threads can outlive the interpreter and abort its finalization
-    # ("PyGILState_Release ... must be current", temporalio/sdk-python#300): a clean stop must not exit 134.
-    try:
-        main()
-        code: int = 0
-    except SystemExit as done:
-        if isinstance(done.code, str):
-            print(done.code, file=sys.stderr)
-        code = done.code if isinstance(done.code, int) else int(done.code is not None)
-    logging.shutdown()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)
+    run_and_exit(main)

@@ -50,6 +50,9 @@ SANDBOX_FORGE_TOKEN = "sandbox-forge-token"  # noqa: S105 - a fixed credential o
 SANDBOX_FORGE_REPOSITORY = "demo/demo-repo"
 # The sandbox's `reviewer` belongs to this group; it is the default approver list when JIRA_BASE_URL is unset.
 SANDBOX_APPROVER_GROUP = "orchestrator-approvers"
+# The sticky cache of a worker (runs kept in memory): with 200, 1,000 runs parked at gates measured 306 MB of worker
+# RSS (bench/parked.py, docs/benchmarks.md); 150 keeps it under 300 MB.
+WORKER_CACHE_DEFAULT = 150
 
 
 @dataclass(frozen=True)
@@ -104,6 +107,9 @@ class JiraSettings:
     bot_account_id: str | None = None
     # Where the sandbox Jira sends its webhooks; None = this service's own endpoint on WEB_PORT.
     sandbox_webhook_url: str | None = None
+    # How many webhooks the sandbox sends at once: 1 keeps the outbox's order; Jira Cloud sends concurrently, in
+    # no promised order (the benches that load many runs use more).
+    sandbox_webhook_threads: int = 1
 
     @property
     def uses_sandbox(self) -> bool:
@@ -170,6 +176,9 @@ class Settings:
     web_threads: int = 4
     web: WebSettings = field(default_factory=WebSettings)
     worker_shutdown_grace: timedelta = timedelta(seconds=30)
+    # Workflow runs a worker keeps in memory between their tasks (the SDK's sticky cache). A run waiting at a gate
+    # costs about 0.6 MB there; one pushed out is replayed from its history when it next has work (a few ms).
+    worker_max_cached_workflows: int = WORKER_CACHE_DEFAULT
     # Where `orchestrator worker` serves the Temporal SDK's Prometheus metrics (ip:port); None = not served.
     worker_metrics_address: str | None = None
 
@@ -221,6 +230,7 @@ def _build(env: Mapping[str, str]) -> Settings:
             sandbox_port=get("SANDBOX_JIRA_PORT", parse_int, 8090),
             bot_account_id=get("JIRA_BOT_ACCOUNT_ID", parse_account_id, None),
             sandbox_webhook_url=get("SANDBOX_WEBHOOK_URL", parse_url, None),
+            sandbox_webhook_threads=get("SANDBOX_WEBHOOK_THREADS", lambda n, raw: parse_int(n, raw, 1), 1),
         ),
         orchestrator=OrchestratorSettings(
             trigger_label=text("ORCHESTRATOR_TRIGGER_LABEL", "ai-orchestrate"),
@@ -260,6 +270,9 @@ def _build(env: Mapping[str, str]) -> Settings:
         web_threads=web_threads,
         web=web_settings(get, text),
         worker_shutdown_grace=get("WORKER_SHUTDOWN_GRACE", parse_duration, timedelta(seconds=30)),
+        worker_max_cached_workflows=get(
+            "WORKER_MAX_CACHED_WORKFLOWS", lambda n, raw: parse_int(n, raw, 0), WORKER_CACHE_DEFAULT
+        ),
         worker_metrics_address=get("WORKER_METRICS_ADDRESS", parse_bind_address, None),
     )
 

@@ -14,6 +14,7 @@ from typing import Any
 import requests
 from jira import JIRA
 from jira.exceptions import JIRAError
+from requests.adapters import HTTPAdapter
 
 from app.config import JiraSettings
 from app.jira_gateway.errors import JiraUnavailable, classify
@@ -21,13 +22,14 @@ from app.jira_gateway.errors import JiraUnavailable, classify
 CONNECT_TIMEOUT = 10.0
 
 
-def build_client(settings: JiraSettings, read_timeout: float | None = None) -> JIRA:
-    """A REST v2 client for the configured site (or the sandbox) with basic auth and a timeout on every call.
+def build_client(settings: JiraSettings, read_timeout: float | None = None, connections: int = 10) -> JIRA:
+    """A REST v2 client for the configured site (or the sandbox) with basic auth and a timeout on every call,
+    keeping up to `connections` open (one per thread that calls it at once).
 
     The one place a `jira.JIRA` is built (the gateway, `/myself` for the bot's identity, `orchestrator check`).
     """
     read_timeout = read_timeout or settings.timeout.total_seconds()
-    return JIRA(
+    client = JIRA(
         server=settings.url,
         basic_auth=settings.credentials,
         options={"rest_api_version": "2"},
@@ -38,6 +40,12 @@ def build_client(settings: JiraSettings, read_timeout: float | None = None) -> J
         max_retries=0,
         get_server_info=False,
     )
+    # requests keeps 10 connections per host by default: a worker's 32 activity threads calling Jira at once
+    # opened and dropped connections ("Connection pool is full") under load.
+    adapter = HTTPAdapter(pool_maxsize=max(connections, 1), max_retries=0)
+    for scheme in ("https://", "http://"):
+        client._session.mount(scheme, adapter)
+    return client
 
 
 class JiraTransport:

@@ -6,11 +6,11 @@ and before posting it looks for a comment carrying that key. A retry after a POS
 finds the first comment instead of adding a second. Only stamps on comments the bot wrote count: anyone may set
 a property on their own comment, and a forged stamp must not suppress the bot's comment.
 
-Status comment: the comment's id is kept in the issue property `orchestrator.status.<run key>`; later calls edit
-that comment, after checking the bot wrote it (anyone who may edit the issue may set the property, and must not
-redirect the bot's edits to their own comment). If the property is missing (a crash between the POST and the
-PUT), the event-key stamp finds the comment; if the comment was deleted, a new one is created and the property
-re-pointed.
+Status comment: the run keeps the comment's id (the first write returns it) and hands it to each later edit, which
+checks that the bot wrote it (a forged pointer must not redirect the bot's edits to someone's comment). Before it
+has the id, the event-key stamp finds the comment a retry already posted; if the comment was deleted, a new one is
+created. Runs from before kept the id in the issue property `orchestrator.status.<run key>` instead (one more write
+per run): they pass no id, and that protocol is kept for them.
 """
 
 from __future__ import annotations
@@ -65,17 +65,23 @@ class CommentOps:
             return ""
         return self._create(issue_key, event_key, body, quiet.key if quiet is not None else None)
 
-    def upsert_status(self, issue_key: str, run_key: str, body: str) -> str:
-        """Create the run's status comment once, then edit it in place; return its id."""
+    def upsert_status(self, issue_key: str, run_key: str, body: str, known_id: str | None = None) -> str:
+        """Create the run's status comment once, then edit it in place; return its id.
+
+        `known_id`: the id an earlier call returned ("" before the first); None: a run from before, which keeps the
+        id in an issue property."""
         prop = status_property_key(run_key)
-        pointer = self._read_issue_property(issue_key, prop)
-        comment_id = str(pointer.get("comment_id", "")) if isinstance(pointer, dict) else ""
+        if known_id is None:
+            pointer = self._read_issue_property(issue_key, prop)
+            comment_id = str(pointer.get("comment_id", "")) if isinstance(pointer, dict) else ""
+        else:
+            comment_id = known_id
         if comment_id and self._written_by_bot(issue_key, comment_id):
             try:
                 self.edit(issue_key, comment_id, body)
                 return comment_id
             except JiraNotFound:
-                pass  # someone deleted it: post a new one below and re-point the property
+                pass  # someone deleted it: post a new one below (and re-point the property)
         event_key = f"status:{run_key}"
         existing = self.find_by_event(issue_key, event_key)
         if existing is not None:
@@ -83,7 +89,8 @@ class CommentOps:
             self.edit(issue_key, comment_id, body)
         else:
             comment_id = self._create(issue_key, event_key, body)
-        self.http.put(f"issue/{issue_key}/properties/{prop}", {"run_key": run_key, "comment_id": comment_id})
+        if known_id is None:
+            self.http.put(f"issue/{issue_key}/properties/{prop}", {"run_key": run_key, "comment_id": comment_id})
         return comment_id
 
     def edit(self, issue_key: str, comment_id: str, body: str) -> None:

@@ -41,9 +41,10 @@ class JiraGateway:
         client: JIRA | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
+        connections: int = 10,
     ) -> None:
         self.settings = settings
-        self.http = JiraTransport(client or build_client(settings))
+        self.http = JiraTransport(client or build_client(settings, connections=connections))
         self.retry = RetryPolicy(settings.retry_budget.total_seconds(), sleep=sleep, clock=clock)
         self._bot: str | None = settings.bot_account_id
         self._bot_lock = threading.Lock()
@@ -54,10 +55,11 @@ class JiraGateway:
             self.http, approval or ApprovalPolicy(), self._bot_account_id_once, self.issues.read_issue
         )
 
-    def upsert_status_comment(self, issue_key: str, run_key: str, body: str) -> str:
-        """Create the run's one status comment, or edit it in place; returns the comment id."""
+    def upsert_status_comment(self, issue_key: str, run_key: str, body: str, known_id: str | None = None) -> str:
+        """Create the run's one status comment, or edit it in place (`known_id`: its id, when the run has it);
+        returns the comment id."""
         return self._retried(
-            lambda: self.comments.upsert_status(issue_key, run_key, body), f"status comment {issue_key}"
+            lambda: self.comments.upsert_status(issue_key, run_key, body, known_id), f"status comment {issue_key}"
         )
 
     def post_comment_once(self, issue_key: str, event_key: str, body: str, quiet: QuietAnswer | None = None) -> str:

@@ -46,7 +46,9 @@ class SandboxConfig:
             state_path=settings.var_dir / STATE_FILE,
             host="127.0.0.1",  # loopback only: the sandbox's page and admin endpoints have no login
             port=settings.jira.sandbox_port,
-            delivery=DeliveryPolicy(url=url, secret=settings.jira.webhook_secret),
+            delivery=DeliveryPolicy(
+                url=url, secret=settings.jira.webhook_secret, threads=min(settings.jira.sandbox_webhook_threads, 64)
+            ),
             forge_remote=Path(settings.agents.remote),
             forge_repository=settings.forge.repository or SANDBOX_FORGE_REPOSITORY,
         )

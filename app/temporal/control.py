@@ -204,6 +204,7 @@ def orchestration_input(
         agent_start_to_close_seconds=int(settings.agents.start_to_close.total_seconds()),
         agent_heartbeat_seconds=int(settings.agents.heartbeat_timeout.total_seconds()),
         board_labels=orch.board_labels,
+        lean=True,
         notify=NotifyPolicy(
             events=list(settings.notify.events),
             mention=list(settings.notify.mention),

@@ -18,7 +18,7 @@ from temporalio.service import RPCError
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
-from app.config import ConfigError, Settings
+from app.config import WORKER_CACHE_DEFAULT, ConfigError, Settings
 from app.config.agents import plaintext_calls, refuse_plaintext
 from app.config.logs import configure_logging
 from app.store.db import engine_for, make_session_factory
@@ -90,8 +90,10 @@ def build_worker(
     activities: Sequence[Callable[..., Any]],
     executor: ThreadPoolExecutor,
     shutdown_grace: timedelta,
+    max_cached_workflows: int = WORKER_CACHE_DEFAULT,
 ) -> Worker:
-    """A worker whose in-flight activities get `shutdown_grace` to finish when it is asked to stop."""
+    """A worker whose in-flight activities get `shutdown_grace` to finish when it is asked to stop, keeping at most
+    `max_cached_workflows` runs in memory between their tasks."""
     return Worker(
         client,
         task_queue=task_queue,
@@ -100,6 +102,7 @@ def build_worker(
         activity_executor=executor,
         max_concurrent_activities=ACTIVITY_THREADS,
         graceful_shutdown_timeout=shutdown_grace,
+        max_cached_workflows=max_cached_workflows,
         # Cancellation reaches an activity only through a heartbeat answer: keep that delay to seconds.
         max_heartbeat_throttle_interval=HEARTBEAT_THROTTLE,
         workflow_runner=SandboxedWorkflowRunner(
@@ -128,12 +131,14 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
             activity_functions(settings, client),
             executor,
             settings.worker_shutdown_grace,
+            settings.worker_max_cached_workflows,
         )
         async with worker:
             log.info(
-                "worker.started task_queue=%s namespace=%s metrics=%s",
+                "worker.started task_queue=%s namespace=%s cached_workflows=%d metrics=%s",
                 settings.temporal.task_queue,
                 settings.temporal.namespace,
+                settings.worker_max_cached_workflows,
                 f"http://{settings.worker_metrics_address}/metrics" if settings.worker_metrics_address else "off",
             )
             await _start_job_system(client, settings)

@@ -18,6 +18,7 @@ from temporalio.client import Client
 
 from activities.agent import RECORD_EVERY, AgentActivities
 from activities.agent_health import AgentHealthActivities
+from activities.dispatch import DispatchActivities
 from activities.forge import ForgeActivities
 from activities.jira import JiraActivities
 from activities.jobs import JobActivities
@@ -48,7 +49,7 @@ from app.temporal import control
 from app.temporal.control import Started
 from app.temporal.job_control import temporal_calls
 from app.temporal.schedules import ensure_schedules
-from app.worker.capacity import DB_POOL
+from app.worker.capacity import ACTIVITY_THREADS, DB_POOL
 from webhooks.commands import Command, parse_command
 from workflows.agent_health import AgentHealthCheckWorkflow
 from workflows.command_answer import CommandAnswerWorkflow
@@ -86,7 +87,9 @@ def activity_functions(settings: Settings, client: Client | None = None) -> list
         dashboard_url=settings.orchestrator.public_url,
     )
     jobs = JobActivities(session_factory, settings.agents.addresses)
-    gateway = JiraGateway(settings.jira, ApprovalPolicy.from_settings(settings.orchestrator))
+    gateway = JiraGateway(
+        settings.jira, ApprovalPolicy.from_settings(settings.orchestrator), connections=ACTIVITY_THREADS
+    )
     jira = JiraActivities(gateway)
     token = agent_token(settings)
     # Stamp a followed job at least four times per JOB_STUCK_AFTER, so a quiet one is never judged stuck.
@@ -111,6 +114,7 @@ def activity_functions(settings: Settings, client: Client | None = None) -> list
         jira.attach_text,
         jira.check_approver,
         records.record_orchestration,
+        records.record_phase_end,
         records.run_links,
         jobs.create_job,
         jobs.assign_agent,
@@ -207,6 +211,7 @@ def job_system_activities(
     health = AgentHealthActivities(session_factory, settings.agents, token, settings.queue.offline_after)
     recovery = RecoveryActivities(session_factory, settings.queue.stuck_after, settings.queue.max_recoveries)
     temporal = TemporalActivities(temporal_calls(client))
+    dispatch = DispatchActivities(JobActivities(session_factory), queue, temporal.calls)
     checked = groups is not None and settings.starts.checked
     policy = StartPolicy(groups, session_factory, settings.starts) if checked and groups is not None else None
     reconcile = ReconcileActivities(search, session_factory, settings, reconcile_starter(client, settings), policy)
@@ -231,6 +236,8 @@ def job_system_activities(
         health.list_agents,
         recovery.list_recovery_suspects,
         recovery.recover_job,
+        dispatch.queue_job,
+        dispatch.dispatch_jobs,
         temporal.start_job_workflow,
         temporal.start_queue_monitor,
         temporal.describe_workflows,

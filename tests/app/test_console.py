@@ -22,7 +22,7 @@ from activities.agent_types import AgentCommand, AgentOutcome
 from app.store.models import ProjectQueue
 from app.web.factory import create_app
 from tests.app.conftest import AUTH, TOKEN, call, wait_for_gate
-from tests.app.web_login import add_user, csrf_of, log_in
+from tests.app.web_login import add_user, csrf_in, csrf_of, log_in
 from tests.conftest import make_settings
 from tests.jobqueue.conftest import add_job, job_input
 from tests.workflows.conftest import running_worker
@@ -100,8 +100,10 @@ async def console(
 async def post(client: FlaskClient, path: str, **form: str) -> str:
     """Submit a console form as a browser does (CSRF token from the page), follow the redirect, return the page."""
     page = path.rsplit("/", 1)[0] if path.startswith("/orchestrations/") else "/queue"
+    # Read the token from this page: a second, synchronous GET here would block the loop the worker runs on while
+    # the page reads the run, and wait out the page's Temporal timeout (10 s a command).
     csrf = await call(client, "get", page)
-    token = csrf_of(client, page) if csrf.status_code == 200 else ""
+    token = csrf_in(csrf.get_data(as_text=True), page) if csrf.status_code == 200 else ""
     response = await call(client, "post", path, data={"csrf_token": token, **form}, follow_redirects=True)
     assert response.status_code == 200, response.get_data(as_text=True)[:400]
     return str(response.get_data(as_text=True))

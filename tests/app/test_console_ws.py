@@ -22,6 +22,8 @@ from werkzeug.serving import make_server
 
 from app.store.models import AgentJob, JobLog
 from app.web.factory import create_app
+from app.web.live import SLOTS, StreamSlots
+from tests.agent.conftest import wait_for
 from tests.conftest import make_settings
 from tests.jobqueue.conftest import add_job, job_input
 
@@ -78,6 +80,9 @@ def test_a_jobs_lines_stage_changes_and_end_and_a_reconnect_without_gap_or_repea
     assert [m["type"] for m in first] == ["stage", "log", "log", "stage", "log", "log", "end"]
     assert first[3]["from"] == "workspace" and first[3]["to"] == "CODE" and first[-1]["status"] == "completed"
     lines = [m for m in first if m["type"] == "log"]
+    # The server gives the one slot back after the close (a reconnect before that is 503, as the cap says).
+    slots: StreamSlots = app.extensions[SLOTS]
+    wait_for(lambda: slots.open == 0, 10, "the first stream's slot to be given back")
     # Reconnect after the second line: the rest, each once; the stage it was in is not announced again.
     again = messages(f"{base}/ws/jobs/ws-1/logs?after_id={lines[1]['id']}")
     assert [m["type"] for m in again] == ["stage", "log", "log", "end"]

@@ -13,11 +13,13 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from temporalio import activity, workflow
 from temporalio.testing import WorkflowEnvironment
 
 with workflow.unsafe.imports_passed_through():
     # The worker's registry imports every activity and the jira package, which the sandbox must not re-import.
+    from app.config import WORKER_CACHE_DEFAULT, ConfigError, Settings
     from app.worker.main import build_worker
 
 started = threading.Event()
@@ -85,3 +87,55 @@ def test_sigterm_stops_the_worker_process(temporal_env: WorkflowEnvironment, tmp
     assert code == 0, text
     assert "worker.stopping" in text and "worker.stopped" in text, text
     assert "Traceback" not in text, text
+
+
+@workflow.defn
+class ParkedWorkflow:
+    """Waits at a gate until approved (a run parked for days, in miniature)."""
+
+    def __init__(self) -> None:
+        self.approved = False
+
+    @workflow.run
+    async def run(self) -> str:
+        replayed = workflow.unsafe.is_replaying()  # started again from its history: it had been evicted
+        await workflow.wait_condition(lambda: self.approved)
+        return "replayed" if replayed else "cached"
+
+    @workflow.signal
+    def approve(self) -> None:
+        self.approved = True
+
+
+async def test_runs_pushed_out_of_a_small_cache_resume_when_approved(
+    temporal_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    # WORKER_MAX_CACHED_WORKFLOWS bounds the worker's memory: parked runs beyond it are evicted and replayed later.
+    client = temporal_env.client
+    with ThreadPoolExecutor(32) as pool:
+        async with build_worker(
+            client, task_queue, [ParkedWorkflow], [slow_step], pool, timedelta(seconds=1), max_cached_workflows=1
+        ):
+            handles = []
+            for n in range(3):
+                handle = await client.start_workflow(
+                    ParkedWorkflow.run, id=f"parked-{n}-{task_queue}", task_queue=task_queue
+                )
+                for _ in range(400):  # until it is parked: its first task is done (≤ 20 s)
+                    if (await handle.describe()).history_length >= 4:
+                        break
+                    await asyncio.sleep(0.05)
+                handles.append(handle)
+            for handle in handles:
+                await handle.signal(ParkedWorkflow.approve)
+            results = [await handle.result() for handle in handles]
+    assert results[:2] == ["replayed", "replayed"]  # the first two were pushed out by the next one to start
+
+
+def test_the_cache_size_is_a_setting() -> None:
+    base = {"DATABASE_URL": "sqlite://"}
+    assert Settings.from_env(environ=base, env_file=None).worker_max_cached_workflows == WORKER_CACHE_DEFAULT == 150
+    chosen = Settings.from_env(environ={**base, "WORKER_MAX_CACHED_WORKFLOWS": "50"}, env_file=None)
+    assert chosen.worker_max_cached_workflows == 50
+    with pytest.raises(ConfigError, match="WORKER_MAX_CACHED_WORKFLOWS"):
+        Settings.from_env(environ={**base, "WORKER_MAX_CACHED_WORKFLOWS": "-1"}, env_file=None)

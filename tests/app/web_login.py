@@ -20,7 +20,12 @@ def add_user(app: Flask, name: str, account_id: str) -> str:
 
 def csrf_of(client: FlaskClient, path: str = "/login") -> str:
     """The CSRF token in the page's form."""
-    found = CSRF.search(client.get(path).get_data(as_text=True))
+    return csrf_in(client.get(path).get_data(as_text=True), path)
+
+
+def csrf_in(page: str, path: str = "the page") -> str:
+    """The CSRF token in a page already fetched."""
+    found = CSRF.search(page)
     assert found, f"no CSRF field on {path}"
     return found.group(1)
 

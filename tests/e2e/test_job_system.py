@@ -61,7 +61,6 @@ DEMO_RUN = [
     ("TEST", "rework", "completed"),
     ("DOCUMENT", "backlog", "completed"),
 ]
-NUDGE_PREFIX = "queue-nudge-queued-"  # workflows/queued_jobs.py: the nudge that follows handing a job to the queue
 
 
 @dataclass(frozen=True)
@@ -137,10 +136,12 @@ def assert_one_at_a_time(spans: list[tuple[str, datetime, datetime]], what: str)
         assert after[1] >= before[2], f"{after[0]} started on {what} while {before[0]} ran"
 
 
-async def queued_by(client: Client) -> dict[str, datetime]:
-    """When each job was in the queue at the latest: the start of the nudge its orchestration sent right after."""
-    runs = client.list_workflows('WorkflowType = "QueueMonitorWorkflow"')
-    return {r.id.removeprefix(NUDGE_PREFIX): r.start_time async for r in runs if r.id.startswith(NUDGE_PREFIX)}
+def queued_by(rows: list[AgentJob]) -> dict[str, datetime]:
+    """When each job entered the queue: its `created_at`. The row is inserted with its spec in one transaction
+    (activities/dispatch.py `queue_job`) that holds the write lock from before its time is taken to its commit, and
+    a claim takes its `started_at` under the same lock: a job created before a claim's time was in the queue the
+    claim read, and one created after it was not."""
+    return {row.id: row.created_at for row in rows}
 
 
 def assert_queue_order(project: list[AgentJob], queued: dict[str, datetime]) -> int:
@@ -224,8 +225,7 @@ async def test_two_agents_run_ten_issues_of_two_projects_each_job_once_in_queue_
         assert_one_at_a_time([(r.job_id, r.start, r.end) for r in spans if r.agent == address], address)
         claims = [(j.id, j.started_at, j.finished_at) for j in rows if j.agent_id == address]
         assert_one_at_a_time(claims, f"{address} (claims)")
-    queued = await queued_by(site.client)
-    assert set(by_id) <= set(queued)
+    queued = queued_by(rows)
     for project in ("DEMO", "OPS"):  # one job at a time per project, in queue order, rework first
         own = [j for j in rows if j.project_key == project]
         assert_one_at_a_time([(j.id, j.started_at, j.finished_at) for j in own], project)

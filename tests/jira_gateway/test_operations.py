@@ -8,7 +8,9 @@ import pytest
 import responses
 from responses import matchers
 
+from app.config import JiraSettings
 from app.jira_gateway import JiraGateway, ValidationError
+from app.jira_gateway.client import build_client
 from app.jira_gateway.models import QuietAnswer
 from tests.jira_gateway.conftest import API, BOT, FakeClock, comment, comments_page, issue_body, make_gateway
 
@@ -111,6 +113,40 @@ def test_status_comment_deleted_by_someone_is_posted_again(gateway: JiraGateway,
     rsps.put(prop, status=200)
     assert gateway.upsert_status_comment("PAY-1", "run-1", "v3") == "301"
     assert _sent(rsps, "PUT", "properties/orchestrator.status") == [{"run_key": "run-1", "comment_id": "301"}]
+
+
+def test_a_run_that_keeps_the_status_comment_id_writes_no_property(
+    gateway: JiraGateway, rsps: responses.RequestsMock
+) -> None:
+    # Issue 15: the run holds the id the first write returned; the issue property (a Jira write) is not needed.
+    rsps.get(f"{API}/issue/PAY-1/comment", json=comments_page([]))
+    rsps.post(f"{API}/issue/PAY-1/comment", json={"id": "300"}, status=201)
+    assert gateway.upsert_status_comment("PAY-1", "run-1", "v1", known_id="") == "300"
+    rsps.get(f"{API}/issue/PAY-1/comment/300", json=comment("300", author=BOT))
+    rsps.put(f"{API}/issue/PAY-1/comment/300", json={"id": "300"})
+    assert gateway.upsert_status_comment("PAY-1", "run-1", "v2", known_id="300") == "300"
+    assert _sent(rsps, "PUT", "/comment/300") == [{"body": "v2"}]
+    assert not any("/properties/" in c.request.url for c in rsps.calls)
+    assert len(_sent(rsps, "POST", "/comment")) == 1
+
+
+def test_a_retried_first_status_write_finds_the_comment_it_posted(
+    gateway: JiraGateway, rsps: responses.RequestsMock
+) -> None:
+    # The first write's answer was lost: the run still has no id, and the event-key stamp finds the comment.
+    posted = _stamped("300", "2026-12-07T10:00:00.000+0000", event="status:run-1")
+    rsps.get(f"{API}/issue/PAY-1/comment", json=comments_page([posted]))
+    rsps.put(f"{API}/issue/PAY-1/comment/300", json={"id": "300"})
+    assert gateway.upsert_status_comment("PAY-1", "run-1", "v1", known_id="") == "300"
+    assert not _sent(rsps, "POST", "/comment") and not any("/properties/" in c.request.url for c in rsps.calls)
+
+
+def test_a_known_id_of_someone_elses_comment_is_not_edited(gateway: JiraGateway, rsps: responses.RequestsMock) -> None:
+    rsps.get(f"{API}/issue/PAY-1/comment/400", json=comment("400", author="acc-mallory"))
+    rsps.get(f"{API}/issue/PAY-1/comment", json=comments_page([]))
+    rsps.post(f"{API}/issue/PAY-1/comment", json={"id": "401"}, status=201)
+    assert gateway.upsert_status_comment("PAY-1", "run-1", "v1", known_id="400") == "401"
+    assert not any(c.request.method == "PUT" for c in rsps.calls)
 
 
 def test_transition_looks_up_the_target_status_and_reads_back(
@@ -260,3 +296,11 @@ def test_a_person_is_answered_again_after_the_quiet_window(gateway: JiraGateway,
     assert sent["properties"] == [
         {"key": "orchestrator.event", "value": {"key": "answer-to-900", "quiet": "acc-mallory"}}
     ]
+
+
+def test_the_client_keeps_a_connection_per_calling_thread() -> None:
+    # A worker's 32 activity threads call Jira at once: requests' default pool of 10 dropped connections under load.
+    session = build_client(JiraSettings(), connections=32)._session
+    for url in ("https://site.atlassian.net/rest", "http://127.0.0.1:8090/rest"):
+        adapter = session.get_adapter(url)
+        assert adapter._pool_maxsize == 32 and adapter.max_retries.total == 0  # type: ignore[attr-defined]

@@ -43,6 +43,8 @@ class Receiver:
     deliveries: list[Delivery] = field(default_factory=list)
     statuses: list[int] = field(default_factory=list)
     delays: list[float] = field(default_factory=list)
+    in_flight: int = 0
+    most_in_flight: int = 0  # the most deliveries it was answering at once
     changed: threading.Condition = field(default_factory=threading.Condition)
 
     def wait_for(self, predicate: Callable[[list[Delivery]], bool], timeout: float = 10.0) -> list[Delivery]:
@@ -72,8 +74,12 @@ def receiver() -> Iterator[Receiver]:
                 status = recv.statuses.pop(0) if recv.statuses else 200
                 delay = recv.delays.pop(0) if recv.delays else 0.0
                 recv.deliveries.append(Delivery({k: v for k, v in self.headers.items()}, raw))
+                recv.in_flight += 1
+                recv.most_in_flight = max(recv.most_in_flight, recv.in_flight)
                 recv.changed.notify_all()
             time.sleep(delay)  # longer than the sandbox's timeout: it counts as a failed delivery
+            with recv.changed:
+                recv.in_flight -= 1
             self.send_response(status)
             self.send_header("Content-Length", "0")
             self.end_headers()
@@ -97,9 +103,12 @@ def sandbox_config(
     port: int | None = None,
     timeout: float = 2.0,
     comment_twins: bool = False,
+    threads: int = 1,
 ) -> SandboxConfig:
     """A sandbox that retries webhooks quickly (tests) instead of in seconds; one delivery per comment unless told."""
-    policy = DeliveryPolicy(url=webhook_url, secret=secret, max_retries=3, first_backoff=0.05, timeout=(2.0, timeout))
+    policy = DeliveryPolicy(
+        url=webhook_url, secret=secret, max_retries=3, first_backoff=0.05, timeout=(2.0, timeout), threads=threads
+    )
     port = port or free_port()
     return SandboxConfig(state_path=state, host="127.0.0.1", port=port, delivery=policy, comment_twins=comment_twins)
 

@@ -181,3 +181,45 @@ def _wait_outbox_empty(server: SandboxServer, timeout: float = 10.0) -> None:
         if time.monotonic() > deadline:
             pytest.fail("the outbox did not drain")
         time.sleep(0.02)
+
+
+def test_accepted_deliveries_leave_the_outbox_together(
+    sandbox: SandboxServer, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # One state write per accepted delivery kept the sandbox behind with many issues; now they leave in groups.
+    removals: list[int] = []
+    real = sandbox.store.delivered
+
+    def counted(*ids: str) -> None:
+        removals.append(len(ids))
+        real(*ids)
+
+    monkeypatch.setattr(sandbox.store, "delivered", counted)
+    receiver.delays = [0.1] * 6  # each answer takes a while, as a loaded receiver's does
+    reviewer = sandbox.tracker.user_by_name("reviewer")
+    for n in range(6):
+        sandbox.tracker.add_comment("DEMO-1", reviewer, f"note {n}")
+    receiver.wait_for(lambda d: len(d) == 6)
+    _wait_outbox_empty(sandbox)
+    assert sum(removals) == 6 and len(removals) < 6
+    assert len({d.headers["X-Atlassian-Webhook-Identifier"] for d in receiver.deliveries}) == 6  # none sent twice
+
+
+def test_with_threads_it_delivers_several_at_once_each_once(tmp_path: Path, receiver: Receiver) -> None:
+    # SANDBOX_WEBHOOK_THREADS: as Jira Cloud, several deliveries at a time (the benches of many runs use it).
+    state = tmp_path / "s.json"
+    first = SandboxServer(sandbox_config(state, "http://127.0.0.1:9/nowhere"))  # not started: all 8 wait
+    for n in range(8):
+        first.tracker.add_comment("DEMO-1", first.tracker.user_by_name("reviewer"), f"note {n}")
+    first.server.server_close()
+    receiver.delays = [0.3] * 8
+    second = SandboxServer(sandbox_config(state, receiver.url, threads=4)).start()
+    try:
+        receiver.wait_for(lambda d: len(d) == 8)
+        _wait_outbox_empty(second)
+    finally:
+        second.stop()
+    assert receiver.most_in_flight >= 2
+    assert (
+        len({d.headers["X-Atlassian-Webhook-Identifier"] for d in receiver.deliveries}) == 8 == len(receiver.deliveries)
+    )

@@ -42,6 +42,7 @@ class FakeJira:
     def __init__(self) -> None:
         self.status_comments: dict[str, str] = {}
         self.status_edits = 0
+        self.status_ids_passed: list[str | None] = []  # what each status write was told of its comment's id
         self.comments: dict[str, str] = {}
         self.comment_posts: list[str] = []
         self.statuses: list[str] = []
@@ -66,8 +67,9 @@ class FakeJira:
             number, filename, len(text.encode()), f"https://jira.invalid/rest/api/2/attachment/content/{number}"
         )
 
-    def upsert_status_comment(self, issue_key: str, run_key: str, body: str) -> str:
+    def upsert_status_comment(self, issue_key: str, run_key: str, body: str, known_id: str | None = None) -> str:
         self._check()
+        self.status_ids_passed.append(known_id)
         self.status_comments[run_key] = body
         self.status_edits += 1
         return f"status-{run_key}"
