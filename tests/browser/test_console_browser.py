@@ -5,6 +5,7 @@ queue, log out. Screenshots of each step are saved (see the `screenshots` fixtur
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from app.sandbox.people import SandboxPerson
 from app.store.db import make_engine, make_session_factory
-from app.store.models import ProjectQueue
+from app.store.models import AgentJob, ProjectQueue
 from tests.e2e.harness import ORCHESTRATOR, Stack, wait
 from tests.jobqueue.conftest import add_job, job_input
 
@@ -47,14 +48,21 @@ def paused_queue_with_three_jobs(stack: Stack) -> None:
 
 
 def test_the_console_scenario_in_chromium(console_stack: Stack, browser: Any, screenshots: Path) -> None:
-    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
     stack, driver = console_stack, browser
     web = f"http://127.0.0.1:{stack.env['WEB_PORT']}"
     # A form's submit loads a new page: an element read mid-navigation is stale, so look again.
-    until = WebDriverWait(driver, TIMEOUT, 0.25, ignored_exceptions=(StaleElementReferenceException,)).until
+    waiting = WebDriverWait(driver, TIMEOUT, 0.25, ignored_exceptions=(StaleElementReferenceException,))
+
+    def until(condition: Callable[[Any], Any]) -> None:
+        try:
+            waiting.until(condition)
+        except TimeoutException:
+            shot("failed")
+            raise AssertionError(what_it_saw(stack, driver)) from None
 
     def shot(name: str) -> None:
         driver.save_screenshot(str(screenshots / f"{name}.png"))
@@ -122,6 +130,16 @@ def test_the_console_scenario_in_chromium(console_stack: Stack, browser: Any, sc
     until(lambda d: "Your personal token" in text())
     driver.get(web + "/runs")
     assert "Your personal token" in text()  # the session is gone
+
+
+def what_it_saw(stack: Stack, driver: Any) -> str:
+    """A timed-out step's evidence: the page the browser shows, the jobs in the database, the processes' logs."""
+    engine = make_engine(stack.env["DATABASE_URL"])
+    with make_session_factory(engine)() as session:
+        jobs = [f"{j.id} {j.status} agent={j.agent_id}" for j in session.query(AgentJob).order_by(AgentJob.created_at)]
+    engine.dispose()
+    page = driver.find_element("tag name", "body").text
+    return f"at {driver.current_url}:\n{page[:4000]}\n--- jobs\n" + "\n".join(jobs) + f"\n{stack.logs()}"
 
 
 def _up(web: str) -> bool:
