@@ -101,6 +101,8 @@ def test_the_console_scenario_in_chromium(console_stack: Stack, browser: Any, sc
     driver.find_element(By.CSS_SELECTOR, "#gate textarea[name=text]").send_keys("keep it small")
     driver.find_element(By.CSS_SELECTOR, "#gate button[name=approve]").click()
     until(lambda d: "/approve:" in text())
+    answer = driver.find_element(By.CSS_SELECTOR, "p.flash")
+    assert "ok" in answer.get_attribute("class").split(), f"the approval was refused: {answer.text}"
     until(lambda d: "CODE" in d.find_element(By.ID, "log").text and "[" in d.find_element(By.ID, "log").text)
     shot("4-live-log")
 
