@@ -23,6 +23,11 @@ def run_and_exit(main: Callable[[], object]) -> NoReturn:
         if isinstance(done.code, str):
             print(done.code, file=sys.stderr)
         code = done.code if isinstance(done.code, int) else int(done.code is not None)
+    exit_now(code)
+
+
+def exit_now(code: int) -> NoReturn:
+    """Flush the logs and the standard streams, then end the process with `code` at once."""
     logging.shutdown()
     sys.stdout.flush()
     sys.stderr.flush()

@@ -18,6 +18,7 @@ from temporalio.service import RPCError
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+from app.cli.process_exit import exit_now
 from app.config import WORKER_CACHE_DEFAULT, ConfigError, Settings
 from app.config.agents import plaintext_calls, refuse_plaintext
 from app.config.logs import configure_logging
@@ -26,11 +27,17 @@ from app.temporal.gateway import TemporalUnavailable, connect
 from app.temporal.search_attributes import how_to_register, missing_search_attributes
 from app.worker.capacity import ACTIVITY_THREADS
 from app.worker.registry import activity_functions, start_job_system, workflow_classes
+from app.worker.stopping import StopAbandoned, running
 from workflows.policies import jira_budget_problem
 
 log = logging.getLogger(__name__)
 
 HEARTBEAT_THROTTLE = timedelta(seconds=2)
+# A stop waits this long past the shutdown grace (activities cancelled at its end need a moment to say so); past
+# that it is abandoned and the process exits STOP_ABANDONED_EXIT (70, sysexits' EX_SOFTWARE) for its supervisor to
+# restart it (app/worker/stopping.py says why a stop might never return).
+STOP_MARGIN = timedelta(seconds=30)
+STOP_ABANDONED_EXIT = 70
 
 
 @functools.cache
@@ -123,17 +130,19 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
             f"worker.search-attributes-missing namespace {namespace} lacks {', '.join(missing)}; "
             f"{how_to_register(namespace, missing)}"
         )
-    with ThreadPoolExecutor(max_workers=ACTIVITY_THREADS, thread_name_prefix="activity") as executor:
-        worker = build_worker(
-            client,
-            settings.temporal.task_queue,
-            workflow_classes(),
-            activity_functions(settings, client),
-            executor,
-            settings.worker_shutdown_grace,
-            settings.worker_max_cached_workflows,
-        )
-        async with worker:
+    executor = ThreadPoolExecutor(max_workers=ACTIVITY_THREADS, thread_name_prefix="activity")
+    worker = build_worker(
+        client,
+        settings.temporal.task_queue,
+        workflow_classes(),
+        activity_functions(settings, client),
+        executor,
+        settings.worker_shutdown_grace,
+        settings.worker_max_cached_workflows,
+    )
+    finished = False
+    try:
+        async with running(worker, stop_limit(settings.worker_shutdown_grace)):
             log.info(
                 "worker.started task_queue=%s namespace=%s cached_workflows=%d metrics=%s",
                 settings.temporal.task_queue,
@@ -144,7 +153,26 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
             await _start_job_system(client, settings)
             await stop.wait()
             log.info("worker.stopping grace=%ss", settings.worker_shutdown_grace.total_seconds())
+        finished = True
+    finally:
+        # An abandoned stop may have left an activity thread running: the process exits without waiting for it.
+        executor.shutdown(wait=finished)
     log.info("worker.stopped")
+
+
+def stop_limit(grace: timedelta) -> float:
+    """How long a stop may take: the grace in-flight activities get, then STOP_MARGIN for them to be cancelled."""
+    return (grace + STOP_MARGIN).total_seconds()
+
+
+async def serve(settings: Settings, stop: asyncio.Event) -> None:
+    """run_worker; a stop abandoned past its limit is logged with what it waited on and ends the process with
+    STOP_ABANDONED_EXIT at once (the interpreter's own exit would wait on the same pending tasks)."""
+    try:
+        await run_worker(settings, stop)
+    except StopAbandoned as abandoned:
+        log.error("worker.stop-abandoned exit=%d %s", STOP_ABANDONED_EXIT, abandoned)
+        exit_now(STOP_ABANDONED_EXIT)
 
 
 async def _start_job_system(client: Client, settings: Settings) -> None:
@@ -171,6 +199,6 @@ def main(settings: Settings) -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        await run_worker(settings, stop)
+        await serve(settings, stop)
 
     asyncio.run(_main())

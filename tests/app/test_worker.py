@@ -16,11 +16,13 @@ from pathlib import Path
 import pytest
 from temporalio import activity, workflow
 from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
 
 with workflow.unsafe.imports_passed_through():
     # The worker's registry imports every activity and the jira package, which the sandbox must not re-import.
     from app.config import WORKER_CACHE_DEFAULT, ConfigError, Settings
-    from app.worker.main import build_worker
+    from app.worker.main import STOP_ABANDONED_EXIT, build_worker, stop_limit
+    from app.worker.stopping import StopAbandoned, running
 
 started = threading.Event()
 release = threading.Event()
@@ -60,6 +62,57 @@ async def test_shutdown_lets_in_flight_activities_finish(temporal_env: WorkflowE
     with ThreadPoolExecutor(32) as pool:
         async with build_worker(client, task_queue, [OneStepWorkflow], [slow_step], pool, timedelta(seconds=1)):
             assert await handle.result() == "done a"
+
+
+async def test_a_stop_that_outlasts_its_limit_is_abandoned_saying_what_it_waits_on(
+    temporal_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    # A sync activity that never heartbeats cannot be cancelled: the SDK's stop waits for it past any grace.
+    started.clear()
+    release.clear()
+    client = temporal_env.client
+    with ThreadPoolExecutor(32) as pool:
+        worker = build_worker(client, task_queue, [OneStepWorkflow], [slow_step], pool, timedelta(seconds=0.2))
+        marks: dict[str, float] = {}
+        with pytest.raises(StopAbandoned) as abandoned:
+            await run_until_the_activity_started(worker, task_queue, marks)
+        assert 1.0 <= time.monotonic() - marks["stop"] < 10
+        assert str(abandoned.value).startswith("worker stop abandoned after 1 s; pending:")
+        assert "Worker.run" in abandoned.value.pending, abandoned.value.pending  # the run that never returned
+        release.set()  # the activity ends, and with it the stop that was left
+        assert abandoned.value.stopping is not None
+        await asyncio.wait_for(abandoned.value.stopping, 20)
+
+
+async def run_until_the_activity_started(worker: Worker, task_queue: str, marks: dict[str, float]) -> None:
+    """Run the worker with a stop limit of 1 s until slow_step has started, then stop it (at `marks["stop"]`)."""
+    async with running(worker, stop_limit=1.0):
+        await worker.client.start_workflow(OneStepWorkflow.run, "a", id=f"wf-{task_queue}", task_queue=task_queue)
+        await asyncio.get_running_loop().run_in_executor(None, started.wait, 20)
+        marks["stop"] = time.monotonic()
+
+
+def test_the_stop_limit_is_the_grace_and_a_margin() -> None:
+    assert stop_limit(timedelta(seconds=30)) == 60.0
+    assert stop_limit(timedelta(0)) == 30.0
+
+
+def test_an_abandoned_stop_ends_the_worker_process_non_zero_saying_why(tmp_path: Path) -> None:
+    # The worker process's answer to a stop that never returns (a stand-in for run_worker raises what it would).
+    script = (
+        "import asyncio\n"
+        "import app.worker.main as main\n"
+        "from app.worker.stopping import StopAbandoned\n"
+        "async def hung(settings, stop):\n"
+        "    raise StopAbandoned(60.0, 'Task-7: <coroutine object Worker.run>')\n"
+        "main.run_worker = hung\n"
+        "asyncio.run(main.serve(None, asyncio.Event()))\n"
+        "print('not reached')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert done.returncode == STOP_ABANDONED_EXIT == 70, done
+    assert "worker.stop-abandoned exit=70 worker stop abandoned after 60 s; pending:" in done.stderr, done.stderr
+    assert "Worker.run" in done.stderr and "not reached" not in done.stdout
 
 
 def test_sigterm_stops_the_worker_process(temporal_env: WorkflowEnvironment, tmp_path: Path) -> None:
