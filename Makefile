@@ -40,12 +40,13 @@ run: session-key migrate
 # must stay at or above COVERAGE_FLOOR (86.9 % when it was set). It is measured in-process: code run only by the
 # real subprocesses of the e2e and CLI tests is not counted, so the true figure is higher.
 # The tests spend most of their time waiting on real servers and processes, so they run on TEST_WORKERS processes
-# (pytest-xdist; each has its own Temporal dev server; an idle one takes tests queued on a busy one). Two on this
-# 2-core machine: four finished in 7-9 minutes instead of 18 but overloaded it, and timing-bound e2e tests failed.
+# (pytest-xdist; each has its own Temporal dev server). Two on this 2-core machine: four finished in 7-9 minutes
+# instead of 18 but overloaded it, and timing-bound e2e tests failed. The long tests are collected first
+# (tests/conftest.py) and handed out as workers free up (`--dist load`), so the run ends on short tests on both.
 COVERAGE_FLOOR ?= 85
 TEST_WORKERS ?= 2
 test: lint
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal --durations=25 --cov --cov-report=term:skip-covered --cov-fail-under=$(COVERAGE_FLOOR)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist load --durations=25 --cov --cov-report=term:skip-covered --cov-fail-under=$(COVERAGE_FLOOR)
 
 lint: install
 	$(BIN)/ruff check .

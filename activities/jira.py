@@ -27,7 +27,7 @@ from app.jira_gateway.models import QuietAnswer as QuietAnswer  # the answer wor
 
 T = TypeVar("T")
 
-# How often a running Jira activity heartbeats (the workflows' heartbeat timeout for Jira writes is 30 s).
+# How often a running Jira activity heartbeats (the workflows give Jira activities a heartbeat timeout of 15 s).
 HEARTBEAT_EVERY = 5.0
 # Exception class names (from app/jira_gateway/errors.py) that no retry can fix.
 PERMANENT = ("AuthenticationError", "ValidationError", "JiraNotFound")

@@ -156,6 +156,16 @@ def listener() -> Iterator[Listener]:
     server.close()
 
 
+# Tests of these marks take tens of seconds each, mostly waiting on real servers and processes.
+LONG_MARKS = ("e2e", "chaos", "long")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The long tests first (in their collected order), so the suite's workers end on short ones together instead
+    of one of them finishing a long test alone (`make test` hands tests out as workers free up, `--dist load`)."""
+    items.sort(key=lambda item: not any(item.get_closest_marker(mark) for mark in LONG_MARKS))
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """After the session: the chaos suite's figures to CHAOS_REPORT (docs/reliability.md under `make chaos`)."""
     write_report()

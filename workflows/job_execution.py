@@ -13,7 +13,7 @@ from temporalio.workflow import ActivityCancellationType
 
 from workflows.job_handoff import hand_off
 from workflows.job_types import ErrorKind, JobInput, JobResult
-from workflows.policies import DB_RETRY, SHORT
+from workflows.policies import DB_RETRY, DB_WRITE, SHORT
 from workflows.versions import released
 
 with workflow.unsafe.imports_passed_through():
@@ -49,7 +49,7 @@ class JobExecutionWorkflow:
         assignment = await workflow.execute_activity_method(
             JobActivities.assign_agent,
             AssignInput(job.job_id, info.workflow_id, info.run_id),
-            start_to_close_timeout=SHORT,
+            start_to_close_timeout=DB_WRITE,
             retry_policy=DB_RETRY,
         )
         agent = assignment.agent_address
@@ -186,7 +186,7 @@ class JobExecutionWorkflow:
                 result.error_kind,
                 result.error,
             ),
-            start_to_close_timeout=SHORT,
+            start_to_close_timeout=DB_WRITE,
             retry_policy=DB_RETRY,
         )
 

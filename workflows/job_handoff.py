@@ -16,7 +16,7 @@ from workflows.ids import workflow_id_for
 from workflows.job_signals import JobSignals
 from workflows.job_types import ErrorKind, JobInput, JobResult
 from workflows.nudge import nudge_queue
-from workflows.policies import DB_RETRY, SHORT
+from workflows.policies import DB_RETRY, DB_WRITE
 from workflows.queue_types import HealthCheckInput, is_run_id
 from workflows.recovery import tell_orchestration
 
@@ -50,7 +50,7 @@ async def hand_off(job: JobInput, result: JobResult, agent_id: str) -> None:
         recovery = await workflow.execute_activity_method(
             RecoveryActivities.recover_job,
             RecoverInput(job.job_id, info.run_id, f"agent {agent_id} stopped answering: {result.error or ''}"),
-            start_to_close_timeout=SHORT,
+            start_to_close_timeout=DB_WRITE,
             retry_policy=DB_RETRY,
         )
         if recovery.outcome != "skipped":

@@ -18,7 +18,7 @@ from workflows.messages import OrchestrationInput, RunStatus
 from workflows.notifier import Notifier
 from workflows.outcomes import NEEDS_APPROVAL_LABEL, RUNNING_LABEL, RunOutcomes, jira_refusal_cause
 from workflows.phases import MAX_FIX_ROUNDS, PHASE_ORDER, PHASE_SPECS
-from workflows.policies import DB_RETRY, DB_WRITE, JIRA_CALL, SEED_RETRY
+from workflows.policies import DB_RETRY, DB_WRITE, JIRA_CALL, JIRA_HEARTBEAT, SEED_RETRY
 from workflows.queued_jobs import QueuedJobs
 from workflows.report import gate_attachment, gate_comment, phase_prompt
 from workflows.reporter import JiraReporter
@@ -138,6 +138,7 @@ class OrchestrationWorkflow(QueuedJobs, RunOutcomes, Continuation):
                 JiraActivities.read_issue,
                 ReadIssueInput(self.input.issue_key),
                 start_to_close_timeout=JIRA_CALL,
+                heartbeat_timeout=JIRA_HEARTBEAT,
                 retry_policy=SEED_RETRY,
             )
             self.memory.issue_text = json.dumps(

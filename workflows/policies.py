@@ -17,7 +17,8 @@ SEED_RETRY = RetryPolicy(
 # Our own database: more patience, since a record lost to a short outage would make the dashboard lie.
 DB_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=30), maximum_attempts=10)
 SHORT = timedelta(minutes=2)
-# A record write (the run's row, a phase's end, a checkpoint): milliseconds of work, whose one possible wait is for
+# A record write (the run's row, a phase's end, a checkpoint, a job's assignment, end or place in the queue: one
+# transaction each): milliseconds of work, whose one possible wait is for
 # the database's lock (SQLite's busy timeout, 30 s; PostgreSQL's lock_timeout, 10 s). A worker killed during one
 # leaves the run waiting for this timeout before the write is tried again (it is idempotent), so it is not SHORT's
 # two minutes.
@@ -27,6 +28,10 @@ DB_WRITE = timedelta(seconds=45)
 # whole activity again on top of it. The worker refuses settings that do not fit (`jira_budget_problem`).
 JIRA_CALL = timedelta(minutes=5)
 JIRA_MARGIN = timedelta(seconds=30)  # the activity's own work around the call (reading, a database write)
+# Every Jira activity heartbeats every 5 s from a thread of its own while it works (activities/jira.py), so a worker
+# that dies mid-call is noticed after three missed beats and the call is tried again elsewhere (it was 30 s: a
+# killed worker's status comment then trailed the run by half a minute).
+JIRA_HEARTBEAT = timedelta(seconds=15)
 
 
 def jira_budget_problem(retry_budget: timedelta, call_timeout: timedelta) -> str | None:

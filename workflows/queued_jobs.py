@@ -17,7 +17,7 @@ from temporalio.exceptions import FailureError
 from workflows.job_signals import JobSignals
 from workflows.job_types import JobInput, JobResult
 from workflows.nudge import nudge_queue
-from workflows.policies import DB_RETRY, SHORT
+from workflows.policies import DB_RETRY, DB_WRITE, SHORT
 
 with workflow.unsafe.imports_passed_through():
     from activities.dispatch import DispatchActivities, QueueJobInput
@@ -49,7 +49,7 @@ class QueuedJobs(JobSignals):
             await workflow.execute_activity_method(
                 QueueActivities.enqueue_job,
                 EnqueueInput(replace(job, prompt="", context="")),
-                start_to_close_timeout=SHORT,
+                start_to_close_timeout=DB_WRITE,
                 retry_policy=DB_RETRY,
             )
             await nudge_queue(f"{job.job_id} queued", f"queued-{job.job_id}")
@@ -67,7 +67,7 @@ class QueuedJobs(JobSignals):
             where = await workflow.execute_activity_method(
                 QueueActivities.withdraw_job,
                 RemoveInput(job.job_id, reason),
-                start_to_close_timeout=SHORT,
+                start_to_close_timeout=DB_WRITE,
                 retry_policy=DB_RETRY,
             )
             if where.state != "running" or where.workflow_id is None:

@@ -25,7 +25,7 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, CancelledError
 
-from workflows.policies import JIRA_CALL
+from workflows.policies import JIRA_CALL, JIRA_HEARTBEAT
 from workflows.versions import released
 from workflows.wiki import inline
 
@@ -48,8 +48,6 @@ JIRA_RETRY = RetryPolicy(
     maximum_attempts=3,
     non_retryable_error_types=list(PERMANENT),
 )
-# The Jira activities heartbeat every 5 s while they work: a worker that dies mid-write is noticed in this time.
-JIRA_HEARTBEAT = timedelta(seconds=30)
 # Every Jira write's activity options (the outbox's and the command answers').
 JIRA_OPTIONS: dict[str, Any] = {
     "start_to_close_timeout": JIRA_CALL,

@@ -37,7 +37,7 @@ from workflows.messages import (
     RunStatus,
     StatusInput,
 )
-from workflows.policies import JIRA_CALL, SEED_RETRY
+from workflows.policies import JIRA_CALL, JIRA_HEARTBEAT, SEED_RETRY
 from workflows.run_base import Decision, RunBase
 from workflows.state import OrchestrationState
 from workflows.wiki import inline, person
@@ -185,6 +185,7 @@ class SteeringHandlers(RunBase):
                 JiraActivities.check_approver,
                 ApproverQuery(self.input.issue_key, context.actor, self.input.started_by, verb),
                 start_to_close_timeout=JIRA_CALL,
+                heartbeat_timeout=JIRA_HEARTBEAT,
                 retry_policy=SEED_RETRY,
             )
         except ActivityError:

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from app.store.db import make_engine, make_session_factory
@@ -15,6 +16,8 @@ from tests.jobqueue.conftest import add_job, job_input, rows
 from workflows.queue_types import agent_schedule_ids
 
 ORCHESTRATOR = str(Path(sys.executable).parent / "orchestrator")
+
+pytestmark = pytest.mark.long
 
 
 async def test_queue_and_agents_commands(

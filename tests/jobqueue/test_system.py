@@ -13,6 +13,7 @@ import secrets
 import string
 import time
 
+import pytest
 from sqlalchemy import select
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
@@ -32,6 +33,9 @@ AGENTS = ("127.0.0.1:1", "127.0.0.1:2")
 def project_keys(n: int) -> list[str]:
     """Project keys no other test on this dev server uses."""
     return ["Q" + "".join(secrets.choice(string.ascii_uppercase) for _ in range(6)) for _ in range(n)]
+
+
+pytestmark = pytest.mark.long
 
 
 async def test_two_agents_ten_issues_two_projects(
