@@ -54,10 +54,12 @@ lint: install
 	$(BIN)/mypy
 
 # The chaos suite at full scale (issue 13): 20 runs through worker kills, Temporal restarted, Jira storms and
-# refusals, the web killed mid-burst, agents lost, 10,000 fuzzed deliveries, hostile text and the secret canaries.
+# refusals, the web killed mid-burst, agents lost, 10,000 fuzzed deliveries, hostile text and the secret canaries;
+# and the full run with worker kills on PostgreSQL too (`make test` runs it on SQLite).
 # Its figures go to docs/reliability.md. `make test` runs the same scenarios reduced.
 CHAOS_TESTS := tests/chaos tests/webhooks/test_jira_properties.py tests/agent/test_hostile_text.py \
-	tests/agent/test_secrets.py tests/e2e/test_job_system.py::test_an_agent_killed_mid_job_goes_offline_its_job_is_requeued_and_work_resumes_on_restart
+	tests/agent/test_secrets.py tests/e2e/test_job_system.py::test_an_agent_killed_mid_job_goes_offline_its_job_is_requeued_and_work_resumes_on_restart \
+	tests/e2e/test_full_run.py
 chaos: install
 	CHAOS=full CHAOS_REPORT=docs/reliability.md $(BIN)/python -m pytest $(CHAOS_TESTS) --timeout=3600 -q
 

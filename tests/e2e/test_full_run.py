@@ -3,6 +3,9 @@
 Label → EXPLORE → /approve → PLAN → /reject → PLAN v2 → /approve → CODE → TEST fails → FIX → TEST passes →
 DOCUMENT → PR link → Done; the worker is SIGKILLed in the middle of a phase and restarted, and the issue still ends
 with exactly one status comment, one comment per gate, one summary, one remote link and each status transition once.
+
+On SQLite (the embedded default) in `make test`; `make chaos` runs it on PostgreSQL as well (each run of it waits
+out the killed workers' activity timeouts: a minute or more of the suite's ten).
 """
 
 from __future__ import annotations
@@ -17,11 +20,13 @@ from sqlalchemy import select
 from app.sandbox.people import SandboxPerson
 from app.store.db import make_engine, make_session_factory
 from app.store.models import AgentJob
+from tests.chaos.report import FULL
 from tests.e2e.harness import ORCHESTRATOR, Stack, wait
 from tests.webhook_listener import Listener
 from tests.wiki_text import unescaped
 
 pytestmark = pytest.mark.e2e
+DATABASES = ["sqlite", *([pytest.param("postgresql", marks=pytest.mark.postgres)] if FULL else [])]
 
 
 def bot_comments(stack: Stack) -> list[str]:
@@ -29,6 +34,7 @@ def bot_comments(stack: Stack) -> list[str]:
     return [c["body"] for c in comments if c["author"]["accountId"] == "sandbox-bot"]
 
 
+@pytest.mark.parametrize("empty_database_url", DATABASES, indirect=True)
 def test_label_to_done_with_a_worker_crash_in_between(stack: Stack, listener: Listener) -> None:
     reviewer = SandboxPerson(stack.jira_url, "reviewer")
     wait(stack, lambda: bool(stack.rest("myself")), "the sandbox")
