@@ -36,6 +36,25 @@ def slow_step(name: str) -> str:
     return f"done {name}"
 
 
+@activity.defn
+async def stubborn_step(name: str) -> str:
+    """Ignores cancellation until the test lets it go (an activity no shutdown can stop)."""
+    started.set()
+    while not release.is_set():
+        try:
+            await asyncio.sleep(0.05)
+        except asyncio.CancelledError:
+            continue
+    return f"done {name}"
+
+
+@workflow.defn
+class StubbornWorkflow:
+    @workflow.run
+    async def run(self, name: str) -> str:
+        return await workflow.execute_activity(stubborn_step, name, start_to_close_timeout=timedelta(seconds=30))
+
+
 @workflow.defn
 class OneStepWorkflow:
     @workflow.run
@@ -67,12 +86,12 @@ async def test_shutdown_lets_in_flight_activities_finish(temporal_env: WorkflowE
 async def test_a_stop_that_outlasts_its_limit_is_abandoned_saying_what_it_waits_on(
     temporal_env: WorkflowEnvironment, task_queue: str
 ) -> None:
-    # A sync activity that never heartbeats cannot be cancelled: the SDK's stop waits for it past any grace.
+    # An activity that ignores cancellation: the SDK's stop waits for it past any grace.
     started.clear()
     release.clear()
     client = temporal_env.client
     with ThreadPoolExecutor(32) as pool:
-        worker = build_worker(client, task_queue, [OneStepWorkflow], [slow_step], pool, timedelta(seconds=0.2))
+        worker = build_worker(client, task_queue, [StubbornWorkflow], [stubborn_step], pool, timedelta(seconds=0.2))
         marks: dict[str, float] = {}
         with pytest.raises(StopAbandoned) as abandoned:
             await run_until_the_activity_started(worker, task_queue, marks)
@@ -85,9 +104,9 @@ async def test_a_stop_that_outlasts_its_limit_is_abandoned_saying_what_it_waits_
 
 
 async def run_until_the_activity_started(worker: Worker, task_queue: str, marks: dict[str, float]) -> None:
-    """Run the worker with a stop limit of 1 s until slow_step has started, then stop it (at `marks["stop"]`)."""
+    """Run the worker with a stop limit of 1 s until stubborn_step has started, then stop it (at `marks["stop"]`)."""
     async with running(worker, stop_limit=1.0):
-        await worker.client.start_workflow(OneStepWorkflow.run, "a", id=f"wf-{task_queue}", task_queue=task_queue)
+        await worker.client.start_workflow(StubbornWorkflow.run, "a", id=f"wf-{task_queue}", task_queue=task_queue)
         await asyncio.get_running_loop().run_in_executor(None, started.wait, 20)
         marks["stop"] = time.monotonic()
 
