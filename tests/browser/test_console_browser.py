@@ -135,13 +135,19 @@ def test_the_console_scenario_in_chromium(console_stack: Stack, browser: Any, sc
 
 
 def what_it_saw(stack: Stack, driver: Any) -> str:
-    """A timed-out step's evidence: the page the browser shows, the jobs in the database, the processes' logs."""
+    """A timed-out step's evidence: the page the browser shows and its console (a script's errors), the jobs in the
+    database, the processes' logs."""
     engine = make_engine(stack.env["DATABASE_URL"])
     with make_session_factory(engine)() as session:
         jobs = [f"{j.id} {j.status} agent={j.agent_id}" for j in session.query(AgentJob).order_by(AgentJob.created_at)]
     engine.dispose()
     page = driver.find_element("tag name", "body").text
-    return f"at {driver.current_url}:\n{page[:4000]}\n--- jobs\n" + "\n".join(jobs) + f"\n{stack.logs()}"
+    console = "\n".join(f"{entry['level']} {entry['message']}" for entry in driver.get_log("browser"))
+    return (
+        f"at {driver.current_url}:\n{page[:4000]}\n--- the browser's console\n{console}\n--- jobs\n"
+        + "\n".join(jobs)
+        + f"\n{stack.logs()}"
+    )
 
 
 def _up(web: str) -> bool:
