@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass, replace
 
 from temporalio import activity
@@ -25,6 +27,9 @@ from workflows.job_types import JobInput
 # A failed start is tried again this many times, a second more apart each time, inside the activity (it holds the
 # claim: a retry of the whole activity would find the agent busy with the job it claimed).
 START_TRIES = 4
+# How often a dispatch heartbeats while it works, whatever step it waits in (the workflows' heartbeat timeout for
+# these activities is DISPATCH_HEARTBEAT, 15 s: a worker lost mid-dispatch is noticed then, not after SHORT's 2 min).
+BEAT_EVERY = 5.0
 
 
 @dataclass(frozen=True)
@@ -68,8 +73,9 @@ class DispatchActivities:
     async def queue_job(self, request: QueueJobInput) -> Dispatched:
         """Create the job with its spec in one transaction (once: it is in the queue from its `created_at` on),
         then start what idle agents may run."""
-        await asyncio.to_thread(self._create_queued, request)
-        return await self._dispatch(DispatchInput(f"{request.job.job_id} queued"))
+        async with _heartbeating():
+            await asyncio.to_thread(self._create_queued, request)
+            return await self._dispatch(DispatchInput(f"{request.job.job_id} queued"))
 
     def _create_queued(self, request: QueueJobInput) -> None:
         # The spec is what the job workflow will run: the job with its prompt and context (the activity's input
@@ -82,7 +88,8 @@ class DispatchActivities:
     @activity.defn
     async def dispatch_jobs(self, request: DispatchInput) -> Dispatched:
         """Claim the next job for the agent (or each idle agent) and start its job workflow."""
-        return await self._dispatch(request)
+        async with _heartbeating():
+            return await self._dispatch(request)
 
     async def _dispatch(self, request: DispatchInput) -> Dispatched:
         if request.agent_id is not None:
@@ -113,3 +120,19 @@ class DispatchActivities:
                 if attempt < START_TRIES:
                     await asyncio.sleep(attempt * self.retry_pause)
         return False
+
+
+@asynccontextmanager
+async def _heartbeating() -> AsyncIterator[None]:
+    """Heartbeat every BEAT_EVERY s while the block runs (a database wait or a start may take longer than that)."""
+
+    async def beat() -> None:
+        while True:
+            activity.heartbeat()
+            await asyncio.sleep(BEAT_EVERY)
+
+    beating = asyncio.create_task(beat())
+    try:
+        yield
+    finally:
+        beating.cancel()

@@ -13,7 +13,7 @@ from temporalio.workflow import ActivityCancellationType
 
 from workflows.job_handoff import hand_off
 from workflows.job_types import ErrorKind, JobInput, JobResult
-from workflows.policies import DB_RETRY, DB_WRITE, SHORT
+from workflows.policies import DB_RETRY, DB_WRITE
 from workflows.versions import released
 
 with workflow.unsafe.imports_passed_through():
@@ -29,6 +29,8 @@ with workflow.unsafe.imports_passed_through():
 
 # The seed's policy for agent work: 5 s, ×2, at most 5 min apart, 3 attempts; bad requests and refused
 # credentials are not retried.
+# The credential references are the worker's settings, read in memory: a worker lost meanwhile is noticed this soon.
+CREDENTIALS_TIMEOUT = timedelta(seconds=10)
 AGENT_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=5),
     backoff_coefficient=2.0,
@@ -73,7 +75,7 @@ class JobExecutionWorkflow:
             GET_CREDENTIALS,
             CredentialsRequest(job.job_id, job.issue_key),
             result_type=CredentialRefs,
-            start_to_close_timeout=SHORT,
+            start_to_close_timeout=CREDENTIALS_TIMEOUT,
             retry_policy=AGENT_RETRY,
         )
         try:

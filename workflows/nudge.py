@@ -8,7 +8,7 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError
 
-from workflows.policies import SHORT
+from workflows.policies import DISPATCH_HEARTBEAT, SHORT
 from workflows.queue_types import MonitorStart
 
 with workflow.unsafe.imports_passed_through():
@@ -32,6 +32,7 @@ async def nudge_queue(reason: str, key: str, agent_id: str | None = None, in_pla
                 DispatchActivities.dispatch_jobs,
                 DispatchInput(reason, agent_id),
                 start_to_close_timeout=SHORT,
+                heartbeat_timeout=DISPATCH_HEARTBEAT,
                 retry_policy=NUDGE_RETRY,
             )
             return

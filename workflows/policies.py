@@ -17,6 +17,9 @@ SEED_RETRY = RetryPolicy(
 # Our own database: more patience, since a record lost to a short outage would make the dashboard lie.
 DB_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=30), maximum_attempts=10)
 SHORT = timedelta(minutes=2)
+# Queueing and dispatching a job (activities/dispatch.py) heartbeat every 5 s: a worker lost mid-dispatch is noticed
+# after three missed beats (the activity's start-to-close stays SHORT: a dispatch may wait on several claims).
+DISPATCH_HEARTBEAT = timedelta(seconds=15)
 # A record write (the run's row, a phase's end, a checkpoint, a job's assignment, end or place in the queue: one
 # transaction each): milliseconds of work, whose one possible wait is for
 # the database's lock (SQLite's busy timeout, 30 s; PostgreSQL's lock_timeout, 10 s). A worker killed during one

@@ -16,7 +16,7 @@ from datetime import timedelta
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 
-from workflows.policies import DB_RETRY, SHORT
+from workflows.policies import DB_RETRY, DISPATCH_HEARTBEAT, SHORT
 from workflows.queue_types import MonitorInput, MonitorResult
 
 with workflow.unsafe.imports_passed_through():
@@ -40,6 +40,7 @@ class QueueMonitorWorkflow:
                 DispatchActivities.dispatch_jobs,
                 DispatchInput(input.reason, input.agent_id),
                 start_to_close_timeout=SHORT,
+                heartbeat_timeout=DISPATCH_HEARTBEAT,
                 retry_policy=DB_RETRY,
             )
             return MonitorResult(done.agents, done.started)

@@ -17,7 +17,7 @@ from temporalio.exceptions import FailureError
 from workflows.job_signals import JobSignals
 from workflows.job_types import JobInput, JobResult
 from workflows.nudge import nudge_queue
-from workflows.policies import DB_RETRY, DB_WRITE, SHORT
+from workflows.policies import DB_RETRY, DB_WRITE, DISPATCH_HEARTBEAT, SHORT
 
 with workflow.unsafe.imports_passed_through():
     from activities.dispatch import DispatchActivities, QueueJobInput
@@ -43,6 +43,7 @@ class QueuedJobs(JobSignals):
                 DispatchActivities.queue_job,
                 QueueJobInput(new, replace(job, prompt="", context="")),
                 start_to_close_timeout=SHORT,
+                heartbeat_timeout=DISPATCH_HEARTBEAT,
                 retry_policy=DB_RETRY,
             )
         else:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.testing import ActivityEnvironment
 
+from activities import dispatch
 from activities.dispatch import START_TRIES, DispatchActivities, DispatchInput, QueueJobInput
 from activities.jobs import JobActivities, JobFinished, NewJob
 from activities.queue import ClaimedJob, QueueActivities
@@ -110,3 +113,23 @@ async def test_a_start_that_fails_then_works_is_tried_again_in_the_activity(fact
     starts = Starts(failures=START_TRIES - 1)
     done = await ActivityEnvironment().run(dispatcher(factory, starts).queue_job, queue_input("j1"))
     assert done.started == ["j1"] and starts.started == ["job-j1"]
+
+
+class SlowStarts(Starts):
+    """Starts that take a while (Temporal slow to answer)."""
+
+    async def start_job(self, claimed: ClaimedJob, task_queue: str) -> bool:
+        await asyncio.sleep(0.5)
+        return await super().start_job(claimed, task_queue)
+
+
+async def test_a_dispatch_heartbeats_while_it_waits(
+    factory: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A worker lost mid-dispatch is noticed by its missed heartbeats (DISPATCH_HEARTBEAT), whatever step it waits in.
+    monkeypatch.setattr(dispatch, "BEAT_EVERY", 0.05)
+    env, beats = ActivityEnvironment(), []
+    env.on_heartbeat = lambda *details: beats.append(details)
+    done = await env.run(dispatcher(factory, SlowStarts()).queue_job, queue_input("j1"))
+    assert done.started == ["j1"]
+    assert len(beats) >= 5, beats  # about one per 0.05 s of the 0.5 s start

@@ -15,6 +15,7 @@ from tests.workflows.conftest import Harness, harness, keep_history
 from workflows.job_execution import JobExecutionWorkflow
 from workflows.messages import RunStatus
 from workflows.orchestration import OrchestrationWorkflow
+from workflows.policies import DISPATCH_HEARTBEAT
 
 __all__ = ["harness"]  # the time-skipping worker fixture of the workflow tests
 
@@ -56,6 +57,14 @@ async def test_a_lean_run_queues_a_job_and_ends_a_phase_in_one_activity_each(har
     assert names["queue_job"] == names["record_phase_end"] == 5  # EXPLORE, PLAN, CODE, TEST, DOCUMENT
     assert not {"create_job", "enqueue_job", "start_queue_monitor", "save_checkpoint"} & set(names)
     assert activity_names(job_history)[-1] == "dispatch_jobs"  # its end hands the next job out itself
+    beats = {
+        event.activity_task_scheduled_event_attributes.heartbeat_timeout.ToTimedelta()
+        for history in (run_history, job_history)
+        for event in history.events
+        if event.HasField("activity_task_scheduled_event_attributes")
+        and event.activity_task_scheduled_event_attributes.activity_type.name in ("queue_job", "dispatch_jobs")
+    }
+    assert beats == {DISPATCH_HEARTBEAT}  # a worker lost mid-dispatch is noticed in 15 s, not SHORT's 2 min
     # It keeps its status comment's id (no issue property): "" before the first write, that write's id after.
     passed = harness.jira.status_ids_passed
     assert passed[0] == "" and set(passed[1:]) == {f"status-{state.run_id}"} and len(passed) > 3
