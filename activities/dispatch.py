@@ -127,9 +127,9 @@ async def _heartbeating() -> AsyncIterator[None]:
     """Heartbeat every BEAT_EVERY s while the block runs (a database wait or a start may take longer than that)."""
 
     async def beat() -> None:
-        while True:
-            activity.heartbeat()
+        while True:  # a dispatch done within BEAT_EVERY records none (a recorded heartbeat is a billed action)
             await asyncio.sleep(BEAT_EVERY)
+            activity.heartbeat()
 
     beating = asyncio.create_task(beat())
     try:
